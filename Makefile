@@ -1,0 +1,124 @@
+# knode: kubelet and kube-proxy in one small binary.
+# make            dynamic development build (./knode)
+# make static     fully static build (build/static/knode)
+# make unit       C unit tests (cmocka);  make asan: the same under ASan+UBSan
+# make e2e        end-to-end tests against a real control plane (tests/cluster)
+# make test       everything CI runs;  make fuzz: libFuzzer targets;  make bench
+# V=1 shows the commands.
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS := libcurl libcjson yaml-0.1
+KUBE_VERSION := $(shell cat KUBE_VERSION)
+VERSION := 0.1.0$(shell git rev-parse --short HEAD 2>/dev/null | sed 's/^/+g/')
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -MMD -MP -D_GNU_SOURCE \
+	-DKN_KUBE_VERSION='"$(KUBE_VERSION)"' -DKN_VERSION='"$(VERSION)"' \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS))
+LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+CORE_SRC := $(wildcard core/*.c)
+APP_SRC := $(wildcard cmd/*.c kubelet/*.c proxy/*.c runtime/*.c)
+SRC := $(CORE_SRC) $(APP_SRC)
+OBJ := $(SRC:%.c=build/obj/%.o)
+CORE_OBJ := $(CORE_SRC:%.c=build/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
+
+all: knode
+
+knode: $(OBJ)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+build/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+# ---- static build: deps from scripts/static-deps.sh ----
+STATIC_PREFIX := build/static-deps
+-include $(STATIC_PREFIX)/static.mk
+STATIC_OBJ := $(SRC:%.c=build/static/obj/%.o)
+
+static: build/static/knode
+build/static/knode: $(STATIC_PREFIX)/.done $(STATIC_OBJ)
+	@echo "  LD      $@ (static)"
+	$(Q)$(CC) -static $(CFLAGS) -o $@ $(STATIC_OBJ) $(STATIC_LIBS) -lpthread -lm
+	$(Q)strip -o $@.stripped $@
+	@ls -l $@.stripped | awk '{print "  SIZE    " $$5 " bytes (stripped)"}'
+
+build/static/obj/%.o: %.c $(STATIC_PREFIX)/.done
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (static)"
+	$(Q)$(CC) $(CFLAGS) $(STATIC_CFLAGS) -c -o $@ $<
+
+$(STATIC_PREFIX)/.done:
+	bash scripts/static-deps.sh $(STATIC_PREFIX)
+
+# ---- unit tests ----
+build/unit/test_%: tests/unit/test_%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -Icore -o $@ $^ $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+asan:
+	$(MAKE) --no-print-directory BUILD_ASAN=1 CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
+		UNIT_OUT=build/asan asan-run
+
+ifdef BUILD_ASAN
+ASAN_CORE_OBJ := $(CORE_SRC:%.c=build/asan/obj/%.o)
+ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/unit/%)
+build/asan/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $< (asan)"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+build/asan/unit/test_%: tests/unit/test_%.c $(ASAN_CORE_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@ (asan)"
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Icore -o $@ $^ $(LDLIBS) -lcmocka
+asan-run: $(ASAN_UNIT_BIN)
+	@set -e; for t in $(ASAN_UNIT_BIN); do echo "== $$t (asan+ubsan)"; \
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
+endif
+
+# ---- fuzzing (clang + libFuzzer) ----
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := config watch kubeconfig
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS))
+fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+	@set -e; for t in $(FUZZ_TARGETS); do mkdir -p build/fuzz/corpus_$$t; \
+		echo "== fuzz_$$t for $(FUZZ_SECONDS)s"; \
+		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+			build/fuzz/corpus_$$t tests/fuzz/seeds/$$t 2>&1 | tail -n 3; done
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)clang $(FUZZ_CFLAGS) -Icore -o $@ $^ $(LDLIBS)
+
+# ---- end-to-end and benchmarks ----
+e2e: knode
+	python3 -m pytest -q tests/e2e
+
+bench: knode
+	@set -e; for b in tests/bench/*.sh; do [ -e "$$b" ] || continue; echo "== $$b"; bash $$b; done
+
+test: knode unit asan e2e
+
+clean:
+	rm -rf build knode
+
+.PHONY: all static unit asan asan-run fuzz e2e bench test clean
+-include $(OBJ:.o=.d) $(STATIC_OBJ:.o=.d)

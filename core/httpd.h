@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* A small HTTP/1.1 server for /healthz and /metrics: one thread, one request per
+ * connection, bounded request size and read time. */
+#ifndef KN_HTTPD_H
+#define KN_HTTPD_H
+
+#include "util.h"
+
+typedef struct kn_httpd kn_httpd;
+
+typedef struct kn_http_response {
+        int status;
+        const char *content_type; /* default text/plain; charset=utf-8 */
+        kn_buf body;
+        char extra_headers[512];  /* "Name: value\r\n" lines */
+} kn_http_response;
+
+/* Returns nothing; fills RESP. PATH excludes the query string. */
+typedef void (*kn_http_handler)(void *userdata, const char *method, const char *path, const char *query,
+                                kn_http_response *resp);
+
+/* ADDR is "host:port", "[v6]:port" or ":port" (all addresses). Port 0 picks one. */
+int kn_httpd_new(const char *addr, kn_httpd **ret, kn_error *err);
+/* Exact path match, or prefix match when PATH ends with '/'. */
+void kn_httpd_route(kn_httpd *h, const char *path, kn_http_handler fn, void *userdata);
+int kn_httpd_start(kn_httpd *h);
+int kn_httpd_port(const kn_httpd *h);
+void kn_httpd_free(kn_httpd *h); /* stops the thread */
+
+/* Split "host:port" into a sockaddr (numeric hosts only). */
+int kn_parse_hostport(const char *addr, void *ret_sockaddr_storage, unsigned *ret_len);
+
+#endif

@@ -1,0 +1,649 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "informer.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "hashmap.h"
+#include "log.h"
+#include "watch.h"
+
+#define BACKOFF_INITIAL_MS 800
+#define BACKOFF_MAX_MS 30000
+
+struct entry {
+        cJSON *obj; /* NULL in keys-only mode */
+        char rv[32];
+};
+
+struct kn_informer {
+        kn_api *api;
+        char *gv, *resource, *ns, *label_selector, *field_selector, *path;
+        kn_informer_opts opts;
+
+        pthread_rwlock_t cache_lock; /* guards cache */
+        kn_hashmap cache;            /* key -> struct entry */
+
+        pthread_mutex_t dispatch;    /* one event at a time: cache change + handler calls */
+        kn_informer_handlers *handlers;
+        size_t n_handlers;
+
+        pthread_mutex_t mu;          /* guards synced, stats, rv; with cond for waits */
+        pthread_cond_t cond;
+        bool synced, started;
+        volatile int stop;
+        pthread_t thread;
+        char rv[64];
+        kn_informer_stats stats;
+        kn_watch_decoder dec;
+};
+
+static void entry_free(void *p)
+{
+        struct entry *e = p;
+        if (!e)
+                return;
+        cJSON_Delete(e->obj);
+        free(e);
+}
+
+int kn_informer_new(kn_api *api, const char *gv, const char *resource, const char *ns, const kn_informer_opts *opts,
+                    kn_informer **ret)
+{
+        kn_informer *inf = kn_calloc(1, sizeof(*inf));
+
+        inf->api = api;
+        inf->gv = kn_strdup(gv);
+        inf->resource = kn_strdup(resource);
+        inf->ns = kn_strdup(ns);
+        if (opts)
+                inf->opts = *opts;
+        inf->label_selector = kn_strdup(inf->opts.label_selector);
+        inf->field_selector = kn_strdup(inf->opts.field_selector);
+        inf->opts.label_selector = inf->label_selector;
+        inf->opts.field_selector = inf->field_selector;
+        if (!inf->opts.page_size)
+                inf->opts.page_size = 500;
+        if (!inf->opts.max_objects)
+                inf->opts.max_objects = 1000000;
+        inf->path = kn_api_path(gv, resource, ns, NULL, NULL);
+        pthread_rwlock_init(&inf->cache_lock, NULL);
+        pthread_mutex_init(&inf->dispatch, NULL);
+        pthread_mutex_init(&inf->mu, NULL);
+        {
+                pthread_condattr_t ca;
+                pthread_condattr_init(&ca);
+                pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+                pthread_cond_init(&inf->cond, &ca);
+                pthread_condattr_destroy(&ca);
+        }
+        *ret = inf;
+        return 0;
+}
+
+const char *kn_informer_resource(const kn_informer *inf) { return inf->resource; }
+
+/* ---- handler dispatch (caller holds inf->dispatch) ---- */
+
+static void call_add(kn_informer *inf, const cJSON *obj)
+{
+        for (size_t i = 0; i < inf->n_handlers; i++)
+                if (inf->handlers[i].on_add)
+                        inf->handlers[i].on_add(inf->handlers[i].userdata, obj);
+}
+
+static void call_update(kn_informer *inf, const cJSON *old, const cJSON *obj)
+{
+        for (size_t i = 0; i < inf->n_handlers; i++)
+                if (inf->handlers[i].on_update)
+                        inf->handlers[i].on_update(inf->handlers[i].userdata, old, obj);
+}
+
+static void call_delete(kn_informer *inf, const cJSON *obj)
+{
+        for (size_t i = 0; i < inf->n_handlers; i++)
+                if (inf->handlers[i].on_delete)
+                        inf->handlers[i].on_delete(inf->handlers[i].userdata, obj);
+}
+
+void kn_informer_add_handlers(kn_informer *inf, const kn_informer_handlers *h)
+{
+        pthread_mutex_lock(&inf->dispatch);
+        inf->handlers = kn_realloc(inf->handlers, (inf->n_handlers + 1) * sizeof(*h));
+        inf->handlers[inf->n_handlers++] = *h;
+        if (kn_informer_synced(inf)) {
+                /* Replay what we have, so a late subscriber sees the same world. */
+                const char *key;
+                void *v;
+                pthread_rwlock_rdlock(&inf->cache_lock);
+                for (size_t it = 0; kn_hashmap_next(&inf->cache, &it, &key, &v);)
+                        if (h->on_add && ((struct entry *)v)->obj)
+                                h->on_add(h->userdata, ((struct entry *)v)->obj);
+                pthread_rwlock_unlock(&inf->cache_lock);
+                if (h->on_synced)
+                        h->on_synced(h->userdata);
+        }
+        pthread_mutex_unlock(&inf->dispatch);
+}
+
+/* ---- cache changes ---- */
+
+static void set_rv(kn_informer *inf, const char *rv)
+{
+        if (!rv || strlen(rv) >= sizeof(inf->rv))
+                return;
+        pthread_mutex_lock(&inf->mu);
+        snprintf(inf->rv, sizeof(inf->rv), "%s", rv);
+        pthread_mutex_unlock(&inf->mu);
+}
+
+/* Takes OBJ. */
+static void upsert(kn_informer *inf, cJSON *obj)
+{
+        _cleanup_free_ char *key = kn_obj_key(obj);
+        struct entry *e, *old = NULL;
+        const char *rv;
+
+        if (!key) {
+                kn_debug("ignoring %s object without metadata.name", inf->resource);
+                cJSON_Delete(obj);
+                return;
+        }
+        if (inf->opts.transform)
+                inf->opts.transform(obj);
+        e = kn_calloc(1, sizeof(*e));
+        rv = kn_obj_str(obj, "metadata.resourceVersion");
+        snprintf(e->rv, sizeof(e->rv), "%s", rv ? rv : "");
+        e->obj = obj;
+        pthread_rwlock_wrlock(&inf->cache_lock);
+        kn_hashmap_put(&inf->cache, key, e, (void **)&old);
+        pthread_rwlock_unlock(&inf->cache_lock);
+        if (old)
+                call_update(inf, old->obj, obj);
+        else
+                call_add(inf, obj);
+        if (inf->opts.keys_only) {
+                pthread_rwlock_wrlock(&inf->cache_lock);
+                e->obj = NULL;
+                pthread_rwlock_unlock(&inf->cache_lock);
+                cJSON_Delete(obj);
+        }
+        entry_free(old);
+}
+
+/* Takes OBJ (the last state of the deleted object). */
+static void delete_obj(kn_informer *inf, cJSON *obj)
+{
+        _cleanup_free_ char *key = kn_obj_key(obj);
+        struct entry *old;
+
+        if (!key) {
+                cJSON_Delete(obj);
+                return;
+        }
+        if (inf->opts.transform)
+                inf->opts.transform(obj);
+        pthread_rwlock_wrlock(&inf->cache_lock);
+        old = kn_hashmap_remove(&inf->cache, key);
+        pthread_rwlock_unlock(&inf->cache_lock);
+        if (old)
+                call_delete(inf, obj);
+        entry_free(old);
+        cJSON_Delete(obj);
+}
+
+/* ---- list ---- */
+
+static int do_list(kn_informer *inf)
+{
+        kn_hashmap fresh = {0};
+        _cleanup_free_ char *cont = NULL, *rv = NULL;
+        kn_api_error err;
+        size_t n = 0;
+        int r;
+
+        for (;;) {
+                _cleanup_cjson_ cJSON *list = NULL;
+                kn_list_opts lo = {.label_selector = inf->label_selector,
+                                   .field_selector = inf->field_selector,
+                                   .limit = inf->opts.page_size,
+                                   .continue_token = cont};
+                cJSON *items, *it;
+                const char *c;
+
+                r = kn_api_list(inf->api, inf->path, &lo, &list, &err);
+                if (r == -EIDRM && cont) {
+                        /* The continue token expired mid-list: start over. */
+                        kn_debug("list of %s: continue token expired, restarting", inf->resource);
+                        free(TAKE_PTR(cont));
+                        kn_hashmap_clear(&fresh, (void (*)(void *))cJSON_Delete);
+                        n = 0;
+                        continue;
+                }
+                if (r < 0) {
+                        kn_debug("list of %s failed: %s", inf->resource, err.e.msg);
+                        kn_hashmap_clear(&fresh, (void (*)(void *))cJSON_Delete);
+                        return r;
+                }
+                items = cJSON_GetObjectItemCaseSensitive(list, "items");
+                if (!cJSON_IsArray(items) && !cJSON_IsNull(items) && items) {
+                        kn_hashmap_clear(&fresh, (void (*)(void *))cJSON_Delete);
+                        return -EBADMSG;
+                }
+                while (items && (it = cJSON_DetachItemFromArray(items, 0))) {
+                        _cleanup_free_ char *key = kn_obj_key(it);
+                        void *dup;
+                        if (!key || !cJSON_IsObject(it)) {
+                                cJSON_Delete(it);
+                                continue;
+                        }
+                        if (++n > inf->opts.max_objects) {
+                                cJSON_Delete(it);
+                                kn_hashmap_clear(&fresh, (void (*)(void *))cJSON_Delete);
+                                kn_debug("list of %s exceeds %zu objects", inf->resource, inf->opts.max_objects);
+                                return -E2BIG;
+                        }
+                        kn_hashmap_put(&fresh, key, it, &dup);
+                        cJSON_Delete(dup);
+                }
+                free(rv);
+                rv = kn_strdup(kn_obj_str(list, "metadata.resourceVersion"));
+                c = kn_obj_str(list, "metadata.continue");
+                free(TAKE_PTR(cont));
+                if (!c || !*c)
+                        break;
+                cont = kn_strdup(c);
+        }
+
+        /* Replace: add/update everything listed, delete what vanished. */
+        pthread_mutex_lock(&inf->dispatch);
+        {
+                const char *key;
+                void *v;
+                size_t n_gone = 0;
+                char **gone = NULL;
+
+                for (size_t it = 0; kn_hashmap_next(&fresh, &it, &key, &v);) {
+                        cJSON *obj = v;
+                        struct entry *cur;
+                        const char *orv = kn_obj_str(obj, "metadata.resourceVersion");
+
+                        pthread_rwlock_rdlock(&inf->cache_lock);
+                        cur = kn_hashmap_get(&inf->cache, key);
+                        pthread_rwlock_unlock(&inf->cache_lock);
+                        if (cur && orv && strcmp(cur->rv, orv) == 0)
+                                cJSON_Delete(obj); /* unchanged */
+                        else
+                                upsert(inf, obj);
+                }
+                pthread_rwlock_rdlock(&inf->cache_lock);
+                gone = kn_calloc(inf->cache.len + 1, sizeof(char *));
+                for (size_t it = 0; kn_hashmap_next(&inf->cache, &it, &key, &v);)
+                        if (!kn_hashmap_get(&fresh, key))
+                                gone[n_gone++] = kn_strdup(key);
+                pthread_rwlock_unlock(&inf->cache_lock);
+                /* fresh's values now belong to the cache or were freed: keep only its keys. */
+                for (size_t i = 0; i < n_gone; i++) {
+                        struct entry *e;
+                        pthread_rwlock_wrlock(&inf->cache_lock);
+                        e = kn_hashmap_remove(&inf->cache, gone[i]);
+                        pthread_rwlock_unlock(&inf->cache_lock);
+                        if (e) {
+                                if (e->obj) {
+                                        call_delete(inf, e->obj);
+                                } else {
+                                        /* keys-only: hand out a minimal object naming what was deleted */
+                                        _cleanup_cjson_ cJSON *stub = cJSON_CreateObject();
+                                        cJSON *md = cJSON_AddObjectToObject(stub, "metadata");
+                                        char *slash = strchr(gone[i], '/');
+                                        if (slash) {
+                                                *slash = '\0';
+                                                cJSON_AddStringToObject(md, "namespace", gone[i]);
+                                                cJSON_AddStringToObject(md, "name", slash + 1);
+                                        } else {
+                                                cJSON_AddStringToObject(md, "name", gone[i]);
+                                        }
+                                        call_delete(inf, stub);
+                                }
+                                entry_free(e);
+                        }
+                        free(gone[i]);
+                }
+                free(gone);
+        }
+        kn_hashmap_clear(&fresh, NULL);
+        set_rv(inf, rv);
+        pthread_mutex_lock(&inf->mu);
+        inf->stats.lists++;
+        {
+                bool first = !inf->synced;
+                inf->synced = true;
+                pthread_cond_broadcast(&inf->cond);
+                pthread_mutex_unlock(&inf->mu);
+                if (first)
+                        for (size_t i = 0; i < inf->n_handlers; i++)
+                                if (inf->handlers[i].on_synced)
+                                        inf->handlers[i].on_synced(inf->handlers[i].userdata);
+        }
+        pthread_mutex_unlock(&inf->dispatch);
+        return 0;
+}
+
+/* ---- watch ---- */
+
+static int on_event(enum kn_watch_type type, cJSON *obj, void *userdata)
+{
+        kn_informer *inf = userdata;
+        const char *rv;
+        int r = 0;
+
+        pthread_mutex_lock(&inf->mu);
+        inf->stats.events++;
+        pthread_mutex_unlock(&inf->mu);
+        switch (type) {
+        case KN_WATCH_ERROR: {
+                _cleanup_free_ char *s = cJSON_PrintUnformatted(obj);
+                kn_api_error err = {0};
+                r = kn_api_decode_status(0, s, s ? strlen(s) : 0, &err);
+                if (err.http_status == 410)
+                        r = -EIDRM;
+                else if (r == 0 || r == -EIO)
+                        r = -EPROTO;
+                kn_debug("watch of %s: error event: %s", inf->resource, err.e.msg);
+                cJSON_Delete(obj);
+                return r;
+        }
+        case KN_WATCH_BOOKMARK:
+                set_rv(inf, kn_obj_str(obj, "metadata.resourceVersion"));
+                cJSON_Delete(obj);
+                return 0;
+        default:
+                break;
+        }
+        rv = kn_obj_str(obj, "metadata.resourceVersion");
+        if (rv)
+                set_rv(inf, rv);
+        pthread_mutex_lock(&inf->dispatch);
+        if (type == KN_WATCH_DELETED)
+                delete_obj(inf, obj);
+        else
+                upsert(inf, obj);
+        pthread_mutex_unlock(&inf->dispatch);
+        return 0;
+}
+
+static int on_data(const char *data, size_t len, void *userdata)
+{
+        kn_informer *inf = userdata;
+        return kn_watch_decoder_feed(&inf->dec, data, len);
+}
+
+static int do_watch(kn_informer *inf)
+{
+        _cleanup_free_ char *q = NULL;
+        char rv[64], tmo[32];
+        kn_api_error err;
+        long timeout_s;
+        int r;
+
+        pthread_mutex_lock(&inf->mu);
+        snprintf(rv, sizeof(rv), "%s", inf->rv);
+        inf->stats.watches++;
+        pthread_mutex_unlock(&inf->mu);
+        timeout_s = inf->opts.watch_timeout_s > 0 ? inf->opts.watch_timeout_s : 300 + (long)(kn_random() % 300);
+        snprintf(tmo, sizeof(tmo), "%ld", timeout_s);
+        q = kn_api_query(inf->path, "watch", "1", "resourceVersion", rv[0] ? rv : NULL, "allowWatchBookmarks",
+                         "true", "timeoutSeconds", tmo, "labelSelector", inf->label_selector, "fieldSelector",
+                         inf->field_selector, NULL);
+        kn_watch_decoder_reset(&inf->dec);
+        r = kn_api_stream(inf->api, q, (timeout_s + 60) * 1000, on_data, inf, &inf->stop, &err);
+        if (r == -EBADMSG || r == -EFBIG)
+                kn_debug("watch of %s: %s", inf->resource, inf->dec.error);
+        else if (r < 0 && r != -EIDRM && r != -ECANCELED)
+                kn_debug("watch of %s failed: %s", inf->resource, err.e.msg);
+        if (r == 0 && kn_watch_decoder_pending(&inf->dec))
+                kn_debug("watch of %s: stream ended inside an event (%zu bytes dropped)", inf->resource,
+                         kn_watch_decoder_pending(&inf->dec));
+        return r;
+}
+
+/* Sleep up to MS unless stopped; returns true if stopped. */
+static bool sleep_or_stop(kn_informer *inf, long ms)
+{
+        struct timespec ts;
+        bool stopped;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += ms / 1000;
+        ts.tv_nsec += (ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&inf->mu);
+        while (!inf->stop && pthread_cond_timedwait(&inf->cond, &inf->mu, &ts) == 0)
+                ;
+        stopped = inf->stop;
+        pthread_mutex_unlock(&inf->mu);
+        return stopped;
+}
+
+static long backoff_next(long *cur)
+{
+        long base = *cur ? *cur : BACKOFF_INITIAL_MS;
+        long ms = base + (long)(kn_random() % (uint64_t)base); /* jitter 1.0, like client-go */
+        *cur = base * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : base * 2;
+        return ms;
+}
+
+static void *informer_thread(void *p)
+{
+        kn_informer *inf = p;
+        bool need_list = true;
+        long backoff = 0;
+
+        kn_watch_decoder_init(&inf->dec, 0, on_event, inf);
+        while (!inf->stop) {
+                int r;
+
+                if (need_list) {
+                        r = do_list(inf);
+                        if (r < 0) {
+                                if (sleep_or_stop(inf, backoff_next(&backoff)))
+                                        break;
+                                continue;
+                        }
+                        need_list = false;
+                }
+                r = do_watch(inf);
+                if (inf->stop)
+                        break;
+                if (r == 0) {
+                        backoff = 0; /* the server closed a healthy stream: watch again */
+                        continue;
+                }
+                if (r == -EIDRM) {
+                        /* 410 Gone: our resourceVersion is too old; start over with a list. */
+                        pthread_mutex_lock(&inf->mu);
+                        inf->stats.relists_gone++;
+                        pthread_mutex_unlock(&inf->mu);
+                        kn_v(2, "watch of %s: resourceVersion expired (410 Gone), relisting", inf->resource);
+                        need_list = true;
+                        continue;
+                }
+                pthread_mutex_lock(&inf->mu);
+                inf->stats.watch_errors++;
+                pthread_mutex_unlock(&inf->mu);
+                if (sleep_or_stop(inf, backoff_next(&backoff)))
+                        break;
+        }
+        kn_watch_decoder_free(&inf->dec);
+        return NULL;
+}
+
+int kn_informer_start(kn_informer *inf)
+{
+        int r = 0;
+
+        pthread_mutex_lock(&inf->mu);
+        if (!inf->started) {
+                r = -pthread_create(&inf->thread, NULL, informer_thread, inf);
+                inf->started = r == 0;
+        }
+        pthread_mutex_unlock(&inf->mu);
+        return r;
+}
+
+void kn_informer_stop(kn_informer *inf)
+{
+        bool started;
+
+        pthread_mutex_lock(&inf->mu);
+        inf->stop = 1;
+        started = inf->started;
+        inf->started = false;
+        pthread_cond_broadcast(&inf->cond);
+        pthread_mutex_unlock(&inf->mu);
+        if (started)
+                pthread_join(inf->thread, NULL);
+}
+
+void kn_informer_free(kn_informer *inf)
+{
+        if (!inf)
+                return;
+        kn_informer_stop(inf);
+        kn_hashmap_clear(&inf->cache, entry_free);
+        pthread_rwlock_destroy(&inf->cache_lock);
+        pthread_mutex_destroy(&inf->dispatch);
+        pthread_mutex_destroy(&inf->mu);
+        pthread_cond_destroy(&inf->cond);
+        free(inf->handlers);
+        free(inf->gv);
+        free(inf->resource);
+        free(inf->ns);
+        free(inf->label_selector);
+        free(inf->field_selector);
+        free(inf->path);
+        free(inf);
+}
+
+bool kn_informer_synced(kn_informer *inf)
+{
+        bool s;
+        pthread_mutex_lock(&inf->mu);
+        s = inf->synced;
+        pthread_mutex_unlock(&inf->mu);
+        return s;
+}
+
+int kn_informer_wait_synced(kn_informer *inf, long timeout_ms)
+{
+        struct timespec ts;
+        int r = 0;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if (timeout_ms >= 0) {
+                ts.tv_sec += timeout_ms / 1000;
+                ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
+                if (ts.tv_nsec >= 1000000000L) {
+                        ts.tv_sec++;
+                        ts.tv_nsec -= 1000000000L;
+                }
+        }
+        pthread_mutex_lock(&inf->mu);
+        while (!inf->synced && !inf->stop && r == 0)
+                r = timeout_ms < 0 ? pthread_cond_wait(&inf->cond, &inf->mu)
+                                   : pthread_cond_timedwait(&inf->cond, &inf->mu, &ts);
+        r = inf->synced ? 0 : -ETIMEDOUT;
+        pthread_mutex_unlock(&inf->mu);
+        return r;
+}
+
+cJSON *kn_informer_get(kn_informer *inf, const char *ns, const char *name)
+{
+        _cleanup_free_ char *key = ns && *ns ? kn_asprintf("%s/%s", ns, name) : kn_strdup(name);
+        struct entry *e;
+        cJSON *copy = NULL;
+
+        pthread_rwlock_rdlock(&inf->cache_lock);
+        e = kn_hashmap_get(&inf->cache, key);
+        if (e && e->obj)
+                copy = cJSON_Duplicate(e->obj, true);
+        pthread_rwlock_unlock(&inf->cache_lock);
+        return copy;
+}
+
+size_t kn_informer_count(kn_informer *inf)
+{
+        size_t n;
+        pthread_rwlock_rdlock(&inf->cache_lock);
+        n = inf->cache.len;
+        pthread_rwlock_unlock(&inf->cache_lock);
+        return n;
+}
+
+void kn_informer_foreach(kn_informer *inf, int (*cb)(void *, const char *, const cJSON *), void *userdata)
+{
+        const char *key;
+        void *v;
+
+        pthread_rwlock_rdlock(&inf->cache_lock);
+        for (size_t it = 0; kn_hashmap_next(&inf->cache, &it, &key, &v);)
+                if (cb(userdata, key, ((struct entry *)v)->obj))
+                        break;
+        pthread_rwlock_unlock(&inf->cache_lock);
+}
+
+void kn_informer_get_stats(kn_informer *inf, kn_informer_stats *ret)
+{
+        pthread_mutex_lock(&inf->mu);
+        *ret = inf->stats;
+        snprintf(ret->resource_version, sizeof(ret->resource_version), "%s", inf->rv);
+        pthread_mutex_unlock(&inf->mu);
+}
+
+/* ---- shared informers ---- */
+
+struct kn_informers {
+        kn_api *api;
+        pthread_mutex_t mu;
+        kn_hashmap by_key; /* "gv|resource|ns|labels|fields|keys" -> kn_informer */
+};
+
+kn_informers *kn_informers_new(kn_api *api)
+{
+        kn_informers *f = kn_calloc(1, sizeof(*f));
+        f->api = api;
+        pthread_mutex_init(&f->mu, NULL);
+        return f;
+}
+
+kn_informer *kn_informers_get(kn_informers *f, const char *gv, const char *resource, const char *ns,
+                              const kn_informer_opts *opts)
+{
+        _cleanup_free_ char *key = kn_asprintf("%s|%s|%s|%s|%s|%d", gv, resource, ns ? ns : "",
+                                               opts && opts->label_selector ? opts->label_selector : "",
+                                               opts && opts->field_selector ? opts->field_selector : "",
+                                               opts && opts->keys_only);
+        kn_informer *inf;
+
+        pthread_mutex_lock(&f->mu);
+        inf = kn_hashmap_get(&f->by_key, key);
+        if (!inf) {
+                kn_informer_new(f->api, gv, resource, ns, opts, &inf);
+                kn_hashmap_put(&f->by_key, key, inf, NULL);
+        }
+        pthread_mutex_unlock(&f->mu);
+        return inf;
+}
+
+void kn_informers_free(kn_informers *f)
+{
+        if (!f)
+                return;
+        kn_hashmap_clear(&f->by_key, (void (*)(void *))kn_informer_free);
+        pthread_mutex_destroy(&f->mu);
+        free(f);
+}

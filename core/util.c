@@ -1,0 +1,242 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "util.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static void __attribute__((noreturn)) oom(void)
+{
+        static const char m[] = "knode: out of memory\n";
+        (void)!write(2, m, sizeof(m) - 1);
+        abort();
+}
+
+void *kn_malloc(size_t n)
+{
+        void *p = malloc(n ? n : 1);
+        if (!p)
+                oom();
+        return p;
+}
+
+void *kn_calloc(size_t n, size_t m)
+{
+        void *p = calloc(n ? n : 1, m ? m : 1);
+        if (!p)
+                oom();
+        return p;
+}
+
+void *kn_realloc(void *p, size_t n)
+{
+        p = realloc(p, n ? n : 1);
+        if (!p)
+                oom();
+        return p;
+}
+
+char *kn_strdup(const char *s)
+{
+        char *p;
+        if (!s)
+                return NULL;
+        p = strdup(s);
+        if (!p)
+                oom();
+        return p;
+}
+
+char *kn_strndup(const char *s, size_t n)
+{
+        char *p = strndup(s, n);
+        if (!p)
+                oom();
+        return p;
+}
+
+char *kn_asprintf(const char *fmt, ...)
+{
+        va_list ap;
+        char *p;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&p, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                oom();
+        return p;
+}
+
+int kn_error_set(kn_error *err, int code, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (err) {
+                err->code = code;
+                va_start(ap, fmt);
+                vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+                va_end(ap);
+        }
+        return code;
+}
+
+int kn_buf_append(kn_buf *b, const void *p, size_t n)
+{
+        if (b->max && b->len + n > b->max)
+                return -EFBIG;
+        if (b->len + n + 1 > b->cap) {
+                size_t cap = b->cap ? b->cap : 256;
+                while (cap < b->len + n + 1)
+                        cap *= 2;
+                b->data = kn_realloc(b->data, cap);
+                b->cap = cap;
+        }
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = '\0';
+        return 0;
+}
+
+void kn_buf_printf(kn_buf *b, const char *fmt, ...)
+{
+        _cleanup_free_ char *s = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&s, fmt, ap);
+        va_end(ap);
+        if (r < 0)
+                oom();
+        (void)kn_buf_append(b, s, (size_t)r);
+}
+
+void kn_buf_free(kn_buf *b)
+{
+        free(b->data);
+        b->data = NULL;
+        b->len = b->cap = 0;
+}
+
+int kn_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
+{
+        _cleanup_close_ int fd = -1;
+        kn_buf b = {.max = max};
+        char chunk[16384];
+        ssize_t n;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        for (;;) {
+                n = read(fd, chunk, sizeof(chunk));
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        kn_buf_free(&b);
+                        return -errno;
+                }
+                if (n == 0)
+                        break;
+                if (kn_buf_append(&b, chunk, (size_t)n) < 0) {
+                        kn_buf_free(&b);
+                        return -EFBIG;
+                }
+        }
+        if (!b.data)
+                b.data = kn_calloc(1, 1);
+        if (ret_len)
+                *ret_len = b.len;
+        *ret_data = b.data;
+        return 0;
+}
+
+bool kn_streq(const char *a, const char *b)
+{
+        if (!a || !b)
+                return a == b;
+        return strcmp(a, b) == 0;
+}
+
+int64_t kn_now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int kn_parse_duration(const char *s, int64_t *ret_ms)
+{
+        double total = 0;
+        const char *p = s;
+        bool neg = false;
+
+        if (!s || !*s)
+                return -EINVAL;
+        if (*p == '-' || *p == '+')
+                neg = *p++ == '-';
+        if (strcmp(p, "0") == 0) {
+                *ret_ms = 0;
+                return 0;
+        }
+        while (*p) {
+                char *end;
+                double v, unit;
+
+                if (!((*p >= '0' && *p <= '9') || *p == '.'))
+                        return -EINVAL;
+                v = strtod(p, &end);
+                if (end == p)
+                        return -EINVAL;
+                p = end;
+                if (strncmp(p, "ns", 2) == 0)
+                        unit = 1e-6, p += 2;
+                else if (strncmp(p, "us", 2) == 0 || strncmp(p, "\xc2\xb5s", 3) == 0)
+                        unit = 1e-3, p += (*p == 'u') ? 2 : 3;
+                else if (strncmp(p, "ms", 2) == 0)
+                        unit = 1, p += 2;
+                else if (*p == 's')
+                        unit = 1000, p++;
+                else if (*p == 'm')
+                        unit = 60000, p++;
+                else if (*p == 'h')
+                        unit = 3600000, p++;
+                else
+                        return -EINVAL; /* Go requires a unit */
+                total += v * unit;
+                if (total > 9.2e15)
+                        return -ERANGE;
+        }
+        *ret_ms = (int64_t)(neg ? -total : total);
+        return 0;
+}
+
+void kn_format_duration(int64_t ms, char *buf, size_t len)
+{
+        int64_t h = ms / 3600000, m = (ms / 60000) % 60, s = (ms / 1000) % 60, r = ms % 1000;
+
+        if (ms == 0)
+                snprintf(buf, len, "0s");
+        else if (ms < 1000)
+                snprintf(buf, len, "%lldms", (long long)ms);
+        else if (h)
+                snprintf(buf, len, "%lldh%lldm%llds", (long long)h, (long long)m, (long long)s);
+        else if (m)
+                snprintf(buf, len, "%lldm%llds", (long long)m, (long long)s);
+        else if (r)
+                snprintf(buf, len, "%lld.%03llds", (long long)s, (long long)r);
+        else
+                snprintf(buf, len, "%llds", (long long)s);
+}
+
+uint64_t kn_random(void)
+{
+        uint64_t v;
+        if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
+                v = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)kn_now_ms();
+        return v;
+}

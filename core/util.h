@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Small shared helpers: cleanup attributes, ownership transfer, error object. */
+#ifndef KN_UTIL_H
+#define KN_UTIL_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#define KN_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define KN_UNUSED __attribute__((unused))
+#define KN_PRINTF(a, b) __attribute__((format(printf, a, b)))
+
+/* Hand ownership out of a cleanup-scoped variable. */
+#define TAKE_PTR(p)                                                            \
+        ({                                                                     \
+                __typeof__(p) _p = (p);                                        \
+                (p) = NULL;                                                    \
+                _p;                                                            \
+        })
+#define TAKE_FD(fd)                                                            \
+        ({                                                                     \
+                int _fd = (fd);                                                \
+                (fd) = -1;                                                     \
+                _fd;                                                           \
+        })
+
+static inline void kn_freep(void *p) { free(*(void **)p); }
+static inline void kn_closep(int *fd)
+{
+        if (*fd >= 0)
+                close(*fd);
+}
+#define _cleanup_free_ __attribute__((cleanup(kn_freep)))
+#define _cleanup_close_ __attribute__((cleanup(kn_closep)))
+static inline void kn_cjson_freep(cJSON **j) { cJSON_Delete(*j); }
+#define _cleanup_cjson_ __attribute__((cleanup(kn_cjson_freep)))
+
+/* Everything below aborts on out-of-memory: the only exit daemon code may take. */
+void *kn_malloc(size_t n);
+void *kn_calloc(size_t n, size_t m);
+void *kn_realloc(void *p, size_t n);
+char *kn_strdup(const char *s);
+char *kn_strndup(const char *s, size_t n);
+char *kn_asprintf(const char *fmt, ...) KN_PRINTF(1, 2);
+
+/* An error that carries a human-readable reason (crun's libcrun_error_t idea). */
+typedef struct kn_error {
+        int code; /* negative errno */
+        char msg[512];
+} kn_error;
+
+/* Set *err (if non-NULL) and return code (a negative errno). */
+int kn_error_set(kn_error *err, int code, const char *fmt, ...) KN_PRINTF(3, 4);
+
+/* Growable byte buffer with an upper bound (remote input is bounded). */
+typedef struct kn_buf {
+        char *data;
+        size_t len, cap, max;
+} kn_buf;
+int kn_buf_append(kn_buf *b, const void *p, size_t n); /* -EFBIG past max */
+void kn_buf_printf(kn_buf *b, const char *fmt, ...) KN_PRINTF(2, 3);
+void kn_buf_free(kn_buf *b);
+
+int kn_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
+bool kn_streq(const char *a, const char *b); /* NULL-safe */
+/* Monotonic clock in milliseconds. */
+int64_t kn_now_ms(void);
+/* Parse a Go duration ("1m30s", "500ms", "2h"); result in milliseconds. */
+int kn_parse_duration(const char *s, int64_t *ret_ms);
+/* Format milliseconds as a Go duration ("1m30s"). */
+void kn_format_duration(int64_t ms, char *buf, size_t len);
+/* Random 64-bit value (getrandom, falls back to time). */
+uint64_t kn_random(void);
+
+#endif

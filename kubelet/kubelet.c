@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The kubelet applet. For now: configuration, API connection, the node's own Node and
+ * Pod informers, and /healthz. Pod lifecycle arrives with the kubelet issues. */
+#include "kubelet.h"
+
+#include <stdio.h>
+
+#include "../core/httpd.h"
+#include "../core/log.h"
+#include "../core/signals.h"
+
+struct kubelet {
+        kubelet_config cfg;
+        kn_common_opts common;
+        kn_env *env; /* borrowed */
+        char *node_name;
+        kn_informer *node_informer, *pod_informer;
+        kn_httpd *healthz;
+};
+
+const kn_applet_spec kubelet_spec = {
+        .name = "kubelet",
+        .usage = "kubelet (knode): the node agent. Registers the node, runs the pods bound to it\n"
+                 "through a CRI runtime and reports their status.",
+        .fields = kubelet_fields,
+        .config_flag = "config",
+        .api_version = KUBELET_CONFIG_API_VERSION,
+        .kind = KUBELET_CONFIG_KIND,
+};
+
+int kubelet_new(int argc, char **argv, kubelet **ret)
+{
+        kn_applet_spec spec = kubelet_spec;
+        kubelet *k = kn_calloc(1, sizeof(*k));
+        int r;
+
+        spec.n_fields = kubelet_n_fields;
+        r = kn_applet_parse(&spec, argc, argv, &k->cfg, &k->common, NULL);
+        if (r != KN_PARSE_CONTINUE) {
+                kubelet_free(k);
+                return r;
+        }
+        k->node_name = kn_node_name(k->cfg.hostname_override);
+        *ret = k;
+        return KN_PARSE_CONTINUE;
+}
+
+const kubelet_config *kubelet_get_config(const kubelet *k) { return &k->cfg; }
+
+static void healthz(void *u, const char *method, const char *path, const char *q, kn_http_response *resp)
+{
+        (void)u, (void)method, (void)path, (void)q;
+        kn_buf_printf(&resp->body, "ok");
+}
+
+static void node_seen(void *u, const cJSON *obj)
+{
+        kubelet *k = u;
+        (void)obj;
+        kn_v(2, "node %s is known to the API server", k->node_name);
+}
+
+static void pods_synced(void *u)
+{
+        kubelet *k = u;
+        kn_info("pods bound to node %s: %zu", k->node_name, kn_informer_count(k->pod_informer));
+}
+
+int kubelet_start(kubelet *k, kn_env *env)
+{
+        _cleanup_free_ char *nodesel = kn_asprintf("metadata.name=%s", k->node_name);
+        _cleanup_free_ char *podsel = kn_asprintf("spec.nodeName=%s", k->node_name);
+        kn_informer_opts nopts = {.field_selector = nodesel};
+        kn_informer_opts popts = {.field_selector = podsel};
+        kn_error err;
+        int r;
+
+        k->env = env;
+        if (k->cfg.healthz_port > 0) {
+                _cleanup_free_ char *addr = strchr(k->cfg.healthz_bind_address, ':')
+                                                    ? kn_asprintf("[%s]:%lld", k->cfg.healthz_bind_address,
+                                                                  (long long)k->cfg.healthz_port)
+                                                    : kn_asprintf("%s:%lld", k->cfg.healthz_bind_address,
+                                                                  (long long)k->cfg.healthz_port);
+                r = kn_httpd_new(addr, &k->healthz, &err);
+                if (r < 0) {
+                        kn_err("failed to start the healthz server: %s", err.msg);
+                        return r;
+                }
+                kn_httpd_route(k->healthz, "/healthz", healthz, k);
+                kn_httpd_start(k->healthz);
+        }
+        k->node_informer = kn_informers_get(env->informers, "v1", "nodes", NULL, &nopts);
+        k->pod_informer = kn_informers_get(env->informers, "v1", "pods", NULL, &popts);
+        kn_informer_add_handlers(k->node_informer, &(kn_informer_handlers){.on_add = node_seen, .userdata = k});
+        kn_informer_add_handlers(k->pod_informer, &(kn_informer_handlers){.on_synced = pods_synced, .userdata = k});
+        kn_informer_start(k->node_informer);
+        kn_informer_start(k->pod_informer);
+        kn_info("kubelet %s (knode %s) started for node %s, API server %s", KN_KUBE_VERSION, KN_VERSION,
+                k->node_name, kn_api_server(env->api));
+        return 0;
+}
+
+void kubelet_stop(kubelet *k)
+{
+        kn_httpd_free(TAKE_PTR(k->healthz));
+}
+
+void kubelet_free(kubelet *k)
+{
+        if (!k)
+                return;
+        kubelet_stop(k);
+        kn_fields_free(kubelet_fields, kubelet_n_fields, &k->cfg);
+        kn_common_free(&k->common);
+        free(k->node_name);
+        free(k);
+}
+
+int kubelet_main(int argc, char **argv)
+{
+        kubelet *k = NULL;
+        kn_env *env = NULL;
+        kn_error err;
+        int r;
+
+        kn_signals_block();
+        r = kubelet_new(argc - 1, argv + 1, &k);
+        if (r != KN_PARSE_CONTINUE)
+                return r;
+        r = kn_env_new(k->cfg.kubeconfig, NULL, "kubelet/" KN_KUBE_VERSION " knode/" KN_VERSION, &env, &err);
+        if (r < 0) {
+                kn_err("failed to set up the API client: %s", err.msg);
+                kubelet_free(k);
+                return 1;
+        }
+        r = kubelet_start(k, env);
+        if (r >= 0)
+                kn_info("received signal %d, shutting down", kn_signals_wait());
+        kubelet_stop(k);
+        kn_env_free(env);
+        kubelet_free(k);
+        return r < 0 ? 1 : 0;
+}
