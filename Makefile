@@ -46,19 +46,22 @@ build/obj/%.o: %.c
 # ---- static build: deps from scripts/static-deps.sh ----
 STATIC_PREFIX := build/static-deps
 -include $(STATIC_PREFIX)/static.mk
-STATIC_OBJ := $(SRC:%.c=build/static/obj/%.o)
+STATIC_OBJ := $(SRC:%.c=build/static/obj/%.o) $(STATIC_EXTRA_SRC:%.c=build/static/obj/%.o)
 
 static: build/static/knode
 build/static/knode: $(STATIC_PREFIX)/.done $(STATIC_OBJ)
 	@echo "  LD      $@ (static)"
-	$(Q)$(CC) -static $(CFLAGS) -o $@ $(STATIC_OBJ) $(STATIC_LIBS) -lpthread -lm
+	$(Q)rm -f $@
+	$(Q)$(CC) -static $(CFLAGS) -o $@ $(STATIC_OBJ) $(STATIC_LIBS) -lpthread -lm 2>&1 | \
+		grep -v -e 'requires at runtime the shared libraries' -e 'in function' || true
+	$(Q)test -x $@
 	$(Q)strip -o $@.stripped $@
 	@ls -l $@.stripped | awk '{print "  SIZE    " $$5 " bytes (stripped)"}'
 
 build/static/obj/%.o: %.c $(STATIC_PREFIX)/.done
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (static)"
-	$(Q)$(CC) $(CFLAGS) $(STATIC_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(STATIC_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(STATIC_PREFIX)/.done:
 	bash scripts/static-deps.sh $(STATIC_PREFIX)

@@ -147,6 +147,7 @@ static int builder_add(struct builder *b, cJSON *node, const yaml_mark_t *mark, 
                         b->pending_key[b->depth - 1] = kn_strdup(cJSON_IsTrue(node) ? "true" : "false");
                 else
                         b->pending_key[b->depth - 1] = kn_asprintf("%g", node->valuedouble);
+                b->doc->n_marks--; /* the key node goes away; its address may be reused */
                 cJSON_Delete(node);
                 return 0;
         }

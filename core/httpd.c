@@ -212,7 +212,9 @@ static void serve_one(kn_httpd *h, int fd)
                 size_t pl = strlen(p);
                 if (strcmp(p, target) == 0 || (pl > 1 && p[pl - 1] == '/' && strncmp(p, target, pl) == 0)) {
                         resp.status = 200;
-                        h->routes[i].fn(h->routes[i].userdata, method, target, q ? q : "", &resp);
+                        const char *hdrs = strstr(req, "\r\n");
+                        kn_http_request hr = {method, target, q ? q : "", hdrs ? hdrs + 2 : ""};
+                        h->routes[i].fn(h->routes[i].userdata, &hr, &resp);
                         break;
                 }
         }

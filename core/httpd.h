@@ -15,9 +15,15 @@ typedef struct kn_http_response {
         char extra_headers[512];  /* "Name: value\r\n" lines */
 } kn_http_response;
 
-/* Returns nothing; fills RESP. PATH excludes the query string. */
-typedef void (*kn_http_handler)(void *userdata, const char *method, const char *path, const char *query,
-                                kn_http_response *resp);
+typedef struct kn_http_request {
+        const char *method;
+        const char *path;    /* without the query string */
+        const char *query;   /* "" when absent */
+        const char *headers; /* raw header block, "Name: value\r\n" lines */
+} kn_http_request;
+
+/* Fills RESP (status defaults to 200). */
+typedef void (*kn_http_handler)(void *userdata, const kn_http_request *req, kn_http_response *resp);
 
 /* ADDR is "host:port", "[v6]:port" or ":port" (all addresses). Port 0 picks one. */
 int kn_httpd_new(const char *addr, kn_httpd **ret, kn_error *err);

@@ -195,9 +195,18 @@ static void delete_obj(kn_informer *inf, cJSON *obj)
 
 /* ---- list ---- */
 
+static void strv_free(char **v, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(v[i]);
+        free(v);
+}
+
 static int do_list(kn_informer *inf)
 {
         kn_hashmap fresh = {0};
+        char **order = NULL; /* keys in list order, so handlers see the server's order */
+        size_t n_order = 0;
         _cleanup_free_ char *cont = NULL, *rv = NULL;
         kn_api_error err;
         size_t n = 0;
@@ -218,17 +227,21 @@ static int do_list(kn_informer *inf)
                         kn_debug("list of %s: continue token expired, restarting", inf->resource);
                         free(TAKE_PTR(cont));
                         kn_hashmap_clear(&fresh, (void (*)(void *))cJSON_Delete);
-                        n = 0;
+                        strv_free(order, n_order);
+                        order = NULL;
+                        n_order = n = 0;
                         continue;
                 }
                 if (r < 0) {
                         kn_debug("list of %s failed: %s", inf->resource, err.e.msg);
                         kn_hashmap_clear(&fresh, (void (*)(void *))cJSON_Delete);
+                        strv_free(order, n_order);
                         return r;
                 }
                 items = cJSON_GetObjectItemCaseSensitive(list, "items");
                 if (!cJSON_IsArray(items) && !cJSON_IsNull(items) && items) {
                         kn_hashmap_clear(&fresh, (void (*)(void *))cJSON_Delete);
+                        strv_free(order, n_order);
                         return -EBADMSG;
                 }
                 while (items && (it = cJSON_DetachItemFromArray(items, 0))) {
@@ -241,11 +254,17 @@ static int do_list(kn_informer *inf)
                         if (++n > inf->opts.max_objects) {
                                 cJSON_Delete(it);
                                 kn_hashmap_clear(&fresh, (void (*)(void *))cJSON_Delete);
+                                strv_free(order, n_order);
                                 kn_debug("list of %s exceeds %zu objects", inf->resource, inf->opts.max_objects);
                                 return -E2BIG;
                         }
                         kn_hashmap_put(&fresh, key, it, &dup);
-                        cJSON_Delete(dup);
+                        if (dup) {
+                                cJSON_Delete(dup);
+                        } else {
+                                order = kn_realloc(order, (n_order + 1) * sizeof(char *));
+                                order[n_order++] = kn_strdup(key);
+                        }
                 }
                 free(rv);
                 rv = kn_strdup(kn_obj_str(list, "metadata.resourceVersion"));
@@ -264,13 +283,13 @@ static int do_list(kn_informer *inf)
                 size_t n_gone = 0;
                 char **gone = NULL;
 
-                for (size_t it = 0; kn_hashmap_next(&fresh, &it, &key, &v);) {
-                        cJSON *obj = v;
+                for (size_t i = 0; i < n_order; i++) {
+                        cJSON *obj = kn_hashmap_get(&fresh, order[i]);
                         struct entry *cur;
                         const char *orv = kn_obj_str(obj, "metadata.resourceVersion");
 
                         pthread_rwlock_rdlock(&inf->cache_lock);
-                        cur = kn_hashmap_get(&inf->cache, key);
+                        cur = kn_hashmap_get(&inf->cache, order[i]);
                         pthread_rwlock_unlock(&inf->cache_lock);
                         if (cur && orv && strcmp(cur->rv, orv) == 0)
                                 cJSON_Delete(obj); /* unchanged */
@@ -313,6 +332,7 @@ static int do_list(kn_informer *inf)
                 free(gone);
         }
         kn_hashmap_clear(&fresh, NULL);
+        strv_free(order, n_order);
         set_rv(inf, rv);
         pthread_mutex_lock(&inf->mu);
         inf->stats.lists++;
@@ -456,12 +476,30 @@ static void *informer_thread(void *p)
                         }
                         need_list = false;
                 }
-                r = do_watch(inf);
-                if (inf->stop)
-                        break;
-                if (r == 0) {
-                        backoff = 0; /* the server closed a healthy stream: watch again */
-                        continue;
+                {
+                        int64_t t0 = kn_now_ms();
+                        unsigned long ev0;
+                        pthread_mutex_lock(&inf->mu);
+                        ev0 = inf->stats.events;
+                        pthread_mutex_unlock(&inf->mu);
+                        r = do_watch(inf);
+                        if (inf->stop)
+                                break;
+                        if (r == 0) {
+                                bool idle;
+                                pthread_mutex_lock(&inf->mu);
+                                idle = inf->stats.events == ev0 && kn_now_ms() - t0 < 1000;
+                                pthread_mutex_unlock(&inf->mu);
+                                /* The server closed the stream. Watch again at once, unless it keeps
+                                 * closing empty streams right away: then back off, don't spin. */
+                                if (!idle) {
+                                        backoff = 0;
+                                        continue;
+                                }
+                                if (sleep_or_stop(inf, backoff_next(&backoff)))
+                                        break;
+                                continue;
+                        }
                 }
                 if (r == -EIDRM) {
                         /* 410 Gone: our resourceVersion is too old; start over with a list. */
