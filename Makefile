@@ -7,13 +7,14 @@
 # V=1 shows the commands.
 
 CC ?= cc
+SHELL := /bin/bash
 PKG_CONFIG ?= pkg-config
 PKGS := libcurl libcjson yaml-0.1
 KUBE_VERSION := $(shell cat KUBE_VERSION)
 VERSION := 0.1.0$(shell git rev-parse --short HEAD 2>/dev/null | sed 's/^/+g/')
 
-CFLAGS ?= -O2 -g
-CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -MMD -MP -D_GNU_SOURCE \
+OPTFLAGS ?= -O2 -g
+CFLAGS += $(OPTFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -MMD -MP -D_GNU_SOURCE \
 	-DKN_KUBE_VERSION='"$(KUBE_VERSION)"' -DKN_VERSION='"$(VERSION)"' \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
@@ -77,8 +78,7 @@ unit: $(UNIT_BIN)
 
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan:
-	$(MAKE) --no-print-directory BUILD_ASAN=1 CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
-		UNIT_OUT=build/asan asan-run
+	$(MAKE) --no-print-directory BUILD_ASAN=1 OPTFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" asan-run
 
 ifdef BUILD_ASAN
 ASAN_CORE_OBJ := $(CORE_SRC:%.c=build/asan/obj/%.o)
@@ -102,9 +102,10 @@ FUZZ_TARGETS := config watch kubeconfig
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
-	@set -e; for t in $(FUZZ_TARGETS); do mkdir -p build/fuzz/corpus_$$t; \
+	@set -e -o pipefail; for t in $(FUZZ_TARGETS); do mkdir -p build/fuzz/corpus_$$t; \
 		echo "== fuzz_$$t for $(FUZZ_SECONDS)s"; \
 		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+			-artifact_prefix=build/fuzz/crash_$$t- \
 			build/fuzz/corpus_$$t tests/fuzz/seeds/$$t 2>&1 | tail -n 3; done
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
 	@mkdir -p $(dir $@)

@@ -92,10 +92,12 @@ struct builder {
 
 static void builder_free(struct builder *b)
 {
-        for (int i = 0; i < b->depth; i++)
+        /* Collections are attached to their parent only when they end, so every open
+         * level is a tree of its own. */
+        for (int i = 0; i < b->depth; i++) {
                 free(b->pending_key[i]);
-        if (b->depth > 0)
-                cJSON_Delete(b->stack[0]);
+                cJSON_Delete(b->stack[i]);
+        }
         for (size_t i = 0; i < b->n_anchors; i++)
                 free(b->anchors[i].name);
         free(b->anchors);

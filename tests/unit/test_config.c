@@ -71,6 +71,7 @@ static void test_syntax_errors(void **state)
         kn_error err = {0};
         (void)state;
         parse_err("a: [1, 2\n", &err);
+        parse_err("a: {b: [1, {c: 2\n", &err); /* open levels are freed on error */
         assert_non_null(strstr(err.msg, "t.yaml:"));
         parse_err("a: 1\n  b: 2\n", &err);
         assert_non_null(strstr(err.msg, "t.yaml:2:"));
