@@ -5,7 +5,9 @@
  *   knode all [--kubeconfig=F] [--hostname-override=N] [-v=N] [--kubelet-config=F]
  *             [--proxy-config=F] [any kubelet or kube-proxy flag]...
  *
- * A flag both applets know goes to both; one only one knows goes to that one. */
+ * A flag both applets know goes to both; one only one knows goes to that one.
+ * --kubelet-X / --proxy-X give flag X to that applet only (--kubelet-config,
+ * --proxy-healthz-bind-address, ...). */
 #include <stdio.h>
 
 #include "../core/log.h"
@@ -23,7 +25,7 @@ static const kn_field *lookup(const kn_field *f, size_t n, const char *name, siz
 }
 
 struct owned {
-        char *s[8];
+        char *s[64];
         size_t n;
 };
 
@@ -59,7 +61,8 @@ int all_main(int argc, char **argv)
                         printf("knode all: kubelet and kube-proxy in one process.\n\nUsage:\n  knode all "
                                "[--kubelet-config=FILE] [--proxy-config=FILE] [flags of either applet]\n\n"
                                "A flag both applets know (--kubeconfig, --hostname-override, -v, "
-                               "--feature-gates) is given to both.\nSee 'knode kubelet --help' and "
+                               "--feature-gates) is given to both;\n--kubelet-FLAG / --proxy-FLAG give FLAG to "
+                               "one applet only.\nSee 'knode kubelet --help' and "
                                "'knode kube-proxy --help' for their flags.\n");
                         return 0;
                 }
@@ -70,24 +73,6 @@ int all_main(int argc, char **argv)
                 name = a + (a[1] == '-' ? 2 : 1);
                 eq = strchr(name, '=');
                 len = eq ? (size_t)(eq - name) : strlen(name);
-                if (len == 14 && strncmp(name, "kubelet-config", 14) == 0) {
-                        if (owned.n == KN_ARRAY_SIZE(owned.s))
-                                continue;
-                        owned.s[owned.n] = kn_asprintf("--config%s", eq ? eq : "");
-                        push(&kargv, &kargc, owned.s[owned.n++]);
-                        if (!eq && i + 1 < argc)
-                                push(&kargv, &kargc, argv[++i]);
-                        continue;
-                }
-                if (len == 12 && strncmp(name, "proxy-config", 12) == 0) {
-                        if (owned.n == KN_ARRAY_SIZE(owned.s))
-                                continue;
-                        owned.s[owned.n] = kn_asprintf("--config%s", eq ? eq : "");
-                        push(&pargv, &pargc, owned.s[owned.n++]);
-                        if (!eq && i + 1 < argc)
-                                push(&pargv, &pargc, argv[++i]);
-                        continue;
-                }
                 if (len == 6 && strncmp(name, "config", 6) == 0) {
                         fprintf(stderr, "Error: --config is ambiguous in 'knode all': use --kubelet-config or "
                                         "--proxy-config\n");
@@ -97,8 +82,28 @@ int all_main(int argc, char **argv)
                 pf = lookup(proxy_fields, proxy_n_fields, name, len);
                 cf = lookup(kn_common_fields, kn_common_n_fields, name, len);
                 if (!kf && !pf && !cf) {
-                        fprintf(stderr, "Error: unknown flag: --%.*s\n", (int)(len > 200 ? 200 : len), name);
-                        return 2;
+                        /* --kubelet-X / --proxy-X: flag X for that applet only. */
+                        bool to_kubelet = len > 8 && strncmp(name, "kubelet-", 8) == 0;
+                        bool to_proxy = len > 6 && strncmp(name, "proxy-", 6) == 0;
+                        size_t skip = to_kubelet ? 8 : 6;
+                        const kn_field *f = NULL;
+                        if (to_kubelet)
+                                f = lookup(kubelet_fields, kubelet_n_fields, name + skip, len - skip);
+                        else if (to_proxy)
+                                f = lookup(proxy_fields, proxy_n_fields, name + skip, len - skip);
+                        if (!f) {
+                                fprintf(stderr, "Error: unknown flag: --%.*s\n", (int)(len > 200 ? 200 : len), name);
+                                return 2;
+                        }
+                        if (owned.n == KN_ARRAY_SIZE(owned.s)) {
+                                fprintf(stderr, "Error: too many applet-prefixed flags\n");
+                                return 2;
+                        }
+                        owned.s[owned.n] = kn_asprintf("--%s", name + skip);
+                        push(to_kubelet ? &kargv : &pargv, to_kubelet ? &kargc : &pargc, owned.s[owned.n++]);
+                        if (!eq && f->type != KN_FIELD_BOOL && i + 1 < argc)
+                                push(to_kubelet ? &kargv : &pargv, to_kubelet ? &kargc : &pargc, argv[++i]);
+                        continue;
                 }
                 if (kf || cf)
                         push(&kargv, &kargc, a);

@@ -65,8 +65,9 @@ int kn_fields_apply_doc(const kn_field *fields, size_t n, void *target, const kn
                         void (*warn_cb)(const char *msg), kn_error *err);
 /* Free strings/lists/maps owned by the struct. */
 void kn_fields_free(const kn_field *fields, size_t n, void *target);
-/* Render the effective value as JSON (for --write-config / debugging). */
-cJSON *kn_fields_to_json(const kn_field *fields, size_t n, const void *target);
+/* Render the effective configuration as a config document (for --write-config-to). */
+cJSON *kn_fields_to_json(const kn_field *fields, size_t n, const void *target, const char *api_version,
+                         const char *kind);
 
 /* Check apiVersion/kind of a config document. */
 int kn_config_check_kind(const kn_config_doc *doc, const char *api_version, const char *kind, kn_error *err);

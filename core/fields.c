@@ -314,13 +314,35 @@ void kn_fields_free(const kn_field *fields, size_t n, void *t)
         }
 }
 
-cJSON *kn_fields_to_json(const kn_field *fields, size_t n, const void *t)
+/* Find or make the object that holds the last component of a dotted KEY. */
+static cJSON *parent_for(cJSON *root, const char *key, const char **ret_leaf)
+{
+        const char *dot;
+        while ((dot = strchr(key, '.'))) {
+                _cleanup_free_ char *part = kn_strndup(key, (size_t)(dot - key));
+                cJSON *next = cJSON_GetObjectItemCaseSensitive(root, part);
+                if (!next)
+                        next = cJSON_AddObjectToObject(root, part);
+                root = next;
+                key = dot + 1;
+        }
+        *ret_leaf = key;
+        return root;
+}
+
+cJSON *kn_fields_to_json(const kn_field *fields, size_t n, const void *t, const char *api_version,
+                         const char *kind)
 {
         cJSON *root = cJSON_CreateObject();
 
+        if (api_version)
+                cJSON_AddStringToObject(root, "apiVersion", api_version);
+        if (kind)
+                cJSON_AddStringToObject(root, "kind", kind);
+
         for (size_t i = 0; i < n; i++) {
                 const kn_field *f = &fields[i];
-                const char *name = f->key ? f->key : f->flag;
+                const char *leaf = NULL;
                 void *tt = (void *)t;
                 cJSON *v = NULL;
                 char buf[64];
@@ -352,7 +374,14 @@ cJSON *kn_fields_to_json(const kn_field *fields, size_t n, const void *t)
                                                         : cJSON_CreateObject();
                         break;
                 }
-                cJSON_AddItemToObject(root, name, v);
+                if (!f->key) {
+                        cJSON_Delete(v); /* flag-only settings are not part of the file */
+                        continue;
+                }
+                {
+                        cJSON *parent = parent_for(root, f->key, &leaf);
+                        cJSON_AddItemToObject(parent, leaf, v);
+                }
         }
         return root;
 }

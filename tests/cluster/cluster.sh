@@ -403,6 +403,7 @@ apiserver_args() {
 	save_args kube-apiserver "$BIN_DIR/kube-apiserver" \
 		--bind-address=127.0.0.1 \
 		--advertise-address=127.0.0.1 \
+		--endpoint-reconciler-type=none \
 		--secure-port="$APISERVER_PORT" \
 		--etcd-servers="http://127.0.0.1:$ETCD_PORT" \
 		--service-cluster-ip-range="$SERVICE_CIDR" \
