@@ -114,15 +114,29 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
 
 # ---- end-to-end and benchmarks ----
 e2e: knode
-	python3 -m pytest -q tests/e2e
+	python3 -m pytest -q -rs tests/e2e
 
 bench: knode
 	@set -e; for b in tests/bench/*.sh; do [ -e "$$b" ] || continue; echo "== $$b"; bash $$b; done
 
-test: knode unit asan e2e
+deps:
+	@bash scripts/deps.sh
+
+# Everything CI runs: unit tests, the sanitizer run, the static build, and the
+# end-to-end tests (which also smoke-test the static binary).
+test: deps
+	$(MAKE) --no-print-directory knode
+	$(MAKE) --no-print-directory unit
+	$(MAKE) --no-print-directory asan
+	$(MAKE) --no-print-directory static
+	$(MAKE) --no-print-directory e2e
+
+# Build everything and run knode on a local single-node cluster (see README).
+run: deps knode
+	bash scripts/run-local.sh
 
 clean:
 	rm -rf build knode
 
-.PHONY: all static unit asan asan-run fuzz e2e bench test clean
+.PHONY: all deps static unit asan asan-run fuzz e2e bench test run clean
 -include $(OBJ:.o=.d) $(STATIC_OBJ:.o=.d)

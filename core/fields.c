@@ -277,6 +277,8 @@ static void warn_unknown(const kn_field *fields, size_t n, const cJSON *obj, con
 int kn_fields_apply_doc(const kn_field *fields, size_t n, void *t, const kn_config_doc *doc,
                         void (*warn_cb)(const char *msg), kn_error *err)
 {
+        if (!cJSON_IsObject(doc->root))
+                return kn_error_set(err, -EINVAL, "%s: expected a mapping at the top level", doc->name);
         for (size_t i = 0; i < n; i++) {
                 const cJSON *v;
                 int r;

@@ -47,9 +47,9 @@ int kubelet_new(int argc, char **argv, kubelet **ret)
 
 const kubelet_config *kubelet_get_config(const kubelet *k) { return &k->cfg; }
 
-static void healthz(void *u, const char *method, const char *path, const char *q, kn_http_response *resp)
+static void healthz(void *u, const kn_http_request *req, kn_http_response *resp)
 {
-        (void)u, (void)method, (void)path, (void)q;
+        (void)u, (void)req;
         kn_buf_printf(&resp->body, "ok");
 }
 

@@ -70,20 +70,20 @@ int proxy_new(int argc, char **argv, proxy **ret)
 
 const proxy_config *proxy_get_config(const proxy *p) { return &p->cfg; }
 
-static void healthz(void *u, const char *method, const char *path, const char *q, kn_http_response *resp)
+static void healthz(void *u, const kn_http_request *req, kn_http_response *resp)
 {
         proxy *p = u;
         bool ok = kn_informer_synced(p->services) && kn_informer_synced(p->slices);
-        (void)method, (void)path, (void)q;
+        (void)req;
         resp->status = ok ? 200 : 503;
         resp->content_type = "application/json";
         kn_buf_printf(&resp->body, "{\"nodeName\": \"%s\", \"nodeEligible\": true}", p->node_name);
 }
 
-static void metrics(void *u, const char *method, const char *path, const char *q, kn_http_response *resp)
+static void metrics(void *u, const kn_http_request *req, kn_http_response *resp)
 {
         proxy *p = u;
-        (void)method, (void)path, (void)q;
+        (void)req;
         resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
         kn_metrics_render(p->metrics, &resp->body);
 }
@@ -162,7 +162,8 @@ int proxy_main(int argc, char **argv)
         if (r != KN_PARSE_CONTINUE)
                 return r;
         if (p->cfg.write_config_to) {
-                _cleanup_cjson_ cJSON *j = kn_fields_to_json(proxy_fields, proxy_n_fields, &p->cfg);
+                _cleanup_cjson_ cJSON *j = kn_fields_to_json(proxy_fields, proxy_n_fields, &p->cfg,
+                                                           PROXY_CONFIG_API_VERSION, PROXY_CONFIG_KIND);
                 _cleanup_free_ char *s = cJSON_Print(j);
                 FILE *f = fopen(p->cfg.write_config_to, "we");
                 r = f && fprintf(f, "%s\n", s) > 0 ? 0 : 1;

@@ -318,25 +318,32 @@ save_args() { # name argv...
 	printf '%s\0' "$@" >"$RUN_DIR/$name.args"
 }
 
+# stop_component NAME [--kill]: SIGTERM, then SIGKILL after KNODE_STOP_GRACE seconds (default 5;
+# kube-apiserver otherwise holds open watches for up to its 60 s request timeout).
+# --kill sends SIGKILL at once (a crash).
 stop_component() {
-	local name=$1 pid i
+	local name=$1 mode=${2:-} pid i grace=${KNODE_STOP_GRACE:-5}
 	if ! pid=$(pid_of "$name"); then
 		rm -f "$RUN_DIR/$name.pid"
 		return 0
 	fi
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < 150; i++)); do
-		pid_of "$name" >/dev/null || break
-		sleep 0.2
-	done
-	if pid_of "$name" >/dev/null; then
-		log "$name (pid $pid) ignored SIGTERM; sending SIGKILL"
+	if [[ $mode == --kill ]]; then
 		kill -KILL "$pid" 2>/dev/null || true
-		for ((i = 0; i < 50; i++)); do
+	else
+		kill -TERM "$pid" 2>/dev/null || true
+		for ((i = 0; i < grace * 10; i++)); do
 			pid_of "$name" >/dev/null || break
 			sleep 0.1
 		done
+		if pid_of "$name" >/dev/null; then
+			log "$name (pid $pid) still running ${grace}s after SIGTERM; sending SIGKILL"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
 	fi
+	for ((i = 0; i < 100; i++)); do
+		pid_of "$name" >/dev/null || break
+		sleep 0.1
+	done
 	pid_of "$name" >/dev/null && die "$name (pid $pid) did not exit"
 	rm -f "$RUN_DIR/$name.pid"
 	log "stopped $name (pid $pid)"
@@ -551,7 +558,8 @@ usage: $0 COMMAND
   up [--full]           start etcd + kube-apiserver (+ controller-manager, scheduler with --full
                         or KNODE_CLUSTER_FULL=1); waits for /readyz
   down [--keep|--purge] stop everything by pid; removes etcd data unless --keep (--purge: whole dir)
-  stop-apiserver | start-apiserver | restart-apiserver
+  stop-apiserver [--kill] | start-apiserver | restart-apiserver [--kill]
+                        outages: SIGTERM (SIGKILL after KNODE_STOP_GRACE=5 s), or SIGKILL at once
   status                which components run
   env                   print exports: eval "\$($0 env)"
   kubectl ARGS...       run the built kubectl with admin.kubeconfig
@@ -566,10 +574,10 @@ main() {
 	pki) cmd_pki ;;
 	up) cmd_up "$@" ;;
 	down) cmd_down "$@" ;;
-	stop-apiserver) stop_component kube-apiserver ;;
+	stop-apiserver) stop_component kube-apiserver "$@" ;;
 	start-apiserver) start_apiserver ;;
 	restart-apiserver)
-		stop_component kube-apiserver
+		stop_component kube-apiserver "$@"
 		start_apiserver
 		;;
 	status) cmd_status ;;

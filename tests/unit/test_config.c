@@ -261,6 +261,7 @@ static void test_kind_check(void **state)
         kn_config_doc_free(d);
         d = parse_ok("- a\n");
         assert_true(kn_config_check_kind(d, "v1", "X", &err) < 0);
+        assert_true(kn_fields_apply_doc(fields, KN_ARRAY_SIZE(fields), NULL, d, count_warn, &err) < 0);
         kn_config_doc_free(d);
 }
 
