@@ -75,7 +75,7 @@ static cJSON *resolve_plain(const char *s)
 
 struct anchor {
         char *name;
-        const cJSON *node;
+        cJSON *node; /* a private copy: the anchored node itself may become a key and be freed */
 };
 
 struct builder {
@@ -98,8 +98,10 @@ static void builder_free(struct builder *b)
                 free(b->pending_key[i]);
                 cJSON_Delete(b->stack[i]);
         }
-        for (size_t i = 0; i < b->n_anchors; i++)
+        for (size_t i = 0; i < b->n_anchors; i++) {
                 free(b->anchors[i].name);
+                cJSON_Delete(b->anchors[i].node);
+        }
         free(b->anchors);
 }
 
@@ -120,7 +122,7 @@ static int builder_add(struct builder *b, cJSON *node, const yaml_mark_t *mark, 
         add_mark(b->doc, node, mark);
         if (anchor) {
                 b->anchors = kn_realloc(b->anchors, (b->n_anchors + 1) * sizeof(*b->anchors));
-                b->anchors[b->n_anchors++] = (struct anchor){kn_strdup(anchor), node};
+                b->anchors[b->n_anchors++] = (struct anchor){kn_strdup(anchor), cJSON_Duplicate(node, true)};
         }
         if (b->depth == 0) {
                 if (b->result) {

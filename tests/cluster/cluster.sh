@@ -299,6 +299,8 @@ start_saved() {
 		log "$name already running (pid $pid)"
 		return 0
 	fi
+	local i
+	for ((i = 0; i < 50; i++)); do port_busy "$port" || break; sleep 0.1; done
 	if port_busy "$port"; then
 		die "port 127.0.0.1:$port is in use by something else; set KNODE_*_PORT or run down"
 	fi
@@ -340,8 +342,13 @@ stop_component() {
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
 	fi
+	# A killed Go process's leader turns zombie before its other threads are gone (and
+	# with them its sockets): wait for those too.
 	for ((i = 0; i < 100; i++)); do
-		pid_of "$name" >/dev/null || break
+		if ! pid_of "$name" >/dev/null; then
+			local tasks=(/proc/"$pid"/task/*)
+			[[ -e ${tasks[0]} && ${#tasks[@]} -gt 1 ]] || break
+		fi
 		sleep 0.1
 	done
 	pid_of "$name" >/dev/null && die "$name (pid $pid) did not exit"

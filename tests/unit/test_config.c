@@ -106,6 +106,12 @@ static void test_hostile(void **state)
                 kn_config_doc_free(d);
                 kn_buf_free(&b);
         }
+        {
+                /* an anchored scalar used as a key is freed; its alias must still work */
+                kn_config_doc *d = parse_ok("&k key: 1\nother: *k\n");
+                assert_string_equal(cJSON_GetObjectItem(d->root, "other")->valuestring, "key");
+                kn_config_doc_free(d);
+        }
         parse_err("a: &x [1, 2]\nb: *x\n", &err); /* collection anchors refused */
         assert_non_null(strstr(err.msg, "anchors"));
 }
