@@ -50,6 +50,20 @@ cmd_build() {
 		return 0
 	fi
 	[[ -x $GO ]] || die "no go toolchain (set GO=/path/to/go)"
+	# One build at a time per version (parallel test jobs may all call up). A subshell,
+	# so that the lock's fd is not inherited by the daemons that up starts afterwards.
+	mkdir -p "$BUILD_DIR"
+	(
+		flock 9
+		if binaries_present; then
+			log "binaries for $KUBE_VERSION built meanwhile by another process"
+			exit 0
+		fi
+		build_locked
+	) 9>"$BUILD_DIR/.lock"
+}
+
+build_locked() {
 	local start src gomod_file gover stg_ver major minor rest ldflags pkg date
 	start=$(date +%s)
 	src=$BUILD_DIR/src
@@ -356,13 +370,13 @@ stop_component() {
 	log "stopped $name (pid $pid)"
 }
 
-# wait_url NAME URL [curl args...]
+# wait_url NAME URL REGEX [curl args...]: until the body matches REGEX (grep -E)
 wait_url() {
-	local name=$1 url=$2 deadline
-	shift 2
+	local name=$1 url=$2 re=$3 deadline
+	shift 3
 	deadline=$(($(date +%s) + READY_TIMEOUT))
 	while :; do
-		if [[ $(curl -s --max-time 2 "$@" "$url" 2>/dev/null) == ok ]]; then
+		if curl -s --max-time 2 "$@" "$url" 2>/dev/null | grep -qE -- "$re"; then
 			return 0
 		fi
 		if ! pid_of "$name" >/dev/null; then
@@ -378,7 +392,7 @@ wait_url() {
 }
 
 wait_apiserver() {
-	wait_url kube-apiserver "$SERVER/readyz" --cacert "$PKI/ca.crt" \
+	wait_url kube-apiserver "$SERVER/readyz" '^ok$' --cacert "$PKI/ca.crt" \
 		--cert "$PKI/admin.crt" --key "$PKI/admin.key"
 	log "kube-apiserver ready at $SERVER"
 }
@@ -494,6 +508,10 @@ cmd_up() {
 	need_binaries
 	cmd_pki
 	mkdir -p "$RUN_DIR" "$LOG_DIR"
+	if ! pid_of etcd >/dev/null && ! pid_of kube-apiserver >/dev/null; then
+		# A fresh cluster: start with fresh logs (a restarted component appends).
+		rm -f "$LOG_DIR"/*.log
+	fi
 	if ! pid_of etcd >/dev/null; then etcd_args; fi
 	start_saved etcd "$ETCD_PORT"
 	wait_etcd
@@ -505,8 +523,11 @@ cmd_up() {
 		start_saved kube-controller-manager "$KCM_PORT"
 		if ! pid_of kube-scheduler >/dev/null; then scheduler_args; fi
 		start_saved kube-scheduler "$SCHEDULER_PORT"
-		wait_url kube-controller-manager "https://127.0.0.1:$KCM_PORT/healthz" -k
-		wait_url kube-scheduler "https://127.0.0.1:$SCHEDULER_PORT/healthz" -k
+		# healthz lists one check per controller only once all controllers are built;
+		# before that, losing the apiserver makes kube-controller-manager exit.
+		wait_url kube-controller-manager "https://127.0.0.1:$KCM_PORT/healthz?verbose" \
+			'serviceaccount-controller ok' -k
+		wait_url kube-scheduler "https://127.0.0.1:$SCHEDULER_PORT/healthz" '^ok$' -k
 		log "controller-manager and scheduler healthy"
 	fi
 	log "cluster up: $SERVER (KUBECONFIG=$CLUSTER_DIR/admin.kubeconfig)"
