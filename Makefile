@@ -9,7 +9,7 @@
 CC ?= cc
 SHELL := /bin/bash
 PKG_CONFIG ?= pkg-config
-PKGS := libcurl libcjson yaml-0.1
+PKGS := libcurl libcjson yaml-0.1 libnftnl libmnl libcrypto
 KUBE_VERSION := $(shell cat KUBE_VERSION)
 VERSION := 0.1.0$(shell git rev-parse --short HEAD 2>/dev/null | sed 's/^/+g/')
 
@@ -30,6 +30,9 @@ APP_SRC := $(wildcard cmd/*.c kubelet/*.c proxy/*.c runtime/*.c)
 SRC := $(CORE_SRC) $(APP_SRC)
 OBJ := $(SRC:%.c=build/obj/%.o)
 CORE_OBJ := $(CORE_SRC:%.c=build/obj/%.o)
+# proxy modules with no applet state, linked into unit tests too
+PROXY_LIB_SRC := proxy/nft.c proxy/conntrack.c proxy/model.c proxy/rules.c proxy/proxier.c
+LIB_OBJ := $(CORE_OBJ) $(PROXY_LIB_SRC:%.c=build/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 
@@ -68,10 +71,10 @@ $(STATIC_PREFIX)/.done:
 	bash scripts/static-deps.sh $(STATIC_PREFIX)
 
 # ---- unit tests ----
-build/unit/test_%: tests/unit/test_%.c $(CORE_OBJ)
+build/unit/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -Icore -o $@ $^ $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) -Icore -Iproxy -o $@ $^ $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -81,7 +84,7 @@ asan:
 	$(MAKE) --no-print-directory BUILD_ASAN=1 OPTFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" asan-run
 
 ifdef BUILD_ASAN
-ASAN_CORE_OBJ := $(CORE_SRC:%.c=build/asan/obj/%.o)
+ASAN_CORE_OBJ := $(CORE_SRC:%.c=build/asan/obj/%.o) $(PROXY_LIB_SRC:%.c=build/asan/obj/%.o)
 ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/unit/%)
 build/asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -90,7 +93,7 @@ build/asan/obj/%.o: %.c
 build/asan/unit/test_%: tests/unit/test_%.c $(ASAN_CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@ (asan)"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Icore -o $@ $^ $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Icore -Iproxy -o $@ $^ $(LDLIBS) -lcmocka
 asan-run: $(ASAN_UNIT_BIN)
 	@set -e; for t in $(ASAN_UNIT_BIN); do echo "== $$t (asan+ubsan)"; \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done

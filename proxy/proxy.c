@@ -4,15 +4,32 @@
  * kube-proxy issue. */
 #include "proxy.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <sys/time.h>
 
 #include "../core/httpd.h"
+#include "../core/watch.h"
+#include "model.h"
+#include "proxier.h"
 #include "../core/log.h"
 #include "../core/metrics.h"
 #include "../core/signals.h"
 
 /* Services and slices that belong to another proxy, and headless services, are not ours. */
 #define PROXY_LABEL_SELECTOR "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless"
+#define FULL_SYNC_PERIOD_MS (3600 * 1000) /* upstream's FullSyncPeriod */
+
+static void register_metrics(struct proxy *p);
+
+struct hc_server {
+        kn_httpd *httpd;
+        char *ns, *name;
+        int local_endpoints;
+        struct proxy *p;
+};
 
 struct proxy {
         proxy_config cfg;
@@ -22,6 +39,28 @@ struct proxy {
         kn_informer *services, *slices, *node;
         kn_httpd *healthz, *metrics_srv;
         kn_metrics *metrics;
+        struct {
+                kn_metric *sync, *sync_full, *sync_partial, *npl, *last_ts, *last_queued, *failures, *no_local,
+                        *healthz, *livez, *conntrack_deleted, *svc_changes, *ep_changes;
+        } m;
+
+        pthread_mutex_t mu; /* guards everything below */
+        pthread_cond_t cond;
+        pthread_t thread;
+        bool thread_started, stop;
+        model model;
+        bool services_synced, slices_synced, node_changed;
+        int64_t queued_ms;      /* wall-clock ms of the oldest unsynced change, 0 = none */
+        int64_t last_sync_ms;   /* monotonic */
+        int64_t last_full_ms;   /* monotonic */
+        int64_t last_updated_ms;/* wall clock of the last successful sync */
+        long retry_ms;
+        bool node_eligible;
+        kn_addr node_ips[8];
+        size_t n_node_ips;
+        proxier *px[2];
+        size_t n_px;
+        kn_hashmap hc;          /* "port" -> struct hc_server */
 };
 
 const kn_applet_spec proxy_spec = {
@@ -40,6 +79,16 @@ int proxy_new(int argc, char **argv, proxy **ret)
         proxy *p = kn_calloc(1, sizeof(*p));
         kn_flags fl = {0};
         int r;
+
+        pthread_mutex_init(&p->mu, NULL);
+        {
+                pthread_condattr_t ca;
+                pthread_condattr_init(&ca);
+                pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+                pthread_cond_init(&p->cond, &ca);
+                pthread_condattr_destroy(&ca);
+        }
+        register_metrics(p);
 
         spec.n_fields = proxy_n_fields;
         r = kn_applet_parse(&spec, argc, argv, &p->cfg, &p->common, &fl);
@@ -64,21 +113,60 @@ int proxy_new(int argc, char **argv, proxy **ret)
                 return 1;
         }
         p->node_name = kn_node_name(p->cfg.hostname_override);
+        model_init(&p->model, p->node_name);
         *ret = p;
         return KN_PARSE_CONTINUE;
 }
 
 const proxy_config *proxy_get_config(const proxy *p) { return &p->cfg; }
 
-static void healthz(void *u, const kn_http_request *req, kn_http_response *resp)
+static int64_t wall_ms(void)
 {
-        proxy *p = u;
-        bool ok = kn_informer_synced(p->services) && kn_informer_synced(p->slices);
-        (void)req;
-        resp->status = ok ? 200 : 503;
-        resp->content_type = "application/json";
-        kn_buf_printf(&resp->body, "{\"nodeName\": \"%s\", \"nodeEligible\": true}", p->node_name);
+        struct timeval tv;
+        gettimeofday(&tv, NULL);
+        return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
+
+static void fmt_time(int64_t ms, char *buf, size_t len)
+{
+        time_t t = (time_t)(ms / 1000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- /healthz and /livez (upstream semantics) ---- */
+
+static void health(proxy *p, bool check_node, const kn_http_request *req, kn_http_response *resp)
+{
+        char last[32], now_s[32];
+        int64_t now = wall_ms();
+        bool healthy, eligible;
+
+        (void)req;
+        pthread_mutex_lock(&p->mu);
+        /* Unhealthy when a queued change has waited longer than 2 x syncPeriod. */
+        healthy = !(p->queued_ms && now - p->queued_ms > 2 * p->cfg.sync_period);
+        eligible = p->node_eligible;
+        fmt_time(healthy ? now : p->last_updated_ms, last, sizeof(last));
+        pthread_mutex_unlock(&p->mu);
+        fmt_time(now, now_s, sizeof(now_s));
+        resp->status = healthy && (!check_node || eligible) ? 200 : 503;
+        resp->content_type = "application/json";
+        snprintf(resp->extra_headers, sizeof(resp->extra_headers), "X-Content-Type-Options: nosniff\r\n");
+        kn_buf_printf(&resp->body, "{\"lastUpdated\": \"%s\",\"currentTime\": \"%s\"", last, now_s);
+        if (check_node)
+                kn_buf_printf(&resp->body, ", \"nodeEligible\": %s", eligible ? "true" : "false");
+        kn_buf_printf(&resp->body, ", \"healthy\": %s}", healthy ? "true" : "false");
+        {
+                char code[32];
+                snprintf(code, sizeof(code), "code=\"%d\"", resp->status);
+                kn_metric_add(check_node ? p->m.healthz : p->m.livez, code, 1);
+        }
+}
+
+static void healthz(void *u, const kn_http_request *req, kn_http_response *resp) { health(u, true, req, resp); }
+static void livez(void *u, const kn_http_request *req, kn_http_response *resp) { health(u, false, req, resp); }
 
 static void metrics(void *u, const kn_http_request *req, kn_http_response *resp)
 {
@@ -88,8 +176,19 @@ static void metrics(void *u, const kn_http_request *req, kn_http_response *resp)
         kn_metrics_render(p->metrics, &resp->body);
 }
 
-static int serve(const char *addr, kn_httpd **ret, const char *what, kn_http_handler fn, const char *route,
-                 proxy *p)
+static void plain_ok(void *u, const kn_http_request *req, kn_http_response *resp)
+{
+        (void)u, (void)req;
+        kn_buf_printf(&resp->body, "ok");
+}
+
+static void proxy_mode(void *u, const kn_http_request *req, kn_http_response *resp)
+{
+        (void)u, (void)req;
+        kn_buf_printf(&resp->body, "nftables");
+}
+
+static int serve(proxy *p, const char *addr, kn_httpd **ret, const char *what)
 {
         kn_error err;
         int r;
@@ -101,29 +200,528 @@ static int serve(const char *addr, kn_httpd **ret, const char *what, kn_http_han
                 kn_err("failed to start the %s server: %s", what, err.msg);
                 return p->cfg.bind_address_hard_fail ? r : 0;
         }
-        kn_httpd_route(*ret, route, fn, p);
-        if (fn == healthz)
-                kn_httpd_route(*ret, "/livez", fn, p);
-        return kn_httpd_start(*ret);
+        return 0;
+}
+
+/* ---- per-service health checks (healthCheckNodePort, externalTrafficPolicy: Local) ---- */
+
+static void hc_handler(void *u, const kn_http_request *req, kn_http_response *resp)
+{
+        struct hc_server *h = u;
+        int n;
+        bool healthy;
+        (void)req;
+        pthread_mutex_lock(&h->p->mu);
+        n = h->local_endpoints;
+        healthy = !(h->p->queued_ms && wall_ms() - h->p->queued_ms > 2 * h->p->cfg.sync_period);
+        resp->status = n > 0 && healthy ? 200 : 503;
+        resp->content_type = "application/json";
+        snprintf(resp->extra_headers, sizeof(resp->extra_headers),
+                 "X-Content-Type-Options: nosniff\r\nX-Load-Balancing-Endpoint-Weight: %d\r\n", n);
+        kn_buf_printf(&resp->body,
+                      "{\n\t\"service\": {\n\t\t\"namespace\": \"%s\",\n\t\t\"name\": \"%s\"\n\t},\n"
+                      "\t\"localEndpoints\": %d,\n\t\"serviceProxyHealthy\": %s\n}",
+                      h->ns, h->name, n, healthy ? "true" : "false");
+        pthread_mutex_unlock(&h->p->mu);
+}
+
+static void hc_free(void *v)
+{
+        struct hc_server *h = v;
+        kn_httpd_free(h->httpd);
+        free(h->ns);
+        free(h->name);
+        free(h);
+}
+
+/* Called with p->mu held, after a sync. HTTP threads take p->mu, so servers are
+ * stopped outside the lock. */
+static void hc_sync(proxy *p, kn_hashmap *ret_gone)
+{
+        kn_hashmap want = {0};
+        const char *key;
+        void *v;
+
+        for (size_t it = 0; kn_hashmap_next(&p->model.services, &it, &key, &v);) {
+                const model_service *s = v;
+                char port[16];
+                struct hc_server *h;
+                int local = 0;
+                if (!s->etp_local || !s->health_check_node_port)
+                        continue;
+                for (size_t i = 0; i < s->n_ports && !local; i++)
+                        for (int f = 0; f < 2; f++) {
+                                model_ep *eps = NULL;
+                                size_t n = model_endpoints(&p->model, s, &s->ports[i], f ? AF_INET6 : AF_INET, &eps);
+                                for (size_t k = 0; k < n; k++)
+                                        local += eps[k].local && eps[k].ready;
+                                free(eps);
+                        }
+                snprintf(port, sizeof(port), "%u", s->health_check_node_port);
+                h = kn_hashmap_remove(&p->hc, port);
+                if (!h) {
+                        kn_error err;
+                        _cleanup_free_ char *addr = kn_asprintf("0.0.0.0:%s", port);
+                        h = kn_calloc(1, sizeof(*h));
+                        h->p = p;
+                        h->ns = kn_strdup(s->ns);
+                        h->name = kn_strdup(s->name);
+                        if (kn_httpd_new(addr, &h->httpd, &err) < 0) {
+                                kn_err("failed to start the health check server of service %s/%s: %s", s->ns,
+                                       s->name, err.msg);
+                        } else {
+                                kn_httpd_route(h->httpd, "/", hc_handler, h);
+                                kn_httpd_start(h->httpd);
+                        }
+                }
+                h->local_endpoints = local;
+                kn_hashmap_put(&want, port, h, NULL);
+        }
+        *ret_gone = p->hc;
+        p->hc = want;
+}
+
+/* ---- node addresses ---- */
+
+static void node_changed(proxy *p, const cJSON *node, bool deleted)
+{
+        const cJSON *addrs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node, "status"),
+                                                              "addresses"), *it;
+        bool eligible = !deleted && !kn_obj_str(node, "metadata.deletionTimestamp");
+        kn_addr ips[8];
+        size_t n = 0;
+
+        const cJSON *alist = deleted ? NULL : addrs;
+        cJSON_ArrayForEach(it, alist)
+        {
+                const char *t = kn_obj_str(it, "type"), *a = kn_obj_str(it, "address");
+                if (n < KN_ARRAY_SIZE(ips) && kn_streq(t, "InternalIP") && a && kn_addr_parse(a, &ips[n]) >= 0)
+                        n++;
+        }
+        {
+                const cJSON *taints = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node, "spec"),
+                                                                       "taints");
+                const cJSON *tlist = deleted ? NULL : taints;
+                cJSON_ArrayForEach(it, tlist)
+                if (kn_streq(kn_obj_str(it, "key"), "ToBeDeletedByClusterAutoscaler"))
+                        eligible = false;
+        }
+        pthread_mutex_lock(&p->mu);
+        p->node_eligible = eligible;
+        if (n != p->n_node_ips || memcmp(ips, p->node_ips, n * sizeof(kn_addr)) != 0) {
+                memcpy(p->node_ips, ips, n * sizeof(kn_addr));
+                p->n_node_ips = n;
+                p->node_changed = true;
+                pthread_cond_signal(&p->cond);
+        }
+        pthread_mutex_unlock(&p->mu);
+}
+
+static void node_add(void *u, const cJSON *o) { node_changed(u, o, false); }
+static void node_update(void *u, const cJSON *old, const cJSON *o) { (void)old, node_changed(u, o, false); }
+static void node_delete(void *u, const cJSON *o) { node_changed(u, o, true); }
+
+/* Split the configured CIDR strings of FAMILY. */
+static size_t cidrs_of(const char *list, int family, kn_cidr *out, size_t max)
+{
+        _cleanup_free_ char *copy = kn_strdup(list ? list : "");
+        size_t n = 0;
+        for (char *save = NULL, *tok = strtok_r(copy, ",", &save); tok && n < max; tok = strtok_r(NULL, ",", &save)) {
+                kn_cidr c;
+                while (*tok == ' ')
+                        tok++;
+                if (kn_cidr_parse(tok, &c) >= 0 && c.addr.family == family)
+                        out[n++] = c;
+        }
+        return n;
+}
+
+/* The rules configuration of one family (p->mu held). */
+static void make_rules_config(proxy *p, int family, rules_config *rc, kn_cidr *cidrs, kn_addr *np_ips)
+{
+        char **npa = p->cfg.nodeport_addresses;
+        bool primary = !npa || !npa[0];
+
+        *rc = (rules_config){.family = family, .mark = 1u << p->cfg.masquerade_bit,
+                             .masquerade_all = p->cfg.masquerade_all, .cluster_cidrs = cidrs, .nodeport_ips = np_ips};
+        rc->n_cluster_cidrs = cidrs_of(p->cfg.cluster_cidr, family, cidrs, 8);
+        for (char **a = npa; a && *a; a++) {
+                kn_cidr c;
+                if (strcmp(*a, "primary") == 0)
+                        primary = true;
+                else if (kn_cidr_parse(*a, &c) >= 0 && c.addr.family == family && c.prefix == 0)
+                        rc->nodeport_all = true;
+        }
+        if (rc->nodeport_all)
+                return;
+        if (primary) {
+                kn_addr bind;
+                if (p->cfg.bind_address && kn_addr_parse(p->cfg.bind_address, &bind) >= 0 && bind.family == family &&
+                    !(family == AF_INET && bind.v4.s_addr == 0) &&
+                    !(family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&bind.v6)))
+                        np_ips[rc->n_nodeport_ips++] = bind;
+                else
+                        for (size_t i = 0; i < p->n_node_ips && rc->n_nodeport_ips < 16; i++)
+                                if (p->node_ips[i].family == family) {
+                                        np_ips[rc->n_nodeport_ips++] = p->node_ips[i];
+                                        break;
+                                }
+        }
+        /* CIDR entries: every local address inside them. */
+        {
+                struct ifaddrs *ifa = NULL;
+                if (npa && npa[0] && getifaddrs(&ifa) == 0) {
+                        for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+                                kn_addr a = {.family = family};
+                                if (!i->ifa_addr || i->ifa_addr->sa_family != family)
+                                        continue;
+                                if (family == AF_INET)
+                                        a.v4 = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+                                else
+                                        a.v6 = ((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+                                if ((family == AF_INET && (ntohl(a.v4.s_addr) >> 24) == 127) ||
+                                    (family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&a.v6)))
+                                        continue;
+                                for (char **c = npa; *c && rc->n_nodeport_ips < 16; c++) {
+                                        kn_cidr cc;
+                                        if (kn_cidr_parse(*c, &cc) >= 0 && kn_cidr_contains(&cc, &a)) {
+                                                np_ips[rc->n_nodeport_ips++] = a;
+                                                break;
+                                        }
+                                }
+                        }
+                        freeifaddrs(ifa);
+                }
+        }
+}
+
+/* ---- informer handlers: update the model, wake the sync loop ---- */
+
+static void changed(proxy *p)
+{
+        if (!p->queued_ms) {
+                p->queued_ms = wall_ms();
+                kn_metric_set(p->m.last_queued, NULL, (double)p->queued_ms / 1000.0);
+        }
+        pthread_cond_signal(&p->cond);
+}
+
+static void svc_add(void *u, const cJSON *o)
+{
+        proxy *p = u;
+        pthread_mutex_lock(&p->mu);
+        model_service_update(&p->model, o);
+        kn_metric_add(p->m.svc_changes, NULL, 1);
+        changed(p);
+        pthread_mutex_unlock(&p->mu);
+}
+static void svc_update(void *u, const cJSON *old, const cJSON *o) { (void)old, svc_add(u, o); }
+static void svc_delete(void *u, const cJSON *o)
+{
+        proxy *p = u;
+        pthread_mutex_lock(&p->mu);
+        model_service_delete(&p->model, o);
+        kn_metric_add(p->m.svc_changes, NULL, 1);
+        changed(p);
+        pthread_mutex_unlock(&p->mu);
+}
+static void slice_add(void *u, const cJSON *o)
+{
+        proxy *p = u;
+        pthread_mutex_lock(&p->mu);
+        model_slice_update(&p->model, o);
+        kn_metric_add(p->m.ep_changes, NULL, 1);
+        changed(p);
+        pthread_mutex_unlock(&p->mu);
+}
+static void slice_update(void *u, const cJSON *old, const cJSON *o) { (void)old, slice_add(u, o); }
+static void slice_delete(void *u, const cJSON *o)
+{
+        proxy *p = u;
+        pthread_mutex_lock(&p->mu);
+        model_slice_delete(&p->model, o);
+        kn_metric_add(p->m.ep_changes, NULL, 1);
+        changed(p);
+        pthread_mutex_unlock(&p->mu);
+}
+static void svc_synced(void *u)
+{
+        proxy *p = u;
+        pthread_mutex_lock(&p->mu);
+        p->services_synced = true;
+        changed(p);
+        pthread_mutex_unlock(&p->mu);
+}
+static void slice_synced(void *u)
+{
+        proxy *p = u;
+        pthread_mutex_lock(&p->mu);
+        p->slices_synced = true;
+        changed(p);
+        pthread_mutex_unlock(&p->mu);
+}
+
+/* Drop fields we never read before they are handed to us (memory at scale). */
+static void trim(cJSON *obj)
+{
+        cJSON *md = cJSON_GetObjectItemCaseSensitive(obj, "metadata");
+        cJSON_DeleteItemFromObjectCaseSensitive(md, "managedFields");
+        cJSON *ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
+        cJSON_DeleteItemFromObjectCaseSensitive(ann, "kubectl.kubernetes.io/last-applied-configuration");
+}
+
+/* ---- the sync loop ---- */
+
+static void observe_sync(proxy *p, int family, bool full, double secs)
+{
+        char l[32];
+        snprintf(l, sizeof(l), "ip_family=\"%s\"", family == AF_INET6 ? "IPv6" : "IPv4");
+        kn_metric_observe(p->m.sync, l, secs);
+        kn_metric_observe(full ? p->m.sync_full : p->m.sync_partial, l, secs);
+}
+
+static void sync_once(proxy *p)
+{
+        kn_hashmap dirty = model_take_dirty(&p->model), gone = {0};
+        int64_t trigger = p->model.oldest_trigger_ms, queued = p->queued_ms;
+        bool failed = false;
+
+        p->model.oldest_trigger_ms = 0;
+        p->queued_ms = 0;
+        if (p->node_changed) {
+                for (size_t i = 0; i < p->n_px; i++) {
+                        kn_cidr cidrs[8];
+                        kn_addr ips[16];
+                        rules_config rc;
+                        make_rules_config(p, proxier_family(p->px[i]), &rc, cidrs, ips);
+                        proxier_set_config(p->px[i], &rc);
+                }
+                p->node_changed = false;
+        }
+        if (kn_now_ms() - p->last_full_ms > FULL_SYNC_PERIOD_MS)
+                for (size_t i = 0; i < p->n_px; i++)
+                        proxier_need_full(p->px[i]);
+        for (size_t i = 0; i < p->n_px; i++) {
+                int64_t t0 = kn_now_ms();
+                proxier_stats st;
+                kn_error err;
+                bool full = false;
+                char l[32];
+                int r = proxier_sync(p->px[i], &p->model, &dirty, &full, &st, &err);
+                int fam = proxier_family(p->px[i]);
+                double secs = (double)(kn_now_ms() - t0) / 1000.0;
+
+                snprintf(l, sizeof(l), "ip_family=\"%s\"", fam == AF_INET6 ? "IPv6" : "IPv4");
+                if (r < 0) {
+                        kn_err("failed to sync %s rules: %s", fam == AF_INET6 ? "IPv6" : "IPv4", err.msg);
+                        kn_metric_add(p->m.failures, l, 1);
+                        failed = true;
+                        continue;
+                }
+                observe_sync(p, fam, full, secs);
+                if (full)
+                        p->last_full_ms = kn_now_ms();
+                kn_v(full || dirty.len ? 2 : 4, "synced %s rules (%s, %zu services changed) in %.3fs: %zu chains, %zu rules, "
+                     "%zu elements, %u stale UDP flows cleared", fam == AF_INET6 ? "IPv6" : "IPv4",
+                     full ? "full" : "partial", dirty.len, secs, st.chains, st.rules, st.elems, st.conntrack_deleted);
+                {
+                        char lp[64];
+                        snprintf(lp, sizeof(lp), "traffic_policy=\"internal\",%s", l);
+                        kn_metric_set(p->m.no_local, lp, st.no_local_internal);
+                        snprintf(lp, sizeof(lp), "traffic_policy=\"external\",%s", l);
+                        kn_metric_set(p->m.no_local, lp, st.no_local_external);
+                }
+                kn_metric_add(p->m.conntrack_deleted, l, st.conntrack_deleted);
+                kn_metric_set(p->m.last_ts, l, (double)wall_ms() / 1000.0);
+                if (trigger && dirty.len) {
+                        double lat = (double)(wall_ms() - trigger) / 1000.0;
+                        kn_metric_observe(p->m.npl, l, lat < 0 ? 0 : lat);
+                }
+        }
+        kn_hashmap_clear(&dirty, NULL);
+        p->last_sync_ms = kn_now_ms();
+        if (failed) {
+                /* Keep the change queued: healthz turns unhealthy if this persists. */
+                p->queued_ms = queued ? queued : wall_ms();
+                p->retry_ms = p->retry_ms ? (p->retry_ms * 2 > p->cfg.sync_period ? p->cfg.sync_period : p->retry_ms * 2)
+                                          : (p->cfg.min_sync_period > 0 ? p->cfg.min_sync_period : 1000);
+        } else {
+                p->retry_ms = 0;
+                p->last_updated_ms = wall_ms();
+        }
+        hc_sync(p, &gone);
+        pthread_mutex_unlock(&p->mu);
+        kn_hashmap_clear(&gone, hc_free);
+        pthread_mutex_lock(&p->mu);
+}
+
+static bool wants_sync(proxy *p)
+{
+        if (!p->services_synced || !p->slices_synced)
+                return false;
+        if (p->model.dirty.len || p->node_changed || p->retry_ms)
+                return true;
+        for (size_t i = 0; i < p->n_px; i++)
+                if (proxier_wants_full(p->px[i]))
+                        return true;
+        return kn_now_ms() - p->last_full_ms > FULL_SYNC_PERIOD_MS;
+}
+
+static void *sync_thread(void *u)
+{
+        proxy *p = u;
+
+        pthread_mutex_lock(&p->mu);
+        while (!p->stop) {
+                int64_t now = kn_now_ms(), next;
+                long gap = p->retry_ms ? p->retry_ms : p->cfg.min_sync_period;
+
+                if (wants_sync(p) && now - p->last_sync_ms >= gap) {
+                        sync_once(p);
+                        continue;
+                }
+                next = wants_sync(p) ? p->last_sync_ms + gap : now + p->cfg.sync_period;
+                {
+                        struct timespec ts;
+                        clock_gettime(CLOCK_MONOTONIC, &ts);
+                        int64_t wait = next - now;
+                        if (wait < 1)
+                                wait = 1;
+                        ts.tv_sec += wait / 1000;
+                        ts.tv_nsec += (wait % 1000) * 1000000L;
+                        if (ts.tv_nsec >= 1000000000L) {
+                                ts.tv_sec++;
+                                ts.tv_nsec -= 1000000000L;
+                        }
+                        pthread_cond_timedwait(&p->cond, &p->mu, &ts);
+                }
+        }
+        pthread_mutex_unlock(&p->mu);
+        return NULL;
+}
+
+static void register_metrics(proxy *p)
+{
+        double sb[15], npl[81];
+        size_t n = 0;
+        kn_buckets_exponential(0.001, 2, 15, sb);
+        npl[n++] = 0;
+        npl[n++] = 0.25;
+        npl[n++] = 0.5;
+        for (int i = 1; i <= 59; i++)
+                npl[n++] = i;
+        for (int i = 60; i <= 115; i += 5)
+                npl[n++] = i;
+        for (int i = 120; i <= 300; i += 30)
+                npl[n++] = i;
+        p->metrics = kn_metrics_new();
+        p->m.sync = kn_metric_register(p->metrics, "kubeproxy_sync_proxy_rules_duration_seconds",
+                                       "SyncProxyRules latency in seconds", KN_HISTOGRAM, sb, 15);
+        p->m.sync_full = kn_metric_register(p->metrics, "kubeproxy_sync_full_proxy_rules_duration_seconds",
+                                            "SyncProxyRules latency in seconds for full resyncs", KN_HISTOGRAM, sb, 15);
+        p->m.sync_partial = kn_metric_register(p->metrics, "kubeproxy_sync_partial_proxy_rules_duration_seconds",
+                                               "SyncProxyRules latency in seconds for partial resyncs", KN_HISTOGRAM,
+                                               sb, 15);
+        p->m.npl = kn_metric_register(p->metrics, "kubeproxy_network_programming_duration_seconds",
+                                      "In Cluster Network Programming Latency in seconds", KN_HISTOGRAM, npl, n);
+        p->m.last_ts = kn_metric_register(p->metrics, "kubeproxy_sync_proxy_rules_last_timestamp_seconds",
+                                          "The last time proxy rules were successfully synced", KN_GAUGE, NULL, 0);
+        p->m.last_queued = kn_metric_register(p->metrics, "kubeproxy_sync_proxy_rules_last_queued_timestamp_seconds",
+                                              "The last time a sync of proxy rules was queued", KN_GAUGE, NULL, 0);
+        p->m.failures = kn_metric_register(p->metrics, "kubeproxy_sync_proxy_rules_nftables_sync_failures_total",
+                                           "Cumulative proxy nftables sync failures", KN_COUNTER, NULL, 0);
+        p->m.no_local = kn_metric_register(p->metrics, "kubeproxy_sync_proxy_rules_no_local_endpoints_total",
+                                           "Number of services with a Local traffic policy and no endpoints",
+                                           KN_GAUGE, NULL, 0);
+        p->m.healthz = kn_metric_register(p->metrics, "kubeproxy_proxy_healthz_total",
+                                          "Cumulative proxy healthz HTTP status", KN_COUNTER, NULL, 0);
+        p->m.livez = kn_metric_register(p->metrics, "kubeproxy_proxy_livez_total",
+                                        "Cumulative proxy livez HTTP status", KN_COUNTER, NULL, 0);
+        p->m.conntrack_deleted = kn_metric_register(p->metrics, "kubeproxy_conntrack_reconciler_deleted_entries_total",
+                                                    "Cumulative conntrack flows deleted", KN_COUNTER, NULL, 0);
+        p->m.svc_changes = kn_metric_register(p->metrics, "kubeproxy_sync_proxy_rules_service_changes_total",
+                                              "Cumulative proxy rules Service changes", KN_COUNTER, NULL, 0);
+        p->m.ep_changes = kn_metric_register(p->metrics, "kubeproxy_sync_proxy_rules_endpoint_changes_total",
+                                             "Cumulative proxy rules Endpoint changes", KN_COUNTER, NULL, 0);
+}
+
+/* Conntrack sysctls, as upstream sets them; failures are logged (read-only in a
+ * non-initial network namespace, for instance). */
+static void set_conntrack(proxy *p)
+{
+        struct {
+                const char *path;
+                int64_t v;
+        } s[] = {
+                {"/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established", p->cfg.conntrack_tcp_established / 1000},
+                {"/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_close_wait", p->cfg.conntrack_tcp_close_wait / 1000},
+                {"/proc/sys/net/netfilter/nf_conntrack_udp_timeout", p->cfg.conntrack_udp / 1000},
+                {"/proc/sys/net/netfilter/nf_conntrack_udp_timeout_stream", p->cfg.conntrack_udp_stream / 1000},
+                {"/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal", p->cfg.conntrack_tcp_be_liberal},
+        };
+        for (size_t i = 0; i < KN_ARRAY_SIZE(s); i++) {
+                _cleanup_free_ char *cur = NULL;
+                char want[32];
+                FILE *f;
+                if (s[i].v <= 0 && i != 4)
+                        continue;
+                snprintf(want, sizeof(want), "%lld", (long long)s[i].v);
+                if (kn_read_file(s[i].path, 64, &cur, NULL) >= 0 && atoll(cur) == s[i].v)
+                        continue;
+                f = fopen(s[i].path, "we");
+                if (!f || fprintf(f, "%s\n", want) < 0 || fclose(f) != 0)
+                        kn_warn("failed to set %s to %s", s[i].path, want);
+                f = NULL;
+        }
 }
 
 int proxy_start(proxy *p, kn_env *env)
 {
         _cleanup_free_ char *nodesel = kn_asprintf("metadata.name=%s", p->node_name);
-        kn_informer_opts sopts = {.label_selector = PROXY_LABEL_SELECTOR};
+        kn_informer_opts sopts = {.label_selector = PROXY_LABEL_SELECTOR, .keys_only = true, .transform = trim};
         kn_informer_opts nopts = {.field_selector = nodesel};
+        static const int fams[] = {AF_INET, AF_INET6};
         int r;
 
         p->env = env;
-        p->metrics = kn_metrics_new();
-        r = serve(p->cfg.healthz_bind_address, &p->healthz, "healthz", healthz, "/healthz", p);
+        for (size_t i = 0; i < 2; i++) {
+                kn_error err;
+                r = proxier_new(fams[i], &p->px[p->n_px], &err);
+                if (r < 0) {
+                        kn_err("failed to open nftables for %s: %s", i ? "IPv6" : "IPv4", err.msg);
+                        return r;
+                }
+                p->n_px++;
+        }
+        set_conntrack(p);
+        p->node_changed = true;
+        r = serve(p, p->cfg.healthz_bind_address, &p->healthz, "healthz");
         if (r >= 0)
-                r = serve(p->cfg.metrics_bind_address, &p->metrics_srv, "metrics", metrics, "/metrics", p);
+                r = serve(p, p->cfg.metrics_bind_address, &p->metrics_srv, "metrics");
         if (r < 0)
                 return r;
+        if (p->healthz) {
+                kn_httpd_route(p->healthz, "/healthz", healthz, p);
+                kn_httpd_route(p->healthz, "/livez", livez, p);
+                kn_httpd_start(p->healthz);
+        }
+        if (p->metrics_srv) {
+                kn_httpd_route(p->metrics_srv, "/metrics", metrics, p);
+                kn_httpd_route(p->metrics_srv, "/healthz", plain_ok, p);
+                kn_httpd_route(p->metrics_srv, "/proxyMode", proxy_mode, p);
+                kn_httpd_start(p->metrics_srv);
+        }
+        r = -pthread_create(&p->thread, NULL, sync_thread, p);
+        if (r < 0)
+                return r;
+        p->thread_started = true;
         p->services = kn_informers_get(env->informers, "v1", "services", NULL, &sopts);
         p->slices = kn_informers_get(env->informers, "discovery.k8s.io/v1", "endpointslices", NULL, &sopts);
         p->node = kn_informers_get(env->informers, "v1", "nodes", NULL, &nopts);
+        kn_informer_add_handlers(p->services, &(kn_informer_handlers){svc_add, svc_update, svc_delete, svc_synced, p});
+        kn_informer_add_handlers(p->slices,
+                                 &(kn_informer_handlers){slice_add, slice_update, slice_delete, slice_synced, p});
+        kn_informer_add_handlers(p->node, &(kn_informer_handlers){node_add, node_update, node_delete, NULL, p});
         kn_informer_start(p->services);
         kn_informer_start(p->slices);
         kn_informer_start(p->node);
@@ -136,6 +734,14 @@ void proxy_stop(proxy *p)
 {
         kn_httpd_free(TAKE_PTR(p->healthz));
         kn_httpd_free(TAKE_PTR(p->metrics_srv));
+        if (p->thread_started) {
+                pthread_mutex_lock(&p->mu);
+                p->stop = true;
+                pthread_cond_signal(&p->cond);
+                pthread_mutex_unlock(&p->mu);
+                pthread_join(p->thread, NULL);
+                p->thread_started = false;
+        }
 }
 
 void proxy_free(proxy *p)
@@ -143,7 +749,13 @@ void proxy_free(proxy *p)
         if (!p)
                 return;
         proxy_stop(p);
+        kn_hashmap_clear(&p->hc, hc_free);
+        for (size_t i = 0; i < p->n_px; i++)
+                proxier_free(p->px[i]);
+        model_free(&p->model);
         kn_metrics_free(p->metrics);
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->cond);
         kn_fields_free(proxy_fields, proxy_n_fields, &p->cfg);
         kn_common_free(&p->common);
         free(p->node_name);
@@ -173,6 +785,17 @@ int proxy_main(int argc, char **argv)
                         kn_err("failed to write %s", p->cfg.write_config_to);
                 proxy_free(p);
                 return r;
+        }
+        if (p->cfg.cleanup) {
+                for (int f = 0; f < 2; f++) {
+                        kn_error e;
+                        if (proxier_cleanup(f ? AF_INET6 : AF_INET, &e) < 0) {
+                                kn_err("cleanup failed: %s", e.msg);
+                                r = 1;
+                        }
+                }
+                proxy_free(p);
+                return r == 1 ? 1 : 0;
         }
         r = kn_env_new(p->cfg.kubeconfig, p->cfg.master, "kube-proxy/" KN_KUBE_VERSION " knode/" KN_VERSION, &env,
                        &err);

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Stale conntrack flow cleanup over raw ctnetlink: dump the family's table, match in
+ * user space, then delete each match by its original tuple on the same socket, one
+ * acked request at a time. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "conntrack.h"
+
+/* Netlink dumps come in skbs of up to 32 KiB (older libmnl lacks MNL_SOCKET_DUMP_SIZE). */
+#define DUMP_BUF_SIZE 32768
+
+struct ct_tuple {
+        kn_addr src, dst;
+        uint8_t proto;
+        uint16_t sport, dport; /* network order */
+};
+
+struct ct_entry {
+        struct ct_tuple orig;
+        uint16_t zone; /* network order, as the kernel sent it */
+        bool has_zone;
+};
+
+struct dump_ctx {
+        int family, proto;
+        const kn_addr *orig_dst, *reply_src;
+        uint16_t orig_dport; /* network order, 0 = any */
+        size_t scanned;
+        bool truncated;
+        struct ct_entry *match;
+        size_t n_match, cap_match;
+};
+
+struct tb_ctx {
+        const struct nlattr **tb;
+        unsigned max;
+};
+
+static int tb_cb(const struct nlattr *a, void *data)
+{
+        struct tb_ctx *c = data;
+        uint16_t type = mnl_attr_get_type(a);
+
+        if (type <= c->max)
+                c->tb[type] = a;
+        return MNL_CB_OK;
+}
+
+static int parse_nested(const struct nlattr *nest, const struct nlattr **tb, unsigned max)
+{
+        struct tb_ctx c = { tb, max };
+
+        memset(tb, 0, (max + 1) * sizeof(*tb));
+        if (mnl_attr_validate(nest, MNL_TYPE_NESTED) < 0)
+                return -EINVAL;
+        return mnl_attr_parse_nested(nest, tb_cb, &c) < 0 ? -EINVAL : 0;
+}
+
+static int get_addr(const struct nlattr *a, int family, kn_addr *ret)
+{
+        size_t len = family == AF_INET ? sizeof(struct in_addr) : sizeof(struct in6_addr);
+
+        if (!a || mnl_attr_get_payload_len(a) != len)
+                return -EINVAL;
+        memset(ret, 0, sizeof(*ret));
+        ret->family = family;
+        memcpy(family == AF_INET ? (void *)&ret->v4 : (void *)&ret->v6, mnl_attr_get_payload(a), len);
+        return 0;
+}
+
+static uint16_t get_port(const struct nlattr *a)
+{
+        if (!a || mnl_attr_validate(a, MNL_TYPE_U16) < 0)
+                return 0;
+        return mnl_attr_get_u16(a); /* stays in network order */
+}
+
+static int parse_tuple(const struct nlattr *nest, int family, struct ct_tuple *ret)
+{
+        const struct nlattr *tb[CTA_TUPLE_MAX + 1], *ip[CTA_IP_MAX + 1], *pr[CTA_PROTO_MAX + 1];
+        bool v4 = family == AF_INET;
+
+        if (!nest || parse_nested(nest, tb, CTA_TUPLE_MAX) < 0 || !tb[CTA_TUPLE_IP] ||
+            !tb[CTA_TUPLE_PROTO])
+                return -EINVAL;
+        if (parse_nested(tb[CTA_TUPLE_IP], ip, CTA_IP_MAX) < 0 ||
+            get_addr(ip[v4 ? CTA_IP_V4_SRC : CTA_IP_V6_SRC], family, &ret->src) < 0 ||
+            get_addr(ip[v4 ? CTA_IP_V4_DST : CTA_IP_V6_DST], family, &ret->dst) < 0)
+                return -EINVAL;
+        if (parse_nested(tb[CTA_TUPLE_PROTO], pr, CTA_PROTO_MAX) < 0 || !pr[CTA_PROTO_NUM] ||
+            mnl_attr_validate(pr[CTA_PROTO_NUM], MNL_TYPE_U8) < 0)
+                return -EINVAL;
+        ret->proto = mnl_attr_get_u8(pr[CTA_PROTO_NUM]);
+        ret->sport = get_port(pr[CTA_PROTO_SRC_PORT]);
+        ret->dport = get_port(pr[CTA_PROTO_DST_PORT]);
+        return 0;
+}
+
+static bool addr_eq(const kn_addr *a, const kn_addr *b)
+{
+        if (a->family != b->family)
+                return false;
+        if (a->family == AF_INET)
+                return a->v4.s_addr == b->v4.s_addr;
+        return memcmp(&a->v6, &b->v6, sizeof(a->v6)) == 0;
+}
+
+static int dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+        struct dump_ctx *c = data;
+        const struct nlattr *tb[CTA_MAX + 1] = { 0 };
+        struct tb_ctx tbc = { tb, CTA_MAX };
+        const struct nfgenmsg *nfg = mnl_nlmsg_get_payload(nlh);
+        struct ct_entry e = { 0 };
+        struct ct_tuple reply;
+
+        /* Past the bound keep draining the dump (the socket is reused for deletes),
+         * but look at nothing more. */
+        if (c->scanned >= KN_CONNTRACK_MAX_ENTRIES) {
+                c->truncated = true;
+                return MNL_CB_OK;
+        }
+        c->scanned++;
+        /* A malformed entry is skipped, not fatal: it cannot be one of ours. */
+        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg) || nfg->nfgen_family != c->family ||
+            mnl_attr_parse(nlh, sizeof(*nfg), tb_cb, &tbc) < 0)
+                return MNL_CB_OK;
+        if (parse_tuple(tb[CTA_TUPLE_ORIG], c->family, &e.orig) < 0 ||
+            parse_tuple(tb[CTA_TUPLE_REPLY], c->family, &reply) < 0)
+                return MNL_CB_OK;
+        if (e.orig.proto != c->proto || (c->orig_dst && !addr_eq(&e.orig.dst, c->orig_dst)) ||
+            (c->orig_dport && e.orig.dport != c->orig_dport) ||
+            (c->reply_src && !addr_eq(&reply.src, c->reply_src)))
+                return MNL_CB_OK;
+        if (tb[CTA_ZONE] && mnl_attr_validate(tb[CTA_ZONE], MNL_TYPE_U16) == 0) {
+                e.zone = mnl_attr_get_u16(tb[CTA_ZONE]);
+                e.has_zone = true;
+        }
+        if (c->n_match == c->cap_match) {
+                c->cap_match = c->cap_match ? 2 * c->cap_match : 16;
+                c->match = kn_realloc(c->match, c->cap_match * sizeof(*c->match));
+        }
+        c->match[c->n_match++] = e;
+        return MNL_CB_OK;
+}
+
+static struct nlmsghdr *put_request(void *buf, int family, uint16_t msg, uint16_t flags,
+                                    uint32_t seq)
+{
+        struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+        struct nfgenmsg *nfg;
+
+        nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | msg;
+        nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+        nlh->nlmsg_seq = seq;
+        nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+        nfg->nfgen_family = family;
+        nfg->version = NFNETLINK_V0;
+        nfg->res_id = 0;
+        return nlh;
+}
+
+static int dump(struct mnl_socket *nl, uint32_t seq, struct dump_ctx *c, kn_error *err)
+{
+        _cleanup_free_ char *buf = kn_malloc(DUMP_BUF_SIZE);
+        struct nlmsghdr *nlh = put_request(buf, c->family, IPCTNL_MSG_CT_GET, NLM_F_DUMP, seq);
+        uint32_t portid = mnl_socket_get_portid(nl);
+        ssize_t n;
+        int r;
+
+        if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+                return kn_error_set(err, -errno, "failed to request conntrack dump: %s",
+                                    strerror(errno));
+        for (;;) {
+                n = mnl_socket_recvfrom(nl, buf, DUMP_BUF_SIZE);
+                if (n < 0)
+                        return kn_error_set(err, -errno, "failed to read conntrack dump: %s",
+                                            strerror(errno));
+                r = mnl_cb_run(buf, n, seq, portid, dump_cb, c);
+                if (r < 0)
+                        return kn_error_set(err, -errno, "failed to dump conntrack table: %s",
+                                            strerror(errno));
+                if (r == MNL_CB_STOP)
+                        return 0;
+        }
+}
+
+/* Delete one entry by its original tuple. 0 deleted, -ENOENT already gone, else -errno. */
+static int delete_one(struct mnl_socket *nl, int family, uint32_t seq, const struct ct_entry *e)
+{
+        char buf[MNL_SOCKET_BUFFER_SIZE];
+        struct nlmsghdr *nlh = put_request(buf, family, IPCTNL_MSG_CT_DELETE, NLM_F_ACK, seq);
+        bool v4 = family == AF_INET;
+        size_t alen = v4 ? sizeof(struct in_addr) : sizeof(struct in6_addr);
+        struct nlattr *tuple, *nest;
+        ssize_t n;
+        int r;
+
+        tuple = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+        nest = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+        mnl_attr_put(nlh, v4 ? CTA_IP_V4_SRC : CTA_IP_V6_SRC, alen,
+                     v4 ? (const void *)&e->orig.src.v4 : (const void *)&e->orig.src.v6);
+        mnl_attr_put(nlh, v4 ? CTA_IP_V4_DST : CTA_IP_V6_DST, alen,
+                     v4 ? (const void *)&e->orig.dst.v4 : (const void *)&e->orig.dst.v6);
+        mnl_attr_nest_end(nlh, nest);
+        nest = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+        mnl_attr_put_u8(nlh, CTA_PROTO_NUM, e->orig.proto);
+        mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, e->orig.sport);
+        mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, e->orig.dport);
+        mnl_attr_nest_end(nlh, nest);
+        mnl_attr_nest_end(nlh, tuple);
+        if (e->has_zone)
+                mnl_attr_put_u16(nlh, CTA_ZONE, e->zone);
+
+        if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+                return -errno;
+        n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+        if (n < 0)
+                return -errno;
+        r = mnl_cb_run(buf, n, seq, mnl_socket_get_portid(nl), NULL, NULL);
+        return r < 0 ? -errno : 0;
+}
+
+static bool port_proto(int proto)
+{
+        return proto == IPPROTO_UDP || proto == IPPROTO_TCP || proto == IPPROTO_SCTP ||
+               proto == IPPROTO_UDPLITE;
+}
+
+int kn_conntrack_delete(int family, int proto, const kn_addr *orig_dst, uint16_t orig_dport,
+                        const kn_addr *reply_src, unsigned *ret_deleted, kn_error *err)
+{
+        struct dump_ctx c = {
+                .family = family, .proto = proto, .orig_dst = orig_dst,
+                .reply_src = reply_src, .orig_dport = htons(orig_dport),
+        };
+        struct mnl_socket *nl;
+        uint32_t seq = (uint32_t)kn_now_ms();
+        unsigned deleted = 0;
+        int r;
+
+        if ((family != AF_INET && family != AF_INET6) || !port_proto(proto) ||
+            (orig_dst && orig_dst->family != family) || (reply_src && reply_src->family != family))
+                return kn_error_set(err, -EINVAL, "invalid conntrack filter (family %d, protocol %d)",
+                                    family, proto);
+        nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
+        if (!nl)
+                return kn_error_set(err, -errno, "failed to open ctnetlink socket: %s",
+                                    strerror(errno));
+        if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+                r = kn_error_set(err, -errno, "failed to bind ctnetlink socket: %s", strerror(errno));
+                goto out;
+        }
+        r = dump(nl, seq++, &c, err);
+        if (r < 0)
+                goto out;
+        for (size_t i = 0; i < c.n_match; i++) {
+                r = delete_one(nl, family, seq++, &c.match[i]);
+                if (r == -ENOENT)
+                        continue; /* expired or deleted since the dump */
+                if (r < 0) {
+                        r = kn_error_set(err, r, "failed to delete conntrack entry (%u deleted before): %s",
+                                         deleted, strerror(-r));
+                        goto out;
+                }
+                deleted++;
+        }
+        if (c.truncated) {
+                r = kn_error_set(err, -E2BIG,
+                                 "conntrack table has more than %u entries; only the first were examined (%u deleted)",
+                                 KN_CONNTRACK_MAX_ENTRIES, deleted);
+                goto out;
+        }
+        if (ret_deleted)
+                *ret_deleted = deleted;
+        r = 0;
+out:
+        free(c.match);
+        mnl_socket_close(nl);
+        return r;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Stale conntrack flow cleanup over raw ctnetlink (no libnetfilter_conntrack).
+ * kube-proxy deletes UDP flows whose endpoint went away, so that clients are not
+ * pinned to a dead backend until the flow times out. */
+#ifndef PROXY_CONNTRACK_H
+#define PROXY_CONNTRACK_H
+
+#include <stdint.h>
+
+#include "nft.h"
+
+/* The most conntrack entries one call examines; beyond it the call fails with -E2BIG
+ * (after deleting what matched among the first ones). */
+#define KN_CONNTRACK_MAX_ENTRIES (1u << 20)
+
+/* Delete conntrack entries of FAMILY (AF_INET/AF_INET6) for protocol PROTO (IPPROTO_UDP,
+ * IPPROTO_TCP, IPPROTO_SCTP, IPPROTO_UDPLITE) whose ORIGINAL destination is
+ * ORIG_DST:ORIG_DPORT and, when REPLY_SRC is non-NULL, whose REPLY source (the real
+ * endpoint after DNAT) is REPLY_SRC. ORIG_DST NULL = any destination, ORIG_DPORT 0 = any
+ * port (host order).
+ * Upstream usage: ClusterIP/external IP/LB IP: orig dst = service IP, reply src = the
+ * removed endpoint; NodePort: orig_dst NULL, orig dport = nodePort, reply src = endpoint.
+ * Works in the network namespace of the calling thread. Entries that vanish between the
+ * dump and the delete are not errors. *RET_DELETED (may be NULL) gets the number deleted. */
+int kn_conntrack_delete(int family, int proto, const kn_addr *orig_dst, uint16_t orig_dport,
+                        const kn_addr *reply_src, unsigned *ret_deleted, kn_error *err);
+
+#endif

@@ -1,0 +1,518 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "model.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "../core/log.h"
+#include "../core/watch.h"
+
+struct slice_list {
+        model_slice **v;
+        size_t n;
+};
+
+void model_init(model *m, const char *node_name)
+{
+        *m = (model){0};
+        m->node_name = kn_strdup(node_name);
+}
+
+static void free_slice_list(void *p)
+{
+        struct slice_list *l = p;
+        if (l)
+                free(l->v);
+        free(l);
+}
+
+void model_free(model *m)
+{
+        kn_hashmap_clear(&m->services, (void (*)(void *))model_service_free);
+        kn_hashmap_clear(&m->slices, (void (*)(void *))model_slice_free);
+        kn_hashmap_clear(&m->by_service, free_slice_list);
+        kn_hashmap_clear(&m->dirty, NULL);
+        free(m->node_name);
+}
+
+int model_family_index(int family) { return family == AF_INET6 ? 1 : 0; }
+
+const char *model_proto_name(int proto)
+{
+        switch (proto) {
+        case IPPROTO_TCP:
+                return "tcp";
+        case IPPROTO_UDP:
+                return "udp";
+        case IPPROTO_SCTP:
+                return "sctp";
+        default:
+                return "?";
+        }
+}
+
+static int parse_proto(const char *s)
+{
+        if (!s || strcmp(s, "TCP") == 0)
+                return IPPROTO_TCP; /* the API defaults protocol to TCP */
+        if (strcmp(s, "UDP") == 0)
+                return IPPROTO_UDP;
+        if (strcmp(s, "SCTP") == 0)
+                return IPPROTO_SCTP;
+        return -EINVAL;
+}
+
+static const cJSON *get(const cJSON *o, const char *k) { return cJSON_GetObjectItemCaseSensitive(o, k); }
+
+static const char *str(const cJSON *o, const char *k)
+{
+        const cJSON *v = get(o, k);
+        return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static bool int_in(const cJSON *v, long lo, long hi, long *ret)
+{
+        if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long)v->valuedouble || v->valuedouble < lo ||
+            v->valuedouble > hi)
+                return false;
+        *ret = (long)v->valuedouble;
+        return true;
+}
+
+void model_service_free(model_service *s)
+{
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n_ports; i++)
+                free(s->ports[i].name);
+        free(s->ports);
+        free(s->external_ips);
+        free(s->lb_ips);
+        free(s->source_ranges);
+        free(s->ns);
+        free(s->name);
+        free(s);
+}
+
+void model_slice_free(model_slice *s)
+{
+        if (!s)
+                return;
+        for (size_t i = 0; i < s->n_ports; i++)
+                free(s->ports[i].name);
+        free(s->ports);
+        free(s->eps);
+        free(s->key);
+        free(s->service);
+        free(s);
+}
+
+/* Parse a list of IP strings; bad entries are skipped with a log line. */
+static size_t parse_ips(const cJSON *list, const char *what, const char *svc, kn_addr **ret)
+{
+        const cJSON *it;
+        size_t n = 0;
+        kn_addr *v;
+
+        if (!cJSON_IsArray(list))
+                return 0;
+        v = kn_calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(*v));
+        cJSON_ArrayForEach(it, list)
+        {
+                const char *s = cJSON_IsString(it) ? it->valuestring : cJSON_IsObject(it) ? str(it, "ip") : NULL;
+                if (cJSON_IsObject(it)) {
+                        const char *mode = str(it, "ipMode");
+                        if (mode && strcmp(mode, "VIP") != 0)
+                                continue; /* ipMode: Proxy: the load balancer delivers to the node */
+                        if (!s)
+                                continue; /* hostname-only ingress */
+                }
+                if (n >= MODEL_MAX_IPS) {
+                        kn_warn("service %s: more than %d %s, ignoring the rest", svc, MODEL_MAX_IPS, what);
+                        break;
+                }
+                if (!s || kn_addr_parse(s, &v[n]) < 0) {
+                        kn_warn("service %s: ignoring invalid %s \"%.64s\"", svc, what, s ? s : "(not a string)");
+                        continue;
+                }
+                n++;
+        }
+        *ret = v;
+        return n;
+}
+
+int model_parse_service(const cJSON *obj, model_service **ret, kn_error *err)
+{
+        const cJSON *spec = get(obj, "spec"), *ports, *it, *ips;
+        const char *ns = kn_obj_str(obj, "metadata.namespace"), *name = kn_obj_str(obj, "metadata.name");
+        const char *type, *cip;
+        model_service *s;
+        char svc[300];
+        int r = 0;
+
+        if (!ns || !name || !cJSON_IsObject(spec))
+                return kn_error_set(err, -EINVAL, "service without namespace, name or spec");
+        snprintf(svc, sizeof(svc), "%s/%s", ns, name);
+        type = str(spec, "type");
+        cip = str(spec, "clusterIP");
+        if ((type && strcmp(type, "ExternalName") == 0) || !cip || !*cip || strcmp(cip, "None") == 0) {
+                *ret = NULL; /* not proxied */
+                return 0;
+        }
+        s = kn_calloc(1, sizeof(*s));
+        s->ns = kn_strdup(ns);
+        s->name = kn_strdup(name);
+        ips = get(spec, "clusterIPs");
+        if (!cJSON_IsArray(ips) || cJSON_GetArraySize(ips) == 0)
+                ips = NULL;
+        {
+                const cJSON *one = NULL;
+                cJSON *tmp = NULL;
+                if (!ips) {
+                        tmp = cJSON_CreateArray();
+                        cJSON_AddItemToArray(tmp, cJSON_CreateString(cip));
+                        one = tmp;
+                }
+                const cJSON *list = ips ? ips : one;
+                cJSON_ArrayForEach(it, list)
+                {
+                        kn_addr a;
+                        if (!cJSON_IsString(it) || kn_addr_parse(it->valuestring, &a) < 0) {
+                                r = kn_error_set(err, -EINVAL, "service %s: invalid clusterIP", svc);
+                                break;
+                        }
+                        s->cluster_ips[model_family_index(a.family)] = a;
+                }
+                cJSON_Delete(tmp);
+        }
+        ports = get(spec, "ports");
+        if (r >= 0 && cJSON_IsArray(ports)) {
+                size_t n = (size_t)cJSON_GetArraySize(ports);
+                if (n > MODEL_MAX_PORTS)
+                        r = kn_error_set(err, -E2BIG, "service %s: %zu ports (limit %d)", svc, n, MODEL_MAX_PORTS);
+                else
+                        s->ports = kn_calloc(n + 1, sizeof(*s->ports));
+                const cJSON *plist = r >= 0 ? ports : NULL;
+                cJSON_ArrayForEach(it, plist)
+                {
+                        model_port *p = &s->ports[s->n_ports];
+                        long port, np = 0;
+                        int proto = parse_proto(str(it, "protocol"));
+                        const char *pname = str(it, "name");
+                        if (proto < 0 || !int_in(get(it, "port"), 1, 65535, &port) ||
+                            (get(it, "nodePort") && !int_in(get(it, "nodePort"), 0, 65535, &np))) {
+                                kn_warn("service %s: ignoring an invalid port (bad protocol, port or nodePort)", svc);
+                                continue;
+                        }
+                        p->name = kn_strdup(pname ? pname : "");
+                        p->proto = proto;
+                        p->port = (uint16_t)port;
+                        p->node_port = (uint16_t)np;
+                        s->n_ports++;
+                }
+        }
+        if (r < 0) {
+                model_service_free(s);
+                return r;
+        }
+        s->n_external_ips = parse_ips(get(spec, "externalIPs"), "externalIP", svc, &s->external_ips);
+        s->n_lb_ips = parse_ips(get(get(get(obj, "status"), "loadBalancer"), "ingress"),
+                                "load balancer ingress IP", svc, &s->lb_ips);
+        ips = get(spec, "loadBalancerSourceRanges");
+        if (cJSON_IsArray(ips)) {
+                s->source_ranges = kn_calloc((size_t)cJSON_GetArraySize(ips) + 1, sizeof(kn_cidr));
+                cJSON_ArrayForEach(it, ips)
+                {
+                        char buf[128];
+                        const char *v = cJSON_IsString(it) ? it->valuestring : NULL;
+                        size_t b = 0, e;
+                        if (!v || s->n_source_ranges >= MODEL_MAX_IPS)
+                                continue;
+                        while (v[b] == ' ' || v[b] == '\t')
+                                b++;
+                        e = strlen(v);
+                        while (e > b && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+                                e--;
+                        snprintf(buf, sizeof(buf), "%.*s", (int)(e - b), v + b);
+                        if (kn_cidr_parse(buf, &s->source_ranges[s->n_source_ranges]) < 0) {
+                                kn_warn("service %s: ignoring invalid loadBalancerSourceRange \"%.64s\"", svc, v);
+                                continue;
+                        }
+                        s->n_source_ranges++;
+                }
+        }
+        {
+                const char *aff = str(spec, "sessionAffinity");
+                long t = 10800;
+                s->affinity = aff && strcmp(aff, "ClientIP") == 0;
+                if (s->affinity) {
+                        const cJSON *cfg = get(get(get(spec, "sessionAffinityConfig"), "clientIP"), "timeoutSeconds");
+                        if (cfg && !int_in(cfg, 1, 86400, &t))
+                                t = 10800;
+                        s->affinity_timeout_s = (uint32_t)t;
+                }
+        }
+        s->etp_local = kn_streq(str(spec, "externalTrafficPolicy"), "Local");
+        s->itp_local = kn_streq(str(spec, "internalTrafficPolicy"), "Local");
+        {
+                long h;
+                if (int_in(get(spec, "healthCheckNodePort"), 1, 65535, &h))
+                        s->health_check_node_port = (uint16_t)h;
+        }
+        *ret = s;
+        return 0;
+}
+
+static int64_t parse_rfc3339_ms(const char *s)
+{
+        struct tm tm = {0};
+        char *end;
+        if (!s || !(end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)))
+                return 0;
+        return (int64_t)timegm(&tm) * 1000;
+}
+
+int model_parse_slice(const cJSON *obj, const char *node_name, model_slice **ret, kn_error *err)
+{
+        const char *ns = kn_obj_str(obj, "metadata.namespace"), *name = kn_obj_str(obj, "metadata.name");
+        const char *svc = NULL, *at = str(obj, "addressType");
+        const cJSON *labels = get(get(obj, "metadata"), "labels"), *eps = get(obj, "endpoints"), *ports, *it;
+        model_slice *s;
+        int family;
+        size_t n;
+
+        if (!ns || !name)
+                return kn_error_set(err, -EINVAL, "endpointslice without namespace or name");
+        svc = cJSON_IsObject(labels) ? str(labels, "kubernetes.io/service-name") : NULL;
+        if (!svc || !*svc)
+                return kn_error_set(err, -EINVAL, "endpointslice %s/%s has no kubernetes.io/service-name label", ns,
+                                    name);
+        if (kn_streq(at, "IPv4"))
+                family = AF_INET;
+        else if (kn_streq(at, "IPv6"))
+                family = AF_INET6;
+        else {
+                *ret = NULL; /* FQDN slices are not proxied */
+                return 0;
+        }
+        n = cJSON_IsArray(eps) ? (size_t)cJSON_GetArraySize(eps) : 0;
+        if (n > MODEL_MAX_SLICE_ENDPOINTS)
+                return kn_error_set(err, -E2BIG, "endpointslice %s/%s has %zu endpoints (limit %d)", ns, name, n,
+                                    MODEL_MAX_SLICE_ENDPOINTS);
+        s = kn_calloc(1, sizeof(*s));
+        s->key = kn_asprintf("%s/%s", ns, name);
+        s->service = kn_asprintf("%s/%s", ns, svc);
+        s->family = family;
+        s->eps = kn_calloc(n + 1, sizeof(*s->eps));
+        {
+                const cJSON *ann = get(get(obj, "metadata"), "annotations");
+                if (cJSON_IsObject(ann))
+                        s->trigger_time_ms = parse_rfc3339_ms(str(ann, "endpoints.kubernetes.io/last-change-trigger-time"));
+        }
+        cJSON_ArrayForEach(it, eps)
+        {
+                const cJSON *addrs = get(it, "addresses"), *cond = get(it, "conditions");
+                const cJSON *a0 = cJSON_IsArray(addrs) ? cJSON_GetArrayItem(addrs, 0) : NULL;
+                const cJSON *ready = get(cond, "ready"), *serving = get(cond, "serving"), *term = get(cond, "terminating");
+                model_endpoint *e = &s->eps[s->n_eps];
+                if (!cJSON_IsString(a0) || kn_addr_parse(a0->valuestring, &e->addr) < 0 || e->addr.family != family) {
+                        kn_v(2, "endpointslice %s: ignoring an endpoint with a bad or wrong-family address", s->key);
+                        continue;
+                }
+                e->ready = !cJSON_IsFalse(ready);
+                e->serving = !cJSON_IsFalse(serving);
+                e->terminating = cJSON_IsTrue(term);
+                e->local = node_name && kn_streq(str(it, "nodeName"), node_name);
+                s->n_eps++;
+        }
+        ports = get(obj, "ports");
+        n = cJSON_IsArray(ports) ? (size_t)cJSON_GetArraySize(ports) : 0;
+        if (n > MODEL_MAX_PORTS)
+                n = MODEL_MAX_PORTS;
+        s->ports = kn_calloc(n + 1, sizeof(*s->ports));
+        cJSON_ArrayForEach(it, ports)
+        {
+                long port;
+                int proto = parse_proto(str(it, "protocol"));
+                const cJSON *pname = get(it, "name");
+                if (s->n_ports >= n)
+                        break;
+                if (proto < 0 || !cJSON_IsString(pname) || !int_in(get(it, "port"), 1, 65535, &port))
+                        continue; /* upstream skips ports with a nil name or port */
+                s->ports[s->n_ports++] = (model_port){kn_strdup(pname->valuestring), proto, (uint16_t)port, 0};
+        }
+        *ret = s;
+        return 0;
+}
+
+static void mark_dirty(model *m, const char *svc_key) { kn_hashmap_put(&m->dirty, svc_key, (void *)1, NULL); }
+
+int model_service_update(model *m, const cJSON *obj)
+{
+        _cleanup_free_ char *key = kn_obj_key(obj);
+        model_service *s = NULL, *old = NULL;
+        kn_error err;
+        int r;
+
+        if (!key)
+                return -EINVAL;
+        r = model_parse_service(obj, &s, &err);
+        if (r < 0) {
+                kn_err("ignoring service %s: %s", key, err.msg);
+                return r;
+        }
+        if (s)
+                kn_hashmap_put(&m->services, key, s, (void **)&old);
+        else
+                old = kn_hashmap_remove(&m->services, key);
+        model_service_free(old);
+        mark_dirty(m, key);
+        return 0;
+}
+
+void model_service_delete(model *m, const cJSON *obj)
+{
+        _cleanup_free_ char *key = kn_obj_key(obj);
+        if (!key)
+                return;
+        model_service_free(kn_hashmap_remove(&m->services, key));
+        mark_dirty(m, key);
+}
+
+static void unindex(model *m, model_slice *s)
+{
+        struct slice_list *l = kn_hashmap_get(&m->by_service, s->service);
+        if (!l)
+                return;
+        for (size_t i = 0; i < l->n; i++)
+                if (l->v[i] == s) {
+                        l->v[i] = l->v[--l->n];
+                        break;
+                }
+        if (l->n == 0)
+                free_slice_list(kn_hashmap_remove(&m->by_service, s->service));
+}
+
+static void note_trigger(model *m, const model_slice *s)
+{
+        if (s->trigger_time_ms && (!m->oldest_trigger_ms || s->trigger_time_ms < m->oldest_trigger_ms))
+                m->oldest_trigger_ms = s->trigger_time_ms;
+}
+
+int model_slice_update(model *m, const cJSON *obj)
+{
+        _cleanup_free_ char *key = kn_obj_key(obj);
+        model_slice *s = NULL, *old;
+        kn_error err;
+        int r;
+
+        if (!key)
+                return -EINVAL;
+        r = model_parse_slice(obj, m->node_name, &s, &err);
+        if (r < 0) {
+                /* Refused: drop any older version, so no stale endpoints linger. */
+                kn_err("ignoring endpointslice %s: %s", key, err.msg);
+                model_slice_delete(m, obj);
+                return r;
+        }
+        old = kn_hashmap_remove(&m->slices, key);
+        if (old) {
+                unindex(m, old);
+                mark_dirty(m, old->service);
+                model_slice_free(old);
+        }
+        if (!s)
+                return 0;
+        kn_hashmap_put(&m->slices, key, s, NULL);
+        {
+                struct slice_list *l = kn_hashmap_get(&m->by_service, s->service);
+                if (!l) {
+                        l = kn_calloc(1, sizeof(*l));
+                        kn_hashmap_put(&m->by_service, s->service, l, NULL);
+                }
+                l->v = kn_realloc(l->v, (l->n + 1) * sizeof(*l->v));
+                l->v[l->n++] = s;
+        }
+        note_trigger(m, s);
+        mark_dirty(m, s->service);
+        return 0;
+}
+
+void model_slice_delete(model *m, const cJSON *obj)
+{
+        _cleanup_free_ char *key = kn_obj_key(obj);
+        model_slice *old;
+
+        if (!key)
+                return;
+        old = kn_hashmap_remove(&m->slices, key);
+        if (!old)
+                return;
+        unindex(m, old);
+        mark_dirty(m, old->service);
+        model_slice_free(old);
+}
+
+void model_mark_all_dirty(model *m)
+{
+        const char *k;
+        for (size_t it = 0; kn_hashmap_next(&m->services, &it, &k, NULL);)
+                mark_dirty(m, k);
+}
+
+kn_hashmap model_take_dirty(model *m)
+{
+        kn_hashmap d = m->dirty;
+        m->dirty = (kn_hashmap){0};
+        return d;
+}
+
+static int ep_cmp(const void *a, const void *b)
+{
+        return strcmp(((const model_ep *)a)->str, ((const model_ep *)b)->str);
+}
+
+size_t model_endpoints(const model *m, const model_service *s, const model_port *p, int family, model_ep **ret)
+{
+        _cleanup_free_ char *key = kn_asprintf("%s/%s", s->ns, s->name);
+        struct slice_list *l = kn_hashmap_get(&m->by_service, key);
+        model_ep *v = NULL;
+        size_t n = 0, cap = 0;
+
+        for (size_t i = 0; l && i < l->n; i++) {
+                const model_slice *sl = l->v[i];
+                const model_port *sp = NULL;
+                if (sl->family != family)
+                        continue;
+                for (size_t k = 0; k < sl->n_ports; k++)
+                        if (sl->ports[k].proto == p->proto && strcmp(sl->ports[k].name, p->name) == 0)
+                                sp = &sl->ports[k];
+                if (!sp)
+                        continue;
+                for (size_t k = 0; k < sl->n_eps; k++) {
+                        const model_endpoint *e = &sl->eps[k];
+                        model_ep ep = {e->addr, sp->port, e->ready, e->serving, e->terminating, e->local, ""};
+                        char ip[INET6_ADDRSTRLEN];
+                        bool dup = false;
+                        kn_addr_format(&e->addr, ip, sizeof(ip));
+                        snprintf(ep.str, sizeof(ep.str), family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, sp->port);
+                        for (size_t d = 0; d < n; d++)
+                                if (strcmp(v[d].str, ep.str) == 0) {
+                                        if (ep.local)
+                                                v[d] = ep; /* a local copy wins */
+                                        dup = true;
+                                        break;
+                                }
+                        if (dup)
+                                continue;
+                        if (n == cap)
+                                v = kn_realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*v));
+                        v[n++] = ep;
+                }
+        }
+        if (n)
+                qsort(v, n, sizeof(*v), ep_cmp);
+        *ret = v;
+        return n;
+}

@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "proxier.h"
+
+#include <stdio.h>
+
+#include "../core/log.h"
+#include "conntrack.h"
+
+/* What was programmed for one Service: enough to undo or diff it, no rules kept. */
+struct rec_elem {
+        const kn_nft_set *set;
+        kn_nft_elem e; /* key only: chain/comment are NULL */
+        char *id, *value;
+};
+
+struct record {
+        char **chains;
+        size_t n_chains;
+        char **sets;
+        size_t n_sets;
+        struct rec_elem *elems;
+        size_t n_elems;
+        plan_flow *flows;
+        size_t n_flows;
+};
+
+struct proxier {
+        int family;
+        kn_nft *nft;
+        rules_config rc;
+        kn_cidr *cidrs;
+        kn_addr *nodeport_ips;
+        bool need_full;
+        kn_hashmap records; /* ns/name -> struct record */
+};
+
+static void record_free(void *p)
+{
+        struct record *r = p;
+        if (!r)
+                return;
+        for (size_t i = 0; i < r->n_chains; i++)
+                free(r->chains[i]);
+        for (size_t i = 0; i < r->n_sets; i++)
+                free(r->sets[i]);
+        for (size_t i = 0; i < r->n_elems; i++) {
+                free(r->elems[i].id);
+                free(r->elems[i].value);
+        }
+        free(r->chains);
+        free(r->sets);
+        free(r->elems);
+        free(r->flows);
+        free(r);
+}
+
+static struct record *record_of(const plan *p)
+{
+        struct record *r = kn_calloc(1, sizeof(*r));
+
+        r->chains = kn_calloc(p->n_chains + 1, sizeof(char *));
+        for (size_t i = 0; i < p->n_chains; i++)
+                r->chains[r->n_chains++] = kn_strdup(p->chains[i]);
+        r->sets = kn_calloc(p->n_sets + 1, sizeof(char *));
+        for (size_t i = 0; i < p->n_sets; i++)
+                r->sets[r->n_sets++] = kn_strdup(p->sets[i].name);
+        r->elems = kn_calloc(p->n_elems + 1, sizeof(*r->elems));
+        for (size_t i = 0; i < p->n_elems; i++) {
+                struct rec_elem *e = &r->elems[r->n_elems++];
+                e->set = p->elems[i].set;
+                e->e = p->elems[i].e;
+                e->e.chain = NULL;
+                e->e.comment = NULL;
+                e->id = kn_strdup(p->elems[i].id);
+                e->value = kn_strdup(p->elems[i].value);
+        }
+        if (p->n_flows) {
+                r->flows = kn_malloc(p->n_flows * sizeof(*r->flows));
+                memcpy(r->flows, p->flows, p->n_flows * sizeof(*r->flows));
+                r->n_flows = p->n_flows;
+        }
+        return r;
+}
+
+int proxier_new(int family, proxier **ret, kn_error *err)
+{
+        proxier *px = kn_calloc(1, sizeof(*px));
+        int r = kn_nft_open(family, &px->nft, err);
+
+        if (r < 0) {
+                free(px);
+                return r;
+        }
+        px->family = family;
+        px->rc.family = family;
+        px->rc.mark = 1u << 14;
+        px->need_full = true;
+        *ret = px;
+        return 0;
+}
+
+void proxier_free(proxier *px)
+{
+        if (!px)
+                return;
+        kn_hashmap_clear(&px->records, record_free);
+        kn_nft_close(px->nft);
+        free(px->cidrs);
+        free(px->nodeport_ips);
+        free(px);
+}
+
+int proxier_family(const proxier *px) { return px->family; }
+void proxier_need_full(proxier *px) { px->need_full = true; }
+bool proxier_wants_full(const proxier *px) { return px->need_full; }
+
+void proxier_set_config(proxier *px, const rules_config *rc)
+{
+        free(px->cidrs);
+        free(px->nodeport_ips);
+        px->rc = *rc;
+        px->rc.family = px->family;
+        px->cidrs = rc->n_cluster_cidrs ? kn_malloc(rc->n_cluster_cidrs * sizeof(kn_cidr)) : NULL;
+        if (px->cidrs)
+                memcpy(px->cidrs, rc->cluster_cidrs, rc->n_cluster_cidrs * sizeof(kn_cidr));
+        px->nodeport_ips = rc->n_nodeport_ips ? kn_malloc(rc->n_nodeport_ips * sizeof(kn_addr)) : NULL;
+        if (px->nodeport_ips)
+                memcpy(px->nodeport_ips, rc->nodeport_ips, rc->n_nodeport_ips * sizeof(kn_addr));
+        px->rc.cluster_cidrs = px->cidrs;
+        px->rc.nodeport_ips = px->nodeport_ips;
+        px->need_full = true;
+}
+
+static bool strv_has(char *const *v, size_t n, const char *s)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(v[i], s) == 0)
+                        return true;
+        return false;
+}
+
+/* Queue everything in PLAN that creates: chains (flushed when they may exist), sets,
+ * rules and elements. */
+static void queue_plan(kn_nft_tx *tx, const plan *p, bool flush_chains, proxier_stats *st)
+{
+        for (size_t i = 0; i < p->n_base_chains; i++) {
+                kn_nft_tx_add_chain(tx, &p->base_chains[i]);
+                kn_nft_tx_flush_chain(tx, p->base_chains[i].name);
+        }
+        for (size_t i = 0; i < p->n_chains; i++) {
+                kn_nft_tx_add_chain(tx, &(kn_nft_chain){.name = p->chains[i]});
+                if (flush_chains)
+                        kn_nft_tx_flush_chain(tx, p->chains[i]);
+        }
+        for (size_t i = 0; i < p->n_sets; i++)
+                kn_nft_tx_add_set(tx, &p->sets[i]);
+        for (size_t i = 0; i < p->n_rules; i++)
+                kn_nft_tx_add_rule(tx, &p->rules[i]);
+        for (size_t i = 0; i < p->n_elems; i++)
+                kn_nft_tx_add_elem(tx, p->elems[i].set, &p->elems[i].e);
+        st->chains += p->n_chains + p->n_base_chains;
+        st->rules += p->n_rules;
+        st->elems += p->n_elems;
+        st->no_local_internal += p->no_local_internal;
+        st->no_local_external += p->no_local_external;
+}
+
+static int flow_eq(const plan_flow *a, const plan_flow *b)
+{
+        return a->dport == b->dport && a->vip.family == b->vip.family && a->ep.family == b->ep.family &&
+               !memcmp(&a->vip.v6, &b->vip.v6, a->vip.family == AF_INET6 ? 16 : a->vip.family ? 4 : 0) &&
+               !memcmp(&a->ep.v6, &b->ep.v6, a->ep.family == AF_INET6 ? 16 : 4);
+}
+
+/* After a successful sync: flows that lost their endpoint, and destinations that just
+ * got endpoints (their old flows never went through DNAT), are cleared. */
+static void clear_flows(proxier *px, const struct record *old, const plan *p, proxier_stats *st)
+{
+        for (size_t i = 0; old && i < old->n_flows; i++) {
+                const plan_flow *f = &old->flows[i];
+                bool kept = false;
+                unsigned n = 0;
+                kn_error err;
+                for (size_t k = 0; p && k < p->n_flows && !kept; k++)
+                        kept = flow_eq(f, &p->flows[k]);
+                if (kept)
+                        continue;
+                if (kn_conntrack_delete(px->family, IPPROTO_UDP, f->vip.family ? &f->vip : NULL, f->dport, &f->ep, &n,
+                                        &err) < 0)
+                        kn_v(2, "failed to clear stale UDP conntrack entries: %s", err.msg);
+                st->conntrack_deleted += n;
+        }
+        for (size_t i = 0; p && i < p->n_flows; i++) {
+                const plan_flow *f = &p->flows[i];
+                bool had = false, seen = false;
+                unsigned n = 0;
+                kn_error err;
+                for (size_t k = 0; old && k < old->n_flows && !had; k++)
+                        had = old->flows[k].dport == f->dport && old->flows[k].vip.family == f->vip.family &&
+                              !memcmp(&old->flows[k].vip.v6, &f->vip.v6, sizeof(f->vip.v6));
+                for (size_t k = 0; k < i && !seen; k++)
+                        seen = p->flows[k].dport == f->dport && !memcmp(&p->flows[k].vip, &f->vip, sizeof(f->vip));
+                if (had || seen || !f->vip.family)
+                        continue;
+                if (kn_conntrack_delete(px->family, IPPROTO_UDP, &f->vip, f->dport, NULL, &n, &err) < 0)
+                        kn_v(2, "failed to clear UDP conntrack entries: %s", err.msg);
+                st->conntrack_deleted += n;
+        }
+}
+
+static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *err)
+{
+        char **kchains = NULL, **ksets = NULL;
+        kn_nft_tx *tx = kn_nft_tx_new(px->nft, KN_TABLE);
+        kn_hashmap fresh = {0};
+        plan sp;
+        const char *key;
+        void *v;
+        int r;
+
+        r = kn_nft_list_chains(px->nft, KN_TABLE, &kchains, err);
+        if (r >= 0)
+                r = kn_nft_list_sets(px->nft, KN_TABLE, &ksets, err);
+        if (r < 0 && r != -ENOENT) {
+                kn_nft_tx_free(tx);
+                kn_strv_free(kchains);
+                return r;
+        }
+        kn_nft_tx_add_table(tx, "rules for kube-proxy");
+        rules_static(&px->rc, &sp);
+        /* Static maps are flushed and refilled; chains that may exist are flushed. */
+        queue_plan(tx, &(plan){.base_chains = sp.base_chains, .n_base_chains = sp.n_base_chains}, true, st);
+        for (size_t i = 0; i < sp.n_chains; i++) {
+                kn_nft_tx_add_chain(tx, &(kn_nft_chain){.name = sp.chains[i]});
+                kn_nft_tx_flush_chain(tx, sp.chains[i]);
+        }
+        for (size_t i = 0; i < sp.n_sets; i++) {
+                kn_nft_tx_add_set(tx, &sp.sets[i]);
+                kn_nft_tx_flush_set(tx, sp.sets[i].name);
+        }
+        /* Flush every other chain we find, so stale ones lose their references. */
+        for (char **c = kchains; c && *c; c++)
+                if (strchr(*c, '/'))
+                        kn_nft_tx_flush_chain(tx, *c);
+        for (size_t i = 0; i < sp.n_rules; i++)
+                kn_nft_tx_add_rule(tx, &sp.rules[i]);
+        for (size_t i = 0; i < sp.n_elems; i++)
+                kn_nft_tx_add_elem(tx, sp.elems[i].set, &sp.elems[i].e);
+        st->chains += sp.n_chains + sp.n_base_chains;
+        st->rules += sp.n_rules;
+        st->elems += sp.n_elems;
+
+        for (size_t it = 0; kn_hashmap_next(&m->services, &it, &key, &v);) {
+                plan p;
+                rules_service(&px->rc, m, v, &p);
+                if (!p.n_chains && !p.n_elems) {
+                        plan_free(&p);
+                        continue;
+                }
+                queue_plan(tx, &p, false, st); /* already flushed above if they existed */
+                kn_hashmap_put(&fresh, key, record_of(&p), NULL);
+                plan_free(&p);
+        }
+        /* Delete what is left over from before: chains first, then affinity sets. */
+        for (char **c = kchains; c && *c; c++) {
+                bool wanted = strv_has(sp.chains, sp.n_chains, *c);
+                for (size_t b = 0; !wanted && b < sp.n_base_chains; b++)
+                        wanted = strcmp(sp.base_chains[b].name, *c) == 0;
+                for (size_t it = 0; !wanted && kn_hashmap_next(&fresh, &it, NULL, &v);)
+                        wanted = strv_has(((struct record *)v)->chains, ((struct record *)v)->n_chains, *c);
+                if (!wanted) {
+                        if (!strchr(*c, '/'))
+                                kn_nft_tx_flush_chain(tx, *c);
+                        kn_nft_tx_delete_chain(tx, *c);
+                }
+        }
+        for (char **s = ksets; s && *s; s++) {
+                bool wanted = false;
+                for (size_t i = 0; !wanted && i < sp.n_sets; i++)
+                        wanted = strcmp(sp.sets[i].name, *s) == 0;
+                for (size_t it = 0; !wanted && kn_hashmap_next(&fresh, &it, NULL, &v);)
+                        wanted = strv_has(((struct record *)v)->sets, ((struct record *)v)->n_sets, *s);
+                if (!wanted)
+                        kn_nft_tx_delete_set(tx, *s);
+        }
+        r = kn_nft_tx_commit(tx, err);
+        kn_nft_tx_free(tx);
+        plan_free(&sp);
+        kn_strv_free(kchains);
+        kn_strv_free(ksets);
+        if (r < 0) {
+                kn_hashmap_clear(&fresh, record_free);
+                return r;
+        }
+        /* Conntrack: compare against what we believed before. */
+        for (size_t it = 0; kn_hashmap_next(&fresh, &it, &key, &v);) {
+                struct record *old = kn_hashmap_get(&px->records, key), *nw = v;
+                plan p = {.flows = nw->flows, .n_flows = nw->n_flows};
+                if (old || nw->n_flows)
+                        clear_flows(px, old, &p, st);
+        }
+        for (size_t it = 0; kn_hashmap_next(&px->records, &it, &key, &v);)
+                if (!kn_hashmap_get(&fresh, key))
+                        clear_flows(px, v, NULL, st);
+        kn_hashmap_clear(&px->records, record_free);
+        px->records = fresh;
+        return 0;
+}
+
+static const char *elem_value_in(const struct record *r, const char *id)
+{
+        for (size_t i = 0; r && i < r->n_elems; i++)
+                if (strcmp(r->elems[i].id, id) == 0)
+                        return r->elems[i].value;
+        return NULL;
+}
+
+static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, proxier_stats *st, kn_error *err)
+{
+        size_t n = dirty->len, k = 0;
+        const char **keys = kn_calloc(n + 1, sizeof(char *));
+        plan *plans = kn_calloc(n + 1, sizeof(plan));
+        struct record **olds = kn_calloc(n + 1, sizeof(*olds));
+        kn_nft_tx *tx = kn_nft_tx_new(px->nft, KN_TABLE);
+        const char *key;
+        int r;
+
+        for (size_t it = 0; kn_hashmap_next(dirty, &it, &key, NULL);) {
+                keys[k] = key;
+                rules_service(&px->rc, m, kn_hashmap_get(&m->services, key), &plans[k]);
+                olds[k] = kn_hashmap_get(&px->records, key);
+                k++;
+        }
+        /* 1. elements that go away or change value */
+        for (size_t i = 0; i < n; i++)
+                for (size_t e = 0; olds[i] && e < olds[i]->n_elems; e++) {
+                        const struct rec_elem *re = &olds[i]->elems[e];
+                        bool same = false;
+                        for (size_t q = 0; q < plans[i].n_elems && !same; q++)
+                                same = strcmp(plans[i].elems[q].id, re->id) == 0 &&
+                                       strcmp(plans[i].elems[q].value, re->value) == 0;
+                        if (!same)
+                                kn_nft_tx_delete_elem(tx, re->set, &re->e);
+                }
+        /* 2. chains: new ones created, surviving ones flushed, leaving ones flushed */
+        for (size_t i = 0; i < n; i++) {
+                for (size_t c = 0; c < plans[i].n_chains; c++) {
+                        kn_nft_tx_add_chain(tx, &(kn_nft_chain){.name = plans[i].chains[c]});
+                        if (olds[i] && strv_has(olds[i]->chains, olds[i]->n_chains, plans[i].chains[c]))
+                                kn_nft_tx_flush_chain(tx, plans[i].chains[c]);
+                }
+                for (size_t c = 0; olds[i] && c < olds[i]->n_chains; c++)
+                        if (!strv_has(plans[i].chains, plans[i].n_chains, olds[i]->chains[c]))
+                                kn_nft_tx_flush_chain(tx, olds[i]->chains[c]);
+        }
+        /* 3. sets, rules, new elements */
+        for (size_t i = 0; i < n; i++) {
+                for (size_t s = 0; s < plans[i].n_sets; s++)
+                        kn_nft_tx_add_set(tx, &plans[i].sets[s]);
+                for (size_t q = 0; q < plans[i].n_rules; q++)
+                        kn_nft_tx_add_rule(tx, &plans[i].rules[q]);
+                for (size_t q = 0; q < plans[i].n_elems; q++) {
+                        const char *ov = elem_value_in(olds[i], plans[i].elems[q].id);
+                        if (!ov || strcmp(ov, plans[i].elems[q].value) != 0)
+                                kn_nft_tx_add_elem(tx, plans[i].elems[q].set, &plans[i].elems[q].e);
+                }
+                st->chains += plans[i].n_chains;
+                st->rules += plans[i].n_rules;
+                st->elems += plans[i].n_elems;
+                st->no_local_internal += plans[i].no_local_internal;
+                st->no_local_external += plans[i].no_local_external;
+        }
+        /* 4. chains and affinity sets that are no longer wanted */
+        for (size_t i = 0; i < n; i++)
+                for (size_t c = 0; olds[i] && c < olds[i]->n_chains; c++)
+                        if (!strv_has(plans[i].chains, plans[i].n_chains, olds[i]->chains[c]))
+                                kn_nft_tx_delete_chain(tx, olds[i]->chains[c]);
+        for (size_t i = 0; i < n; i++)
+                for (size_t s = 0; olds[i] && s < olds[i]->n_sets; s++) {
+                        bool kept = false;
+                        for (size_t q = 0; q < plans[i].n_sets && !kept; q++)
+                                kept = strcmp(plans[i].sets[q].name, olds[i]->sets[s]) == 0;
+                        if (!kept)
+                                kn_nft_tx_delete_set(tx, olds[i]->sets[s]);
+                }
+        r = kn_nft_tx_size(tx) ? kn_nft_tx_commit(tx, err) : 0;
+        kn_nft_tx_free(tx);
+        if (r >= 0)
+                for (size_t i = 0; i < n; i++) {
+                        clear_flows(px, olds[i], &plans[i], st);
+                        if (plans[i].n_chains || plans[i].n_elems)
+                                kn_hashmap_put(&px->records, keys[i], record_of(&plans[i]), (void **)&olds[i]);
+                        else
+                                olds[i] = kn_hashmap_remove(&px->records, keys[i]);
+                        record_free(olds[i]);
+                }
+        for (size_t i = 0; i < n; i++)
+                plan_free(&plans[i]);
+        free(plans);
+        free(olds);
+        free(keys);
+        return r;
+}
+
+int proxier_sync(proxier *px, const model *m, const kn_hashmap *dirty, bool *ret_full, proxier_stats *st,
+                 kn_error *err)
+{
+        bool full = px->need_full;
+        int r;
+
+        *st = (proxier_stats){0};
+        r = full ? full_sync(px, m, st, err) : partial_sync(px, m, dirty, st, err);
+        px->need_full = r < 0;
+        if (ret_full)
+                *ret_full = full;
+        return r;
+}
+
+int proxier_cleanup(int family, kn_error *err)
+{
+        kn_nft *n;
+        int r = kn_nft_open(family, &n, err);
+        if (r < 0)
+                return r;
+        r = kn_nft_delete_table(n, KN_TABLE, err);
+        kn_nft_close(n);
+        return r;
+}

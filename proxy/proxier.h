@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* One proxier per IP family: turns the model into nftables transactions (full or
+ * partial syncs), remembers what it programmed, and clears stale UDP conntrack flows. */
+#ifndef PROXY_PROXIER_H
+#define PROXY_PROXIER_H
+
+#include "model.h"
+#include "rules.h"
+
+typedef struct proxier proxier;
+
+typedef struct proxier_stats {
+        size_t chains, rules, elems;   /* in the last transaction */
+        unsigned conntrack_deleted;
+        unsigned no_local_internal, no_local_external;
+} proxier_stats;
+
+int proxier_new(int family, proxier **ret, kn_error *err);
+void proxier_free(proxier *px);
+int proxier_family(const proxier *px);
+/* Replace the rules configuration (cluster CIDRs, node IPs…); forces a full sync. */
+void proxier_set_config(proxier *px, const rules_config *rc);
+void proxier_need_full(proxier *px);
+bool proxier_wants_full(const proxier *px);
+
+/* Sync the services in DIRTY (or everything when a full sync is due). The model must
+ * not change during the call. Returns 0 or -errno with *err set; a failed sync makes
+ * the next one full. *ret_full tells which kind ran. */
+int proxier_sync(proxier *px, const model *m, const kn_hashmap *dirty, bool *ret_full, proxier_stats *st,
+                 kn_error *err);
+
+/* Remove every object knode created (the kube-proxy table of this family). */
+int proxier_cleanup(int family, kn_error *err);
+
+#endif
