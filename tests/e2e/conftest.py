@@ -16,6 +16,18 @@ CLUSTER_DIR = os.environ.get("KNODE_E2E_CLUSTER_DIR", "/tmp/knode-e2e-cluster")
 APISERVER_PORT = os.environ.get("KNODE_E2E_APISERVER_PORT", "16443")
 ETCD_PORT = os.environ.get("KNODE_E2E_ETCD_PORT", "23890")
 
+# The control plane and every knode started by these tests live in their own network
+# namespace: kube-proxy programs nftables, which must never touch the host's ruleset.
+CP_NETNS = os.environ.get("KNODE_E2E_NETNS", "kn-e2e-cp")
+
+
+def in_netns(argv):
+    """Prefix ARGV with `ip netns exec` once the control-plane namespace exists."""
+    if os.path.exists(f"/run/netns/{CP_NETNS}"):
+        return ["ip", "netns", "exec", CP_NETNS, *argv]
+    return list(argv)
+
+
 # configmaps bypass the watch cache and etcd compacts every 5 s, so a watch that
 # resumes from an old resourceVersion really gets 410 Gone.
 APISERVER_EXTRA = "--watch-cache-sizes=configmaps#0 --etcd-compaction-interval=5s"
@@ -34,8 +46,10 @@ def cluster_env():
 
 
 def cluster(*args, check=True):
-    return subprocess.run(["bash", CLUSTER_SH, *args], env=cluster_env(), check=check,
-                          capture_output=True, text=True, timeout=900)
+    argv = ["bash", CLUSTER_SH, *args]
+    if args and args[0] != "build":
+        argv = in_netns(argv)
+    return subprocess.run(argv, env=cluster_env(), check=check, capture_output=True, text=True, timeout=900)
 
 
 class Cluster:
@@ -45,7 +59,7 @@ class Cluster:
         return os.path.join(CLUSTER_DIR, f"{name}.kubeconfig")
 
     def kubectl(self, *args, check=True, input=None):
-        r = subprocess.run(["bash", CLUSTER_SH, "kubectl", *args], env=cluster_env(),
+        r = subprocess.run(in_netns(["bash", CLUSTER_SH, "kubectl", *args]), env=cluster_env(),
                            capture_output=True, text=True, timeout=60, input=input)
         if check and r.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {r.stderr}")
@@ -64,12 +78,18 @@ class Cluster:
 @pytest.fixture(scope="session")
 def control_plane():
     cluster("build")
-    cluster("down", "--purge", check=False)
-    r = cluster("up", check=False)
-    if r.returncode != 0:
-        raise RuntimeError(f"cluster up failed:\n{r.stdout}\n{r.stderr}")
-    yield Cluster()
-    cluster("down", "--purge", check=False)
+    subprocess.run(["ip", "netns", "del", CP_NETNS], capture_output=True)
+    subprocess.run(["ip", "netns", "add", CP_NETNS], check=True)
+    subprocess.run(["ip", "-n", CP_NETNS, "link", "set", "lo", "up"], check=True)
+    try:
+        cluster("down", "--purge", check=False)
+        r = cluster("up", check=False)
+        if r.returncode != 0:
+            raise RuntimeError(f"cluster up failed:\n{r.stdout}\n{r.stderr}")
+        yield Cluster()
+    finally:
+        cluster("down", "--purge", check=False)
+        subprocess.run(["ip", "netns", "del", CP_NETNS], capture_output=True)
 
 
 class Proc:
@@ -139,7 +159,7 @@ def knode_proc():
     procs = []
 
     def start(*args, env=None):
-        p = Proc([KNODE, *args], env=env)
+        p = Proc(in_netns([KNODE, *args]), env=env)
         procs.append(p)
         return p
 
@@ -154,4 +174,4 @@ def knode_proc():
 
 
 def run_knode(*args, timeout=60, env=None):
-    return subprocess.run([KNODE, *args], capture_output=True, text=True, timeout=timeout, env=env)
+    return subprocess.run(in_netns([KNODE, *args]), capture_output=True, text=True, timeout=timeout, env=env)

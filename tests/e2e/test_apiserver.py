@@ -3,12 +3,11 @@
 import json
 import signal
 import time
-import urllib.error
-import urllib.request
+import subprocess
 
 import pytest
 
-from conftest import run_knode
+from conftest import in_netns, run_knode
 
 
 def ns_create(cp, name):
@@ -113,18 +112,28 @@ def test_relist_after_410_gone(control_plane, knode_proc):
 
 
 def get(url, timeout=5):
-    with urllib.request.urlopen(url, timeout=timeout) as r:
-        return r.status, r.read().decode()
+    """GET inside the control-plane namespace, where knode listens. Raises OSError when
+    nothing listens yet; returns (status, body) otherwise."""
+    r = subprocess.run(in_netns(["curl", "-s", "-m", str(timeout), "-w", "\n%{http_code}", url]),
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        raise OSError(f"curl {url}: exit {r.returncode}")
+    body, _, code = r.stdout.rpartition("\n")
+    return int(code), body
 
 
 def test_all_in_one_process(control_plane, knode_proc):
     """knode all: both applets connect over one client, serve health and metrics, and idle."""
+    # kube-proxy's /healthz needs its Node to exist (upstream's nodeEligible)
+    control_plane.kubectl("apply", "-f", "-", input='{"apiVersion":"v1","kind":"Node",'
+                          '"metadata":{"name":"knode-node"}}')
     p = knode_proc("all", f"--kubeconfig={control_plane.kubeconfig()}", "--hostname-override=knode-node",
                    "--healthz-port=31248", "--kubelet-healthz-bind-address=127.0.0.1",
                    "--proxy-healthz-bind-address=127.0.0.1:31256", "--metrics-bind-address=127.0.0.1:31249",
                    "-v=2")
     p.expect_err("kubelet", timeout=10)
     deadline = time.time() + 20
+    status = body = None
     while time.time() < deadline:
         try:
             status, body = get("http://127.0.0.1:31248/healthz")
@@ -138,11 +147,12 @@ def test_all_in_one_process(control_plane, knode_proc):
     while time.time() < deadline:  # kube-proxy's healthz turns 200 once its informers synced
         try:
             status, body = get("http://127.0.0.1:31256/healthz")
-            break
-        except urllib.error.HTTPError as e:
-            status = e.code
-            time.sleep(0.2)
-    assert status == 200 and json.loads(body)["nodeName"] == "knode-node"
+            if status == 200:
+                break
+        except OSError:
+            pass
+        time.sleep(0.2)
+    assert status == 200 and json.loads(body)["nodeEligible"] is True
     p.expect_err("kube-proxy")
     time.sleep(3)
     rss = p.rss_kib()

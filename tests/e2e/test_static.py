@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, in_netns
 
 STATIC = os.path.join(REPO, "build", "static", "knode.stripped")
 
@@ -29,10 +29,10 @@ def test_no_dynamic_section(static_bin):
 
 def test_static_speaks_tls(static_bin, control_plane):
     for kc in ("admin", "token"):
-        r = subprocess.run([static_bin, "debug", "get", "/version", f"--kubeconfig={control_plane.kubeconfig(kc)}"],
+        r = subprocess.run(in_netns([static_bin, "debug", "get", "/version", f"--kubeconfig={control_plane.kubeconfig(kc)}"]),
                            capture_output=True, text=True, timeout=30)
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["gitVersion"].startswith("v1.")
-    r = subprocess.run([static_bin, "debug", "get", "/version",
-                        f"--kubeconfig={control_plane.kubeconfig('wrongca')}"], capture_output=True, text=True)
+    r = subprocess.run(in_netns([static_bin, "debug", "get", "/version",
+                                 f"--kubeconfig={control_plane.kubeconfig('wrongca')}"]), capture_output=True, text=True)
     assert r.returncode == 1
