@@ -53,11 +53,6 @@ struct kn_nft {
         size_t sndbuf;
 };
 
-struct msg {
-        size_t off;  /* of the nlmsghdr in tx->buf */
-        size_t desc; /* offset of the description in tx->descs */
-};
-
 /* Elements queued for one set, pre-encoded as NFTA_LIST_ELEM attributes. */
 struct elem_group {
         char *set;
@@ -71,9 +66,7 @@ struct kn_nft_tx {
         char *table;
         char *buf;
         size_t len, cap;
-        struct msg *msgs;
-        size_t n_msgs, cap_msgs;
-        kn_buf descs;
+        size_t n_msgs;
         size_t n_ops;
         uint32_t set_id;
         struct elem_group *groups;
@@ -260,7 +253,6 @@ static bool tx_reserve(kn_nft_tx *tx, size_t need)
         while (cap < tx->len + need)
                 cap *= 2;
         tx->buf = kn_realloc(tx->buf, cap);
-        memset(tx->buf + tx->cap, 0, cap - tx->cap);
         tx->cap = cap;
         return true;
 }
@@ -283,28 +275,13 @@ static struct nlmsghdr *msg_begin(kn_nft_tx *tx, uint16_t type, uint16_t flags, 
 {
         if (tx->err || !tx_reserve(tx, room))
                 return NULL;
-        memset(tx->buf + tx->len, 0, room);
         return nftnl_nlmsg_build_hdr(tx->buf + tx->len, type, tx->n->nfproto, flags, 0);
 }
 
-static void msg_end(kn_nft_tx *tx, struct nlmsghdr *nlh, const char *fmt, ...) KN_PRINTF(3, 4);
-static void msg_end(kn_nft_tx *tx, struct nlmsghdr *nlh, const char *fmt, ...)
+static void msg_end(kn_nft_tx *tx, struct nlmsghdr *nlh)
 {
-        va_list ap;
-        char d[384];
-
-        if (tx->n_msgs == tx->cap_msgs) {
-                tx->cap_msgs = tx->cap_msgs ? tx->cap_msgs * 2 : 256;
-                tx->msgs = kn_realloc(tx->msgs, tx->cap_msgs * sizeof(*tx->msgs));
-        }
-        va_start(ap, fmt);
-        vsnprintf(d, sizeof(d), fmt, ap);
-        va_end(ap);
-        tx->msgs[tx->n_msgs].off = (size_t)((char *)nlh - tx->buf);
-        tx->msgs[tx->n_msgs].desc = tx->descs.len;
-        tx->n_msgs++;
-        (void)kn_buf_append(&tx->descs, d, strlen(d) + 1);
         tx->len += MNL_ALIGN(nlh->nlmsg_len);
+        tx->n_msgs++;
 }
 
 kn_nft_tx *kn_nft_tx_new(kn_nft *n, const char *table)
@@ -313,7 +290,6 @@ kn_nft_tx *kn_nft_tx_new(kn_nft *n, const char *table)
 
         tx->n = n;
         tx->table = kn_strdup(table ? table : "");
-        tx->descs.max = SIZE_MAX;
         tx_reserve(tx, HDR_LEN);
         tx->len = HDR_LEN; /* room for BATCH_BEGIN */
         if (!name_ok(tx, "table", table))
@@ -331,8 +307,6 @@ void kn_nft_tx_free(kn_nft_tx *tx)
         }
         free(tx->groups);
         free(tx->buf);
-        free(tx->msgs);
-        kn_buf_free(&tx->descs);
         free(tx->table);
         free(tx);
 }
@@ -391,8 +365,7 @@ static void group_emit(kn_nft_tx *tx, struct elem_group *g)
                         count++;
                 }
                 mnl_attr_nest_end(nlh, nest);
-                msg_end(tx, nlh, "%s %s %s %s (%zu in this message)", g->del ? "delete element" : "add element",
-                        g->del ? "from" : "to", g->map ? "map" : "set", g->set, count);
+                msg_end(tx, nlh);
         }
         kn_buf_free(&g->enc);
         g->enc = (kn_buf){.max = SIZE_MAX};
@@ -600,7 +573,7 @@ static void put_table_msg(kn_nft_tx *tx, uint16_t type, uint16_t flags, const ch
                 nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, ud, (uint32_t)ulen);
         nftnl_table_nlmsg_build_payload(nlh, t);
         nftnl_table_free(t);
-        msg_end(tx, nlh, "%s table %s", type == NFT_MSG_NEWTABLE ? "add" : "delete", tx->table);
+        msg_end(tx, nlh);
 }
 
 void kn_nft_tx_add_table(kn_nft_tx *tx, const char *comment)
@@ -655,7 +628,7 @@ static void chain_msg(kn_nft_tx *tx, uint16_t type, uint16_t flags, const kn_nft
         }
         nftnl_chain_nlmsg_build_payload(nlh, ch);
         nftnl_chain_free(ch);
-        msg_end(tx, nlh, "%s chain %s", verb, name);
+        msg_end(tx, nlh);
         tx->n_ops++;
 }
 
@@ -691,7 +664,7 @@ void kn_nft_tx_flush_chain(kn_nft_tx *tx, const char *name)
         nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, name);
         nftnl_rule_nlmsg_build_payload(nlh, r);
         nftnl_rule_free(r);
-        msg_end(tx, nlh, "flush chain %s", name);
+        msg_end(tx, nlh);
         tx->n_ops++;
 }
 
@@ -740,7 +713,7 @@ void kn_nft_tx_add_set(kn_nft_tx *tx, const kn_nft_set *s)
         nftnl_set_set_data(set, NFTNL_SET_USERDATA, ud, (uint32_t)ulen);
         nftnl_set_nlmsg_build_payload(nlh, set);
         nftnl_set_free(set);
-        msg_end(tx, nlh, "add %s %s", s->verdict_map ? "map" : "set", s->name);
+        msg_end(tx, nlh);
         tx->n_ops++;
 }
 
@@ -761,7 +734,7 @@ static void set_name_msg(kn_nft_tx *tx, uint16_t type, const char *name, const c
                 mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, tx->table);
                 mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, name);
         }
-        msg_end(tx, nlh, "%s set %s", verb, name);
+        msg_end(tx, nlh);
         tx->n_ops++;
 }
 
@@ -986,7 +959,7 @@ static void e_cidrs(struct rb *b, bool daddr, const kn_cidr *cidrs, size_t n, bo
         nftnl_set_set_data(set, NFTNL_SET_USERDATA, ud, (uint32_t)ulen);
         nftnl_set_nlmsg_build_payload(nlh, set);
         nftnl_set_free(set);
-        msg_end(tx, nlh, "add anonymous set for rule in chain %s", b->chain);
+        msg_end(tx, nlh);
 
         /* elements: at most 65536 intervals; split like named sets */
         {
@@ -1035,7 +1008,7 @@ static void e_cidrs(struct rb *b, bool daddr, const kn_cidr *cidrs, size_t n, bo
                                 c++;
                         }
                         mnl_attr_nest_end(nlh, nest);
-                        msg_end(tx, nlh, "add elements to anonymous set for rule in chain %s", b->chain);
+                        msg_end(tx, nlh);
                 }
         }
         free(iv);
@@ -1043,13 +1016,17 @@ static void e_cidrs(struct rb *b, bool daddr, const kn_cidr *cidrs, size_t n, bo
         e_lookup(b, "__set%d", id, false, neg);
 }
 
-/* ip daddr . meta l4proto . th dport (with_addr) or meta l4proto . th dport */
-static void e_concat_proto_port(struct rb *b, bool with_addr)
+/* [ip saddr .] [ip daddr .] meta l4proto . th dport, in consecutive registers */
+static void e_concat_proto_port(struct rb *b, bool with_saddr, bool with_daddr)
 {
-        size_t w = 0;
-        if (with_addr) {
-                e_addr(b, true, (uint32_t)addr_len(b->family), reg32(0));
-                w = addr_len(b->family) / 4;
+        size_t w = 0, aw = addr_len(b->family) / 4;
+        if (with_saddr) {
+                e_addr(b, false, (uint32_t)addr_len(b->family), reg32(w));
+                w += aw;
+        }
+        if (with_daddr) {
+                e_addr(b, true, (uint32_t)addr_len(b->family), reg32(w));
+                w += aw;
         }
         e_meta(b, NFT_META_L4PROTO, reg32(w));
         e_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg32(w + 1));
@@ -1158,8 +1135,14 @@ static void rule_op(struct rb *b, const kn_nft_op *op)
         case KN_OP_VMAP_PROTO_PORT:
                 if (!name_ok(tx, "map", op->name))
                         return;
-                e_concat_proto_port(b, op->type == KN_OP_VMAP_DADDR_PROTO_PORT);
+                e_concat_proto_port(b, false, op->type == KN_OP_VMAP_DADDR_PROTO_PORT);
                 e_lookup(b, op->name, 0, true, false);
+                break;
+        case KN_OP_HAIRPIN_IN_SET:
+                if (!name_ok(tx, "set", op->name))
+                        return;
+                e_concat_proto_port(b, true, true);
+                e_lookup(b, op->name, 0, false, op->neg);
                 break;
         case KN_OP_UPDATE_SADDR: {
                 struct nftnl_expr *e;
@@ -1261,7 +1244,7 @@ void kn_nft_tx_add_rule(kn_nft_tx *tx, const kn_nft_rule *r)
         nlh = msg_begin(tx, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, MSG_RESERVE);
         if (nlh) {
                 nftnl_rule_nlmsg_build_payload(nlh, b.r);
-                msg_end(tx, nlh, "add rule in chain %s", r->chain);
+                msg_end(tx, nlh);
                 tx->n_ops++;
         }
         nftnl_rule_free(b.r);
@@ -1291,6 +1274,128 @@ static int send_batch(kn_nft *n, const void *buf, size_t len, kn_error *err)
         if ((size_t)r != len)
                 return kn_error_set(err, -EIO, "nftables: short send of batch (%zd of %zu bytes)", r, len);
         return 0;
+}
+
+/* Whether the first element of a SETELEM message carries data (a map). */
+static bool elems_have_data(const struct nlmsghdr *m)
+{
+        const struct nlattr *a, *el, *x;
+
+        mnl_attr_for_each(a, m, sizeof(struct nfgenmsg)) {
+                if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
+                        continue;
+                mnl_attr_for_each_nested(el, a) {
+                        mnl_attr_for_each_nested(x, el) {
+                                if (mnl_attr_get_type(x) == NFTA_SET_ELEM_DATA)
+                                        return true;
+                        }
+                        return false;
+                }
+        }
+        return false;
+}
+
+static const struct nlmsghdr *msg_at(const kn_nft_tx *tx, size_t idx)
+{
+        size_t off = HDR_LEN;
+
+        for (size_t i = 0; off < tx->len; i++) {
+                const struct nlmsghdr *m = (const struct nlmsghdr *)(tx->buf + off);
+                if (i == idx)
+                        return m;
+                off += MNL_ALIGN(m->nlmsg_len);
+        }
+        return NULL;
+}
+
+static const char *msg_str(const struct nlmsghdr *m, uint16_t type)
+{
+        const struct nlattr *a;
+
+        mnl_attr_for_each(a, m, sizeof(struct nfgenmsg)) {
+                if (mnl_attr_get_type(a) == type && mnl_attr_get_payload_len(a) > 0 &&
+                    ((const char *)mnl_attr_get_payload(a))[mnl_attr_get_payload_len(a) - 1] == 0)
+                        return mnl_attr_get_payload(a);
+        }
+        return "?";
+}
+
+static bool msg_has(const struct nlmsghdr *m, uint16_t type, uint32_t *ret_u32)
+{
+        const struct nlattr *a;
+
+        mnl_attr_for_each(a, m, sizeof(struct nfgenmsg)) {
+                if (mnl_attr_get_type(a) == type) {
+                        if (ret_u32 && mnl_attr_get_payload_len(a) == 4)
+                                *ret_u32 = ntohl(mnl_attr_get_u32(a));
+                        return true;
+                }
+        }
+        return false;
+}
+
+/* Describe message IDX from its own attributes: the netlink text is the record, so
+ * a transaction keeps no per-message bookkeeping. */
+static void describe(const kn_nft_tx *tx, size_t idx, char *buf, size_t len)
+{
+        const struct nlmsghdr *m = msg_at(tx, idx), *next;
+        uint16_t type;
+        uint32_t flags = 0;
+
+        if (!m) {
+                snprintf(buf, len, "message %zu of the batch", idx);
+                return;
+        }
+        type = m->nlmsg_type & 0xff;
+        switch (type) {
+        case NFT_MSG_NEWTABLE:
+        case NFT_MSG_DELTABLE:
+                snprintf(buf, len, "%s table %s", type == NFT_MSG_NEWTABLE ? "add" : "delete",
+                         msg_str(m, NFTA_TABLE_NAME));
+                break;
+        case NFT_MSG_NEWCHAIN:
+        case NFT_MSG_DELCHAIN:
+                snprintf(buf, len, "%s chain %s", type == NFT_MSG_NEWCHAIN ? "add" : "delete",
+                         msg_str(m, NFTA_CHAIN_NAME));
+                break;
+        case NFT_MSG_NEWRULE:
+                snprintf(buf, len, "add rule in chain %s", msg_str(m, NFTA_RULE_CHAIN));
+                break;
+        case NFT_MSG_DELRULE:
+                snprintf(buf, len, "flush chain %s", msg_str(m, NFTA_RULE_CHAIN));
+                break;
+        case NFT_MSG_NEWSET:
+        case NFT_MSG_DELSET:
+                msg_has(m, NFTA_SET_FLAGS, &flags);
+                if (flags & NFT_SET_ANONYMOUS) {
+                        /* the rule it belongs to follows its elements */
+                        for (size_t i = idx + 1; (next = msg_at(tx, i)); i++)
+                                if ((next->nlmsg_type & 0xff) == NFT_MSG_NEWRULE)
+                                        break;
+                        snprintf(buf, len, "add anonymous set for rule in chain %s",
+                                 next ? msg_str(next, NFTA_RULE_CHAIN) : "?");
+                } else {
+                        snprintf(buf, len, "%s %s %s", type == NFT_MSG_NEWSET ? "add" : "delete",
+                                 flags & NFT_SET_MAP ? "map" : "set", msg_str(m, NFTA_SET_NAME));
+                }
+                break;
+        case NFT_MSG_NEWSETELEM:
+        case NFT_MSG_DELSETELEM: {
+                const char *set = msg_str(m, NFTA_SET_ELEM_LIST_SET);
+                if (!msg_has(m, NFTA_SET_ELEM_LIST_ELEMENTS, NULL))
+                        snprintf(buf, len, "flush set %s", set);
+                else if (strcmp(set, "__set%d") == 0)
+                        snprintf(buf, len, "add element to anonymous set");
+                else
+                        snprintf(buf, len, "%s element %s %s %s", type == NFT_MSG_NEWSETELEM ? "add" : "delete",
+                                 type == NFT_MSG_NEWSETELEM ? "to" : "from",
+                                 msg_has(m, NFTA_SET_ELEM_LIST_ELEMENTS, NULL) && elems_have_data(m) ? "map" : "set",
+                                 set);
+                break;
+        }
+        default:
+                snprintf(buf, len, "message %zu (type %u) of the batch", idx, type);
+        }
 }
 
 /* Drain the replies queued by the synchronous batch processing. */
@@ -1346,8 +1451,12 @@ static int read_replies(kn_nft_tx *tx, uint32_t base, uint32_t end_seq, kn_error
                 }
         }
         if (first_idx != SIZE_MAX)
-                return kn_error_set(err, first_err, "%s: %s%s", tx->descs.data + tx->msgs[first_idx].desc,
-                                    strerror(-first_err), n_err > 1 ? " (and more errors)" : "");
+        {
+                char desc[400];
+                describe(tx, first_idx, desc, sizeof(desc));
+                return kn_error_set(err, first_err, "%s: %s%s", desc, strerror(-first_err),
+                                    n_err > 1 ? " (and more errors)" : "");
+        }
         if (first_err)
                 return kn_error_set(err, first_err, "nftables: batch failed: %s", strerror(-first_err));
         if (lost && !acked)
@@ -1371,8 +1480,14 @@ int kn_nft_tx_commit(kn_nft_tx *tx, kn_error *err)
         base = n->seq;
         n->seq += (uint32_t)tx->n_msgs + 2;
         nftnl_batch_begin(tx->buf, base);
-        for (size_t i = 0; i < tx->n_msgs; i++)
-                ((struct nlmsghdr *)(tx->buf + tx->msgs[i].off))->nlmsg_seq = base + (uint32_t)i + 1;
+        {
+                uint32_t seq = base;
+                for (size_t off = HDR_LEN; off < tx->len;) {
+                        struct nlmsghdr *m = (struct nlmsghdr *)(tx->buf + off);
+                        m->nlmsg_seq = ++seq;
+                        off += MNL_ALIGN(m->nlmsg_len);
+                }
+        }
         nlh = nftnl_batch_end(tx->buf + tx->len, base + (uint32_t)tx->n_msgs + 1);
         nlh->nlmsg_flags |= NLM_F_ACK;
         {

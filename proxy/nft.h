@@ -62,6 +62,8 @@ enum kn_nft_op_type {
         KN_OP_RETURN,
         KN_OP_JUMP,                /* jump <chain> */
         KN_OP_GOTO,                /* goto <chain> */
+        /* added after the verdicts so existing values keep their numbers; a match: */
+        KN_OP_HAIRPIN_IN_SET,      /* ip saddr . ip daddr . meta l4proto . th dport @<set> (neg: !=) */
 };
 
 typedef struct kn_nft_op {

@@ -694,6 +694,13 @@ int proxy_start(proxy *p, kn_env *env)
                 p->n_px++;
         }
         set_conntrack(p);
+        {
+                char v[32];
+                FILE *f = fopen("/proc/self/oom_score_adj", "we");
+                snprintf(v, sizeof(v), "%lld\n", (long long)p->cfg.oom_score_adj);
+                if (!f || fputs(v, f) < 0 || fclose(f) != 0)
+                        kn_v(2, "failed to set oom_score_adj to %lld (ignored)", (long long)p->cfg.oom_score_adj);
+        }
         p->node_changed = true;
         r = serve(p, p->cfg.healthz_bind_address, &p->healthz, "healthz");
         if (r >= 0)

@@ -175,3 +175,19 @@ def knode_proc():
 
 def run_knode(*args, timeout=60, env=None):
     return subprocess.run(in_netns([KNODE, *args]), capture_output=True, text=True, timeout=timeout, env=env)
+
+
+# ---- kube-proxy tests (test_golden.py, test_proxy.py): a control plane inside a network
+# namespace, so that knode kube-proxy can program nftables there and reach the apiserver
+# on that namespace's 127.0.0.1. Helpers live in proxy_topology.py.
+@pytest.fixture(scope="session")
+def proxy_cluster():
+    if os.geteuid() != 0:
+        pytest.skip("kube-proxy tests need root (network namespaces, nftables)")
+    from proxy_topology import NodeCluster
+    c = NodeCluster()
+    try:
+        c.up()
+        yield c
+    finally:
+        c.down()
