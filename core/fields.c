@@ -127,24 +127,6 @@ int kn_fields_defaults(const kn_field *fields, size_t n, void *t, kn_error *err)
         return 0;
 }
 
-static const cJSON *lookup_path(const cJSON *root, const char *path)
-{
-        char buf[256];
-        const char *p = path;
-
-        while (root && *p) {
-                const char *dot = strchr(p, '.');
-                size_t len = dot ? (size_t)(dot - p) : strlen(p);
-                if (len >= sizeof(buf))
-                        return NULL;
-                memcpy(buf, p, len);
-                buf[len] = '\0';
-                root = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, buf) : NULL;
-                p = dot ? dot + 1 : p + len;
-        }
-        return root;
-}
-
 static int apply_value(const kn_field *f, void *t, const cJSON *v, const kn_config_doc *doc, kn_error *err)
 {
         char where[300];
@@ -284,7 +266,7 @@ int kn_fields_apply_doc(const kn_field *fields, size_t n, void *t, const kn_conf
                 int r;
                 if (!fields[i].key)
                         continue;
-                v = lookup_path(doc->root, fields[i].key);
+                v = kn_json_path(doc->root, fields[i].key);
                 if (!v)
                         continue;
                 r = apply_value(&fields[i], t, v, doc, err);

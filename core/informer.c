@@ -431,16 +431,9 @@ static int do_watch(kn_informer *inf)
 /* Sleep up to MS unless stopped; returns true if stopped. */
 static bool sleep_or_stop(kn_informer *inf, long ms)
 {
-        struct timespec ts;
+        struct timespec ts = kn_deadline(ms);
         bool stopped;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        ts.tv_sec += ms / 1000;
-        ts.tv_nsec += (ms % 1000) * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000L;
-        }
         pthread_mutex_lock(&inf->mu);
         while (!inf->stop && pthread_cond_timedwait(&inf->cond, &inf->mu, &ts) == 0)
                 ;
@@ -578,18 +571,9 @@ bool kn_informer_synced(kn_informer *inf)
 
 int kn_informer_wait_synced(kn_informer *inf, long timeout_ms)
 {
-        struct timespec ts;
+        struct timespec ts = kn_deadline(timeout_ms < 0 ? 0 : timeout_ms);
         int r = 0;
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        if (timeout_ms >= 0) {
-                ts.tv_sec += timeout_ms / 1000;
-                ts.tv_nsec += (timeout_ms % 1000) * 1000000L;
-                if (ts.tv_nsec >= 1000000000L) {
-                        ts.tv_sec++;
-                        ts.tv_nsec -= 1000000000L;
-                }
-        }
         pthread_mutex_lock(&inf->mu);
         while (!inf->synced && !inf->stop && r == 0)
                 r = timeout_ms < 0 ? pthread_cond_wait(&inf->cond, &inf->mu)

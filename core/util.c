@@ -233,6 +233,38 @@ void kn_format_duration(int64_t ms, char *buf, size_t len)
                 snprintf(buf, len, "%llds", (long long)s);
 }
 
+struct timespec kn_deadline(long ms)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += ms / 1000;
+        ts.tv_nsec += (ms % 1000) * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+        }
+        return ts;
+}
+
+const cJSON *kn_json_path(const cJSON *root, const char *path)
+{
+        char buf[256];
+        const char *p = path;
+
+        while (root && *p) {
+                const char *dot = strchr(p, '.');
+                size_t len = dot ? (size_t)(dot - p) : strlen(p);
+                if (len >= sizeof(buf))
+                        return NULL;
+                memcpy(buf, p, len);
+                buf[len] = '\0';
+                root = cJSON_IsObject(root) ? cJSON_GetObjectItemCaseSensitive(root, buf) : NULL;
+                p = dot ? dot + 1 : p + len;
+        }
+        return root;
+}
+
 uint64_t kn_random(void)
 {
         uint64_t v;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -73,6 +74,11 @@ int kn_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len)
 bool kn_streq(const char *a, const char *b); /* NULL-safe */
 /* Monotonic clock in milliseconds. */
 int64_t kn_now_ms(void);
+/* A CLOCK_MONOTONIC deadline MS from now, for pthread_cond_timedwait on a
+ * condition variable made with that clock. */
+struct timespec kn_deadline(long ms);
+/* The member at a dotted PATH ("metadata.name") of nested objects, or NULL. */
+const cJSON *kn_json_path(const cJSON *root, const char *path);
 /* Parse a Go duration ("1m30s", "500ms", "2h"); result in milliseconds. */
 int kn_parse_duration(const char *s, int64_t *ret_ms);
 /* Format milliseconds as a Go duration ("1m30s"). */

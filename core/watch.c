@@ -91,19 +91,7 @@ void kn_watch_decoder_free(kn_watch_decoder *d) { kn_buf_free(&d->line); }
 
 const char *kn_obj_str(const cJSON *obj, const char *path)
 {
-        char buf[128];
-        const char *p = path;
-
-        while (obj && *p) {
-                const char *dot = strchr(p, '.');
-                size_t len = dot ? (size_t)(dot - p) : strlen(p);
-                if (len >= sizeof(buf))
-                        return NULL;
-                memcpy(buf, p, len);
-                buf[len] = '\0';
-                obj = cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, buf) : NULL;
-                p = dot ? dot + 1 : p + len;
-        }
+        obj = kn_json_path(obj, path);
         return cJSON_IsString(obj) ? obj->valuestring : NULL;
 }
 

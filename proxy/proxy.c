@@ -582,17 +582,7 @@ static void *sync_thread(void *u)
                 }
                 next = wants_sync(p) ? p->last_sync_ms + gap : now + p->cfg.sync_period;
                 {
-                        struct timespec ts;
-                        clock_gettime(CLOCK_MONOTONIC, &ts);
-                        int64_t wait = next - now;
-                        if (wait < 1)
-                                wait = 1;
-                        ts.tv_sec += wait / 1000;
-                        ts.tv_nsec += (wait % 1000) * 1000000L;
-                        if (ts.tv_nsec >= 1000000000L) {
-                                ts.tv_sec++;
-                                ts.tv_nsec -= 1000000000L;
-                        }
+                        struct timespec ts = kn_deadline(next - now < 1 ? 1 : (long)(next - now));
                         pthread_cond_timedwait(&p->cond, &p->mu, &ts);
                 }
         }
