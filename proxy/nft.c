@@ -7,18 +7,13 @@
  * Only the END message asks for an ack: asking for one per message floods the
  * receive buffer on big batches. The kernel processes the batch synchronously inside
  * sendmsg, so every reply is queued by the time sendmsg returns. */
-#include "nft.h"
+#include "nft_internal.h"
 
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
-#include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#include <net/if.h>
-#include <netinet/icmp6.h>
-#include <netinet/ip_icmp.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -27,14 +22,12 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/chain.h>
 #include <libnftnl/common.h>
-#include <libnftnl/expr.h>
 #include <libnftnl/rule.h>
 #include <libnftnl/set.h>
 #include <libnftnl/table.h>
 #include <libnftnl/udata.h>
 
 #define NAME_MAX_LEN 255             /* NFT_NAME_MAXLEN without the NUL */
-#define COMMENT_MAX 128              /* knftables CommentLengthMax */
 #define BATCH_MAX ((size_t)1 << 30)  /* bound on one transaction's bytes */
 #define MSG_RESERVE 65536            /* room reserved before building one message */
 #define ELEMS_PER_MSG 800            /* elements per NEWSETELEM message */
@@ -54,31 +47,14 @@ struct kn_nft {
 };
 
 /* Elements queued for one set, pre-encoded as NFTA_LIST_ELEM attributes. */
-struct elem_group {
+struct kn_nft_elem_group {
         char *set;
         bool del, map;
         kn_buf enc;
         size_t count;
 };
 
-struct kn_nft_tx {
-        kn_nft *n;
-        char *table;
-        char *buf;
-        size_t len, cap;
-        size_t n_msgs;
-        size_t n_ops;
-        uint32_t set_id;
-        struct elem_group *groups;
-        size_t n_groups, cap_groups;
-        int err;              /* sticky error from a void builder */
-        char errmsg[256];
-};
-
 /* ---------- address helpers ---------- */
-
-static size_t addr_len(int family) { return family == AF_INET6 ? 16 : 4; }
-static const void *addr_bytes(const kn_addr *a) { return a->family == AF_INET6 ? (const void *)&a->v6 : (const void *)&a->v4; }
 
 int kn_addr_parse(const char *s, kn_addr *ret)
 {
@@ -96,7 +72,7 @@ int kn_addr_parse(const char *s, kn_addr *ret)
         return 0;
 }
 
-static void mask_bytes(uint8_t *b, size_t len, int prefix)
+void kn_nft_mask_bytes(uint8_t *b, size_t len, int prefix)
 {
         for (size_t i = 0; i < len; i++) {
                 int bits = prefix - (int)i * 8;
@@ -140,7 +116,7 @@ int kn_cidr_parse(const char *s, kn_cidr *ret)
         } else {
                 c.prefix = max;
         }
-        mask_bytes((uint8_t *)addr_bytes(&c.addr), addr_len(c.addr.family), c.prefix);
+        kn_nft_mask_bytes((uint8_t *)kn_nft_addr_bytes(&c.addr), kn_nft_addr_len(c.addr.family), c.prefix);
         *ret = c;
         return 0;
 }
@@ -152,11 +128,11 @@ bool kn_cidr_contains(const kn_cidr *c, const kn_addr *a)
 
         if (!c || !a || c->addr.family != a->family)
                 return false;
-        len = addr_len(a->family);
-        memcpy(x, addr_bytes(&c->addr), len);
-        memcpy(y, addr_bytes(a), len);
-        mask_bytes(x, len, c->prefix);
-        mask_bytes(y, len, c->prefix);
+        len = kn_nft_addr_len(a->family);
+        memcpy(x, kn_nft_addr_bytes(&c->addr), len);
+        memcpy(y, kn_nft_addr_bytes(a), len);
+        kn_nft_mask_bytes(x, len, c->prefix);
+        kn_nft_mask_bytes(y, len, c->prefix);
         return memcmp(x, y, len) == 0;
 }
 
@@ -166,7 +142,7 @@ void kn_addr_format(const kn_addr *a, char *buf, size_t len)
                 return;
         buf[0] = 0;
         if (!a || (a->family != AF_INET && a->family != AF_INET6) ||
-            !inet_ntop(a->family, addr_bytes(a), buf, (socklen_t)len))
+            !inet_ntop(a->family, kn_nft_addr_bytes(a), buf, (socklen_t)len))
                 buf[0] = 0;
 }
 
@@ -226,8 +202,7 @@ int kn_nft_family(const kn_nft *n) { return n->family; }
 
 /* ---------- transaction buffer ---------- */
 
-static void tx_fail(kn_nft_tx *tx, int code, const char *fmt, ...) KN_PRINTF(3, 4);
-static void tx_fail(kn_nft_tx *tx, int code, const char *fmt, ...)
+void kn_nft_tx_fail(kn_nft_tx *tx, int code, const char *fmt, ...)
 {
         va_list ap;
 
@@ -246,7 +221,7 @@ static bool tx_reserve(kn_nft_tx *tx, size_t need)
         if (tx->len + need <= tx->cap)
                 return true;
         if (tx->len + need > BATCH_MAX) {
-                tx_fail(tx, -EFBIG, "transaction larger than %zu bytes", BATCH_MAX);
+                kn_nft_tx_fail(tx, -EFBIG, "transaction larger than %zu bytes", BATCH_MAX);
                 return false;
         }
         cap = tx->cap ? tx->cap : 65536;
@@ -257,14 +232,14 @@ static bool tx_reserve(kn_nft_tx *tx, size_t need)
         return true;
 }
 
-static bool name_ok(kn_nft_tx *tx, const char *what, const char *name)
+bool kn_nft_name_ok(kn_nft_tx *tx, const char *what, const char *name)
 {
         if (!name || !*name) {
-                tx_fail(tx, -EINVAL, "%s: empty name", what);
+                kn_nft_tx_fail(tx, -EINVAL, "%s: empty name", what);
                 return false;
         }
         if (strlen(name) > NAME_MAX_LEN) {
-                tx_fail(tx, -ENAMETOOLONG, "%s %.64s...: name longer than %d bytes", what, name, NAME_MAX_LEN);
+                kn_nft_tx_fail(tx, -ENAMETOOLONG, "%s %.64s...: name longer than %d bytes", what, name, NAME_MAX_LEN);
                 return false;
         }
         return true;
@@ -292,7 +267,7 @@ kn_nft_tx *kn_nft_tx_new(kn_nft *n, const char *table)
         tx->table = kn_strdup(table ? table : "");
         tx_reserve(tx, HDR_LEN);
         tx->len = HDR_LEN; /* room for BATCH_BEGIN */
-        if (!name_ok(tx, "table", table))
+        if (!kn_nft_name_ok(tx, "table", table))
                 return tx;
         return tx;
 }
@@ -313,8 +288,7 @@ void kn_nft_tx_free(kn_nft_tx *tx)
 
 size_t kn_nft_tx_size(const kn_nft_tx *tx) { return tx->n_ops; }
 
-/* userdata TLV (struct nftnl_udata: u8 type, u8 len, value) */
-static void udata_put(uint8_t *buf, size_t *len, uint8_t type, const void *data, size_t dlen)
+void kn_nft_udata_put(uint8_t *buf, size_t *len, uint8_t type, const void *data, size_t dlen)
 {
         buf[(*len)++] = type;
         buf[(*len)++] = (uint8_t)dlen;
@@ -322,39 +296,41 @@ static void udata_put(uint8_t *buf, size_t *len, uint8_t type, const void *data,
         *len += dlen;
 }
 
-static size_t udata_comment(uint8_t *buf, size_t len, uint8_t type, const char *comment)
+size_t kn_nft_udata_comment(uint8_t *buf, size_t len, uint8_t type, const char *comment)
 {
-        char c[COMMENT_MAX + 1];
+        char c[KN_NFT_COMMENT_MAX + 1];
         size_t n;
 
         if (!comment || !*comment)
                 return len;
-        n = strnlen(comment, COMMENT_MAX);
+        n = strnlen(comment, KN_NFT_COMMENT_MAX);
         memcpy(c, comment, n);
         c[n] = 0;
-        udata_put(buf, &len, type, c, n + 1);
+        kn_nft_udata_put(buf, &len, type, c, n + 1);
         return len;
 }
 
 /* ---------- element groups ---------- */
 
-static void group_emit(kn_nft_tx *tx, struct elem_group *g)
+void kn_nft_tx_put_elems(kn_nft_tx *tx, const char *set, uint32_t set_id, bool del, const kn_buf *enc)
 {
         size_t off = 0;
 
-        while (off < g->enc.len && !tx->err) {
-                struct nlmsghdr *nlh = msg_begin(tx, g->del ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM,
-                                                 g->del ? 0 : NLM_F_CREATE, MSG_RESERVE + 1024);
+        while (off < enc->len && !tx->err) {
+                struct nlmsghdr *nlh = msg_begin(tx, del ? NFT_MSG_DELSETELEM : NFT_MSG_NEWSETELEM,
+                                                 del ? 0 : NLM_F_CREATE, MSG_RESERVE + 1024);
                 struct nlattr *nest;
                 size_t count = 0;
 
                 if (!nlh)
                         break;
                 mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, tx->table);
-                mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, g->set);
+                mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, set);
+                if (set_id)
+                        mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(set_id));
                 nest = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
-                while (off < g->enc.len && count < ELEMS_PER_MSG) {
-                        const struct nlattr *a = (const struct nlattr *)(g->enc.data + off);
+                while (off < enc->len && count < ELEMS_PER_MSG) {
+                        const struct nlattr *a = (const struct nlattr *)(enc->data + off);
                         size_t alen = MNL_ALIGN(a->nla_len);
                         size_t used = (size_t)((char *)mnl_nlmsg_get_payload_tail(nlh) - (char *)nest);
                         if (count > 0 && used + alen > ELEMS_NEST_MAX)
@@ -367,6 +343,11 @@ static void group_emit(kn_nft_tx *tx, struct elem_group *g)
                 mnl_attr_nest_end(nlh, nest);
                 msg_end(tx, nlh);
         }
+}
+
+static void group_emit(kn_nft_tx *tx, struct kn_nft_elem_group *g)
+{
+        kn_nft_tx_put_elems(tx, g->set, 0, g->del, &g->enc);
         kn_buf_free(&g->enc);
         g->enc = (kn_buf){.max = SIZE_MAX};
         g->count = 0;
@@ -378,7 +359,7 @@ static void groups_flush(kn_nft_tx *tx, const char *name)
         size_t j = 0;
 
         for (size_t i = 0; i < tx->n_groups; i++) {
-                struct elem_group *g = &tx->groups[i];
+                struct kn_nft_elem_group *g = &tx->groups[i];
                 if (!name || strcmp(g->set, name) == 0) {
                         group_emit(tx, g);
                         free(g->set);
@@ -389,10 +370,10 @@ static void groups_flush(kn_nft_tx *tx, const char *name)
         tx->n_groups = j;
 }
 
-static struct elem_group *group_get(kn_nft_tx *tx, const char *set, bool del)
+static struct kn_nft_elem_group *group_get(kn_nft_tx *tx, const char *set, bool del)
 {
         for (size_t i = tx->n_groups; i-- > 0;) {
-                struct elem_group *g = &tx->groups[i];
+                struct kn_nft_elem_group *g = &tx->groups[i];
                 if (strcmp(g->set, set) != 0)
                         continue;
                 if (g->del == del)
@@ -405,16 +386,13 @@ static struct elem_group *group_get(kn_nft_tx *tx, const char *set, bool del)
                 tx->cap_groups = tx->cap_groups ? tx->cap_groups * 2 : 16;
                 tx->groups = kn_realloc(tx->groups, tx->cap_groups * sizeof(*tx->groups));
         }
-        tx->groups[tx->n_groups] = (struct elem_group){.set = kn_strdup(set), .del = del, .enc = {.max = SIZE_MAX}};
+        tx->groups[tx->n_groups] = (struct kn_nft_elem_group){.set = kn_strdup(set), .del = del, .enc = {.max = SIZE_MAX}};
         return &tx->groups[tx->n_groups++];
 }
 
-/* Tiny attribute writer for pre-encoded elements. */
-struct abuf {
-        uint8_t b[1024];
-        size_t len;
-};
-static size_t a_start(struct abuf *a, uint16_t type)
+/* ---------- pre-encoded element attributes ---------- */
+
+size_t kn_nft_abuf_start(struct kn_nft_abuf *a, uint16_t type)
 {
         size_t off = a->len;
         struct nlattr *h = (struct nlattr *)(a->b + off);
@@ -422,8 +400,8 @@ static size_t a_start(struct abuf *a, uint16_t type)
         a->len += MNL_ATTR_HDRLEN;
         return off;
 }
-static void a_end(struct abuf *a, size_t off) { ((struct nlattr *)(a->b + off))->nla_len = (uint16_t)(a->len - off); }
-static void a_put(struct abuf *a, uint16_t type, const void *data, size_t len)
+void kn_nft_abuf_end(struct kn_nft_abuf *a, size_t off) { ((struct nlattr *)(a->b + off))->nla_len = (uint16_t)(a->len - off); }
+void kn_nft_abuf_put(struct kn_nft_abuf *a, uint16_t type, const void *data, size_t len)
 {
         struct nlattr *h = (struct nlattr *)(a->b + a->len);
         h->nla_type = type;
@@ -432,25 +410,23 @@ static void a_put(struct abuf *a, uint16_t type, const void *data, size_t len)
         memset(a->b + a->len + MNL_ATTR_HDRLEN + len, 0, MNL_ALIGN(len) - len);
         a->len += MNL_ATTR_HDRLEN + MNL_ALIGN(len);
 }
-static void a_put_u32(struct abuf *a, uint16_t type, uint32_t v_host)
+void kn_nft_abuf_put_u32(struct kn_nft_abuf *a, uint16_t type, uint32_t v_host)
 {
         uint32_t be = htonl(v_host);
-        a_put(a, type, &be, 4);
+        kn_nft_abuf_put(a, type, &be, 4);
 }
 
 /* ---------- key types ---------- */
 
-enum { TYPE_IPV4 = 7, TYPE_IPV6 = 8, TYPE_PROTO = 12, TYPE_SERVICE = 13 };
-
 static uint32_t key_type(int family, enum kn_nft_key k)
 {
-        uint32_t a = family == AF_INET6 ? TYPE_IPV6 : TYPE_IPV4;
+        uint32_t a = family == AF_INET6 ? KN_NFT_TYPE_IPV6 : KN_NFT_TYPE_IPV4;
 
         switch (k) {
         case KN_KEY_ADDR: return a;
-        case KN_KEY_ADDR_PROTO_PORT: return ((a << 6 | TYPE_PROTO) << 6) | TYPE_SERVICE;
-        case KN_KEY_PROTO_PORT: return TYPE_PROTO << 6 | TYPE_SERVICE;
-        case KN_KEY_ADDR_ADDR_PROTO_PORT: return (((a << 6 | a) << 6 | TYPE_PROTO) << 6) | TYPE_SERVICE;
+        case KN_KEY_ADDR_PROTO_PORT: return ((a << 6 | KN_NFT_TYPE_PROTO) << 6) | KN_NFT_TYPE_SERVICE;
+        case KN_KEY_PROTO_PORT: return KN_NFT_TYPE_PROTO << 6 | KN_NFT_TYPE_SERVICE;
+        case KN_KEY_ADDR_ADDR_PROTO_PORT: return (((a << 6 | a) << 6 | KN_NFT_TYPE_PROTO) << 6) | KN_NFT_TYPE_SERVICE;
         }
         return a;
 }
@@ -458,16 +434,16 @@ static uint32_t key_type(int family, enum kn_nft_key k)
 /* Key data, each field padded to 4 bytes. Returns the length. */
 static size_t key_data(int family, enum kn_nft_key k, const kn_nft_elem *e, uint8_t *out)
 {
-        size_t al = addr_len(family), len = 0;
+        size_t al = kn_nft_addr_len(family), len = 0;
         uint16_t port = htons(e->port);
 
         memset(out, 0, 48);
         if (k == KN_KEY_ADDR || k == KN_KEY_ADDR_PROTO_PORT || k == KN_KEY_ADDR_ADDR_PROTO_PORT) {
-                memcpy(out, addr_bytes(&e->addr), al);
+                memcpy(out, kn_nft_addr_bytes(&e->addr), al);
                 len += al;
         }
         if (k == KN_KEY_ADDR_ADDR_PROTO_PORT) {
-                memcpy(out + len, addr_bytes(&e->addr2), al);
+                memcpy(out + len, kn_nft_addr_bytes(&e->addr2), al);
                 len += al;
         }
         if (k != KN_KEY_ADDR) {
@@ -491,7 +467,7 @@ static bool elem_family_ok(kn_nft_tx *tx, const kn_nft_set *s, const kn_nft_elem
         bool addr = s->key != KN_KEY_PROTO_PORT, addr2 = s->key == KN_KEY_ADDR_ADDR_PROTO_PORT;
 
         if ((addr && e->addr.family != tx->n->family) || (addr2 && e->addr2.family != tx->n->family)) {
-                tx_fail(tx, -EAFNOSUPPORT, "element for %s %s: address family does not match the table",
+                kn_nft_tx_fail(tx, -EAFNOSUPPORT, "element for %s %s: address family does not match the table",
                         s->verdict_map ? "map" : "set", s->name);
                 return false;
         }
@@ -500,18 +476,18 @@ static bool elem_family_ok(kn_nft_tx *tx, const kn_nft_set *s, const kn_nft_elem
 
 static void tx_elem(kn_nft_tx *tx, const kn_nft_set *s, const kn_nft_elem *e, bool del)
 {
-        struct abuf a = {.len = 0};
+        struct kn_nft_abuf a = {.len = 0};
         uint8_t key[48];
         size_t klen, el, k, d, v;
-        struct elem_group *g;
+        struct kn_nft_elem_group *g;
 
-        if (tx->err || !s || !e || !name_ok(tx, "set", s->name) || !elem_family_ok(tx, s, e))
+        if (tx->err || !s || !e || !kn_nft_name_ok(tx, "set", s->name) || !elem_family_ok(tx, s, e))
                 return;
         klen = key_data(tx->n->family, s->key, e, key);
-        el = a_start(&a, NFTA_LIST_ELEM);
-        k = a_start(&a, NFTA_SET_ELEM_KEY);
-        a_put(&a, NFTA_DATA_VALUE, key, klen);
-        a_end(&a, k);
+        el = kn_nft_abuf_start(&a, NFTA_LIST_ELEM);
+        k = kn_nft_abuf_start(&a, NFTA_SET_ELEM_KEY);
+        kn_nft_abuf_put(&a, NFTA_DATA_VALUE, key, klen);
+        kn_nft_abuf_end(&a, k);
         if (s->verdict_map && !del) {
                 int code;
                 switch (e->verdict) {
@@ -521,29 +497,29 @@ static void tx_elem(kn_nft_tx *tx, const kn_nft_set *s, const kn_nft_elem *e, bo
                 case KN_OP_ACCEPT: code = NF_ACCEPT; break;
                 case KN_OP_RETURN: code = NFT_RETURN; break;
                 default:
-                        tx_fail(tx, -EINVAL, "element for map %s: unsupported verdict", s->name);
+                        kn_nft_tx_fail(tx, -EINVAL, "element for map %s: unsupported verdict", s->name);
                         return;
                 }
-                if ((code == NFT_GOTO || code == NFT_JUMP) && !name_ok(tx, "verdict chain", e->chain))
+                if ((code == NFT_GOTO || code == NFT_JUMP) && !kn_nft_name_ok(tx, "verdict chain", e->chain))
                         return;
-                d = a_start(&a, NFTA_SET_ELEM_DATA);
-                v = a_start(&a, NFTA_DATA_VERDICT);
-                a_put_u32(&a, NFTA_VERDICT_CODE, (uint32_t)code);
+                d = kn_nft_abuf_start(&a, NFTA_SET_ELEM_DATA);
+                v = kn_nft_abuf_start(&a, NFTA_DATA_VERDICT);
+                kn_nft_abuf_put_u32(&a, NFTA_VERDICT_CODE, (uint32_t)code);
                 if (code == NFT_GOTO || code == NFT_JUMP)
-                        a_put(&a, NFTA_VERDICT_CHAIN, e->chain, strlen(e->chain) + 1);
-                a_end(&a, v);
-                a_end(&a, d);
+                        kn_nft_abuf_put(&a, NFTA_VERDICT_CHAIN, e->chain, strlen(e->chain) + 1);
+                kn_nft_abuf_end(&a, v);
+                kn_nft_abuf_end(&a, d);
         }
         if (e->comment && *e->comment && !del) {
-                uint8_t ud[COMMENT_MAX + 8];
-                size_t ulen = udata_comment(ud, 0, NFTNL_UDATA_SET_ELEM_COMMENT, e->comment);
-                a_put(&a, NFTA_SET_ELEM_USERDATA, ud, ulen);
+                uint8_t ud[KN_NFT_COMMENT_MAX + 8];
+                size_t ulen = kn_nft_udata_comment(ud, 0, NFTNL_UDATA_SET_ELEM_COMMENT, e->comment);
+                kn_nft_abuf_put(&a, NFTA_SET_ELEM_USERDATA, ud, ulen);
         }
-        a_end(&a, el);
+        kn_nft_abuf_end(&a, el);
         g = group_get(tx, s->name, del);
         g->map = s->verdict_map;
         if (kn_buf_append(&g->enc, a.b, a.len) < 0) {
-                tx_fail(tx, -EFBIG, "too many elements for set %s", s->name);
+                kn_nft_tx_fail(tx, -EFBIG, "too many elements for set %s", s->name);
                 return;
         }
         g->count++;
@@ -559,7 +535,7 @@ static void put_table_msg(kn_nft_tx *tx, uint16_t type, uint16_t flags, const ch
 {
         struct nftnl_table *t;
         struct nlmsghdr *nlh = msg_begin(tx, type, flags, 4096);
-        uint8_t ud[COMMENT_MAX + 8];
+        uint8_t ud[KN_NFT_COMMENT_MAX + 8];
         size_t ulen;
 
         if (!nlh)
@@ -568,7 +544,7 @@ static void put_table_msg(kn_nft_tx *tx, uint16_t type, uint16_t flags, const ch
         if (!t)
                 abort();
         nftnl_table_set_str(t, NFTNL_TABLE_NAME, tx->table);
-        ulen = udata_comment(ud, 0, NFTNL_UDATA_TABLE_COMMENT, comment);
+        ulen = kn_nft_udata_comment(ud, 0, NFTNL_UDATA_TABLE_COMMENT, comment);
         if (ulen)
                 nftnl_table_set_data(t, NFTNL_TABLE_USERDATA, ud, (uint32_t)ulen);
         nftnl_table_nlmsg_build_payload(nlh, t);
@@ -603,10 +579,10 @@ static void chain_msg(kn_nft_tx *tx, uint16_t type, uint16_t flags, const kn_nft
 {
         struct nftnl_chain *ch;
         struct nlmsghdr *nlh;
-        uint8_t ud[COMMENT_MAX + 8];
+        uint8_t ud[KN_NFT_COMMENT_MAX + 8];
         size_t ulen;
 
-        if (tx->err || !name_ok(tx, "chain", name))
+        if (tx->err || !kn_nft_name_ok(tx, "chain", name))
                 return;
         nlh = msg_begin(tx, type, flags, 4096);
         if (!nlh)
@@ -622,7 +598,7 @@ static void chain_msg(kn_nft_tx *tx, uint16_t type, uint16_t flags, const kn_nft
                 nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, c->type ? c->type : "filter");
         }
         if (c) {
-                ulen = udata_comment(ud, 0, NFTNL_UDATA_CHAIN_COMMENT, c->comment);
+                ulen = kn_nft_udata_comment(ud, 0, NFTNL_UDATA_CHAIN_COMMENT, c->comment);
                 if (ulen)
                         nftnl_chain_set_data(ch, NFTNL_CHAIN_USERDATA, ud, (uint32_t)ulen);
         }
@@ -635,7 +611,7 @@ static void chain_msg(kn_nft_tx *tx, uint16_t type, uint16_t flags, const kn_nft
 void kn_nft_tx_add_chain(kn_nft_tx *tx, const kn_nft_chain *c)
 {
         if (!c) {
-                tx_fail(tx, -EINVAL, "add chain: no chain");
+                kn_nft_tx_fail(tx, -EINVAL, "add chain: no chain");
                 return;
         }
         chain_msg(tx, NFT_MSG_NEWCHAIN, NLM_F_CREATE, c, c->name, "add");
@@ -652,7 +628,7 @@ void kn_nft_tx_flush_chain(kn_nft_tx *tx, const char *name)
         struct nftnl_rule *r;
         struct nlmsghdr *nlh;
 
-        if (tx->err || !name_ok(tx, "chain", name))
+        if (tx->err || !kn_nft_name_ok(tx, "chain", name))
                 return;
         nlh = msg_begin(tx, NFT_MSG_DELRULE, 0, 4096);
         if (!nlh)
@@ -672,12 +648,12 @@ void kn_nft_tx_add_set(kn_nft_tx *tx, const kn_nft_set *s)
 {
         struct nftnl_set *set;
         struct nlmsghdr *nlh;
-        uint8_t ud[COMMENT_MAX + 32];
+        uint8_t ud[KN_NFT_COMMENT_MAX + 32];
         size_t ulen = 0;
         uint32_t flags = 0, bo;
         int fam;
 
-        if (tx->err || !s || !name_ok(tx, "set", s->name))
+        if (tx->err || !s || !kn_nft_name_ok(tx, "set", s->name))
                 return;
         groups_flush(tx, s->name);
         fam = tx->n->family;
@@ -704,12 +680,12 @@ void kn_nft_tx_add_set(kn_nft_tx *tx, const kn_nft_set *s)
         nftnl_set_set_u32(set, NFTNL_SET_FLAGS, flags);
         /* as nft writes it: BYTEORDER_BIG_ENDIAN (2) for addresses, invalid (0) for concats */
         bo = s->key == KN_KEY_ADDR ? 2 : 0;
-        udata_put(ud, &ulen, NFTNL_UDATA_SET_KEYBYTEORDER, &bo, 4);
+        kn_nft_udata_put(ud, &ulen, NFTNL_UDATA_SET_KEYBYTEORDER, &bo, 4);
         if (s->verdict_map) {
                 bo = 0;
-                udata_put(ud, &ulen, NFTNL_UDATA_SET_DATABYTEORDER, &bo, 4);
+                kn_nft_udata_put(ud, &ulen, NFTNL_UDATA_SET_DATABYTEORDER, &bo, 4);
         }
-        ulen = udata_comment(ud, ulen, NFTNL_UDATA_SET_COMMENT, s->comment);
+        ulen = kn_nft_udata_comment(ud, ulen, NFTNL_UDATA_SET_COMMENT, s->comment);
         nftnl_set_set_data(set, NFTNL_SET_USERDATA, ud, (uint32_t)ulen);
         nftnl_set_nlmsg_build_payload(nlh, set);
         nftnl_set_free(set);
@@ -721,7 +697,7 @@ static void set_name_msg(kn_nft_tx *tx, uint16_t type, const char *name, const c
 {
         struct nlmsghdr *nlh;
 
-        if (tx->err || !name_ok(tx, "set", name))
+        if (tx->err || !kn_nft_name_ok(tx, "set", name))
                 return;
         groups_flush(tx, name);
         nlh = msg_begin(tx, type, 0, 4096);
@@ -741,513 +717,28 @@ static void set_name_msg(kn_nft_tx *tx, uint16_t type, const char *name, const c
 void kn_nft_tx_flush_set(kn_nft_tx *tx, const char *name) { set_name_msg(tx, NFT_MSG_DELSETELEM, name, "flush"); }
 void kn_nft_tx_delete_set(kn_nft_tx *tx, const char *name) { set_name_msg(tx, NFT_MSG_DELSET, name, "delete"); }
 
-/* ---------- rules ---------- */
+/* ---------- objects built by nft_expr.c ---------- */
 
-struct rb {
-        kn_nft_tx *tx;
-        struct nftnl_rule *r;
-        int family;
-        const char *chain;
-        bool have_proto;
-};
-
-static struct nftnl_expr *ex(struct rb *b, const char *name)
+bool kn_nft_tx_put_set(kn_nft_tx *tx, struct nftnl_set *s)
 {
-        struct nftnl_expr *e = nftnl_expr_alloc(name);
-        if (!e)
-                abort();
-        nftnl_rule_add_expr(b->r, e);
-        return e;
-}
+        struct nlmsghdr *nlh = msg_begin(tx, NFT_MSG_NEWSET, NLM_F_CREATE, 4096);
 
-/* Register for a 32-bit word offset inside a concatenation, as nft numbers them. */
-static uint32_t reg32(size_t words) { return words == 0 ? NFT_REG_1 : NFT_REG32_00 + (uint32_t)words; }
-
-static void e_payload(struct rb *b, uint32_t base, uint32_t off, uint32_t len, uint32_t dreg)
-{
-        struct nftnl_expr *e = ex(b, "payload");
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-}
-
-static void e_addr(struct rb *b, bool daddr, uint32_t len, uint32_t dreg)
-{
-        uint32_t off = b->family == AF_INET6 ? (daddr ? 24 : 8) : (daddr ? 16 : 12);
-        e_payload(b, NFT_PAYLOAD_NETWORK_HEADER, off, len, dreg);
-}
-
-static void e_meta(struct rb *b, uint32_t key, uint32_t dreg)
-{
-        struct nftnl_expr *e = ex(b, "meta");
-        nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, dreg);
-}
-
-static void e_cmp(struct rb *b, bool neq, const void *data, uint32_t len)
-{
-        struct nftnl_expr *e = ex(b, "cmp");
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, neq ? NFT_CMP_NEQ : NFT_CMP_EQ);
-        nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
-}
-
-static void e_cmp_u32(struct rb *b, bool neq, uint32_t v)
-{
-        e_cmp(b, neq, &v, 4);
-}
-
-static void e_bitwise(struct rb *b, const void *mask, const void *xor, uint32_t len)
-{
-        struct nftnl_expr *e = ex(b, "bitwise");
-        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
-        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
-        nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor, len);
-}
-
-static void e_bitwise_u32(struct rb *b, uint32_t mask, uint32_t xor)
-{
-        e_bitwise(b, &mask, &xor, 4);
-}
-
-static void e_ct(struct rb *b, uint32_t key)
-{
-        struct nftnl_expr *e = ex(b, "ct");
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-}
-
-static void e_lookup(struct rb *b, const char *set, uint32_t set_id, bool verdict, bool inv)
-{
-        struct nftnl_expr *e = ex(b, "lookup");
-        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-        nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
-        if (set_id)
-                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
-        if (verdict)
-                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_DREG, NFT_REG_VERDICT);
-        if (inv)
-                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
-}
-
-static void e_verdict(struct rb *b, int code, const char *chain)
-{
-        struct nftnl_expr *e = ex(b, "immediate");
-        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)code);
-        if (chain)
-                nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
-}
-
-static void e_mark_set(struct rb *b, uint32_t mask, uint32_t xor)
-{
-        struct nftnl_expr *e;
-        e_meta(b, NFT_META_MARK, NFT_REG_1);
-        e_bitwise_u32(b, mask, xor);
-        e = ex(b, "meta");
-        nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_MARK);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_META_SREG, NFT_REG_1);
-}
-
-/* ip saddr/daddr <cidr>: compare the prefix bytes, masking a partial last byte. */
-static void e_cidr(struct rb *b, bool daddr, const kn_cidr *c, bool neg)
-{
-        uint8_t net[16], mask[16], zero[16] = {0};
-        size_t al = addr_len(b->family);
-        uint32_t nbytes;
-
-        if (c->prefix <= 0) {
-                if (neg) { /* != 0/0 never matches */
-                        e_addr(b, daddr, 1, NFT_REG_1);
-                        e_bitwise(b, zero, zero, 1);
-                        e_cmp(b, true, zero, 1);
-                }
-                return;
-        }
-        nbytes = (uint32_t)(c->prefix + 7) / 8;
-        memcpy(net, addr_bytes(&c->addr), al);
-        memset(mask, 0xff, sizeof(mask));
-        mask_bytes(mask, al, c->prefix);
-        mask_bytes(net, al, c->prefix);
-        e_addr(b, daddr, nbytes, NFT_REG_1);
-        if (c->prefix % 8)
-                e_bitwise(b, mask, zero, nbytes);
-        e_cmp(b, neg, net, nbytes);
-}
-
-static int iv_cmp(const void *a, const void *b) { return memcmp(a, b, 16); }
-
-/* ip saddr/daddr { c1, c2 }: an anonymous constant interval set, encoded as nft does:
- * a start element per interval and an end-flagged element at end+1. */
-static void e_cidrs(struct rb *b, bool daddr, const kn_cidr *cidrs, size_t n, bool neg)
-{
-        kn_nft_tx *tx = b->tx;
-        size_t al = addr_len(b->family), ni = 0, count = 0;
-        uint8_t(*iv)[2][16];
-        struct nftnl_set *set;
-        struct nlmsghdr *nlh;
-        struct nlattr *nest;
-        uint32_t id, bo = 2;
-        uint8_t ud[16];
-        size_t ulen = 0;
-
-        if (n == 0 || n > 65536) {
-                tx_fail(tx, -EINVAL, "add rule in chain %s: CIDR list has %zu entries", b->chain, n);
-                return;
-        }
-        iv = kn_calloc(n, sizeof(*iv));
-        for (size_t i = 0; i < n; i++) {
-                if (cidrs[i].addr.family != b->family) {
-                        free(iv);
-                        tx_fail(tx, -EAFNOSUPPORT, "add rule in chain %s: CIDR of another family", b->chain);
-                        return;
-                }
-                memcpy(iv[i][0], addr_bytes(&cidrs[i].addr), al);
-                mask_bytes(iv[i][0], al, cidrs[i].prefix);
-                memcpy(iv[i][1], iv[i][0], al);
-                for (size_t j = 0; j < al; j++) { /* last address: set host bits */
-                        int bits = cidrs[i].prefix - (int)j * 8;
-                        if (bits < 8)
-                                iv[i][1][j] |= bits <= 0 ? 0xff : (uint8_t)(0xff >> bits);
-                }
-        }
-        /* sort by start (big-endian bytes compare as numbers), merge overlaps */
-        qsort(iv, n, sizeof(*iv), iv_cmp);
-        for (size_t i = 0; i < n; i++) {
-                if (ni > 0 && memcmp(iv[i][0], iv[ni - 1][1], al) <= 0) {
-                        if (memcmp(iv[i][1], iv[ni - 1][1], al) > 0)
-                                memcpy(iv[ni - 1][1], iv[i][1], al);
-                        continue;
-                }
-                memmove(iv[ni], iv[i], sizeof(*iv));
-                ni++;
-        }
-        id = ++tx->set_id;
-        /* elements message first built into a scratch abuf list, then the set */
-        nlh = msg_begin(tx, NFT_MSG_NEWSET, NLM_F_CREATE, 4096);
-        if (!nlh) {
-                free(iv);
-                return;
-        }
-        set = nftnl_set_alloc();
-        if (!set)
-                abort();
-        /* count elements */
-        {
-                uint8_t zero[16] = {0};
-                if (memcmp(iv[0][0], zero, al) != 0)
-                        count++;
-                for (size_t i = 0; i < ni; i++) {
-                        uint8_t ones[16];
-                        memset(ones, 0xff, al);
-                        count++;
-                        if (memcmp(iv[i][1], ones, al) != 0)
-                                count++;
-                }
-        }
-        nftnl_set_set_str(set, NFTNL_SET_TABLE, tx->table);
-        nftnl_set_set_str(set, NFTNL_SET_NAME, "__set%d");
-        nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, b->family == AF_INET6 ? TYPE_IPV6 : TYPE_IPV4);
-        nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, (uint32_t)al);
-        nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_INTERVAL);
-        nftnl_set_set_u32(set, NFTNL_SET_ID, id);
-        nftnl_set_set_u32(set, NFTNL_SET_DESC_SIZE, (uint32_t)count);
-        udata_put(ud, &ulen, NFTNL_UDATA_SET_KEYBYTEORDER, &bo, 4);
-        nftnl_set_set_data(set, NFTNL_SET_USERDATA, ud, (uint32_t)ulen);
-        nftnl_set_nlmsg_build_payload(nlh, set);
-        nftnl_set_free(set);
+        if (!nlh)
+                return false;
+        nftnl_set_nlmsg_build_payload(nlh, s);
         msg_end(tx, nlh);
-
-        /* elements: at most 65536 intervals; split like named sets */
-        {
-                size_t i = 0, stage = 0; /* stage: 0 leading zero-end, then per interval start/end */
-                uint8_t zero[16] = {0}, ones[16];
-                bool lead = memcmp(iv[0][0], zero, al) != 0;
-                memset(ones, 0xff, al);
-                while (!tx->err && (lead || i < ni)) {
-                        size_t c = 0;
-                        nlh = msg_begin(tx, NFT_MSG_NEWSETELEM, NLM_F_CREATE, MSG_RESERVE + 1024);
-                        if (!nlh)
-                                break;
-                        mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_TABLE, tx->table);
-                        mnl_attr_put_strz(nlh, NFTA_SET_ELEM_LIST_SET, "__set%d");
-                        mnl_attr_put_u32(nlh, NFTA_SET_ELEM_LIST_SET_ID, htonl(id));
-                        nest = mnl_attr_nest_start(nlh, NFTA_SET_ELEM_LIST_ELEMENTS);
-                        while ((lead || i < ni) && c < ELEMS_PER_MSG) {
-                                struct abuf a = {.len = 0};
-                                size_t el, k;
-                                const uint8_t *key;
-                                bool end;
-                                if (lead) {
-                                        key = zero, end = true, lead = false;
-                                } else if (stage == 0) {
-                                        key = iv[i][0], end = false, stage = 1;
-                                } else {
-                                        uint8_t *nx = iv[i][1];
-                                        stage = 0;
-                                        i++;
-                                        if (memcmp(nx, ones, al) == 0)
-                                                continue;
-                                        for (size_t j = al; j-- > 0;) /* end + 1 */
-                                                if (++nx[j] != 0)
-                                                        break;
-                                        key = nx, end = true;
-                                }
-                                el = a_start(&a, NFTA_LIST_ELEM);
-                                if (end)
-                                        a_put_u32(&a, NFTA_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
-                                k = a_start(&a, NFTA_SET_ELEM_KEY);
-                                a_put(&a, NFTA_DATA_VALUE, key, al);
-                                a_end(&a, k);
-                                a_end(&a, el);
-                                memcpy(mnl_nlmsg_get_payload_tail(nlh), a.b, a.len);
-                                nlh->nlmsg_len += (uint32_t)a.len;
-                                c++;
-                        }
-                        mnl_attr_nest_end(nlh, nest);
-                        msg_end(tx, nlh);
-                }
-        }
-        free(iv);
-        e_addr(b, daddr, (uint32_t)al, NFT_REG_1);
-        e_lookup(b, "__set%d", id, false, neg);
+        return true;
 }
 
-/* [ip saddr .] [ip daddr .] meta l4proto . th dport, in consecutive registers */
-static void e_concat_proto_port(struct rb *b, bool with_saddr, bool with_daddr)
+bool kn_nft_tx_put_rule(kn_nft_tx *tx, struct nftnl_rule *r)
 {
-        size_t w = 0, aw = addr_len(b->family) / 4;
-        if (with_saddr) {
-                e_addr(b, false, (uint32_t)addr_len(b->family), reg32(w));
-                w += aw;
-        }
-        if (with_daddr) {
-                e_addr(b, true, (uint32_t)addr_len(b->family), reg32(w));
-                w += aw;
-        }
-        e_meta(b, NFT_META_L4PROTO, reg32(w));
-        e_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2, reg32(w + 1));
-}
+        struct nlmsghdr *nlh = msg_begin(tx, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, MSG_RESERVE);
 
-static void rule_op(struct rb *b, const kn_nft_op *op)
-{
-        kn_nft_tx *tx = b->tx;
-        size_t al = addr_len(b->family);
-
-        switch (op->type) {
-        case KN_OP_CT_STATE_NEW:
-                e_ct(b, NFT_CT_STATE);
-                e_bitwise_u32(b, 1u << 3 /* NF_CT_STATE_BIT(IP_CT_NEW) */, 0);
-                e_cmp_u32(b, !op->neg, 0);
-                break;
-        case KN_OP_CT_STATUS_DNAT:
-                e_ct(b, NFT_CT_STATUS);
-                e_bitwise_u32(b, 1u << 5 /* IPS_DST_NAT */, 0);
-                e_cmp_u32(b, !op->neg, 0);
-                break;
-        case KN_OP_L4PROTO: {
-                uint8_t p = (uint8_t)op->proto;
-                e_meta(b, NFT_META_L4PROTO, NFT_REG_1);
-                e_cmp(b, op->neg, &p, 1);
-                b->have_proto = true;
-                break;
-        }
-        case KN_OP_DADDR:
-        case KN_OP_SADDR:
-                if (op->addr.family != b->family) {
-                        tx_fail(tx, -EAFNOSUPPORT, "add rule in chain %s: address of another family", b->chain);
-                        return;
-                }
-                e_addr(b, op->type == KN_OP_DADDR, (uint32_t)al, NFT_REG_1);
-                e_cmp(b, op->neg, addr_bytes(&op->addr), (uint32_t)al);
-                break;
-        case KN_OP_SADDR_IN_CIDR:
-        case KN_OP_DADDR_IN_CIDR:
-                if (!op->cidrs || op->n_cidrs < 1 || op->cidrs[0].addr.family != b->family) {
-                        tx_fail(tx, -EINVAL, "add rule in chain %s: missing CIDR or CIDR of another family", b->chain);
-                        return;
-                }
-                e_cidr(b, op->type == KN_OP_DADDR_IN_CIDR, &op->cidrs[0], op->neg);
-                break;
-        case KN_OP_SADDR_IN_CIDRS:
-        case KN_OP_DADDR_IN_CIDRS:
-                if (!op->cidrs) {
-                        tx_fail(tx, -EINVAL, "add rule in chain %s: missing CIDR list", b->chain);
-                        return;
-                }
-                e_cidrs(b, op->type == KN_OP_DADDR_IN_CIDRS, op->cidrs, op->n_cidrs, op->neg);
-                break;
-        case KN_OP_DADDR_IN_SET:
-        case KN_OP_SADDR_IN_SET:
-                if (!name_ok(tx, "set", op->name))
-                        return;
-                e_addr(b, op->type == KN_OP_DADDR_IN_SET, (uint32_t)al, NFT_REG_1);
-                e_lookup(b, op->name, 0, false, op->neg);
-                break;
-        case KN_OP_FIB_DADDR_LOCAL:
-        case KN_OP_FIB_SADDR_LOCAL: {
-                struct nftnl_expr *e = ex(b, "fib");
-                nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_FLAGS,
-                                   op->type == KN_OP_FIB_DADDR_LOCAL ? NFTA_FIB_F_DADDR : NFTA_FIB_F_SADDR);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_RESULT, NFT_FIB_RESULT_ADDRTYPE);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_FIB_DREG, NFT_REG_1);
-                e_cmp_u32(b, op->neg, RTN_LOCAL);
-                break;
-        }
-        case KN_OP_NUMGEN_EQ: {
-                struct nftnl_expr *e;
-                if (op->mod == 0 || op->value >= op->mod) {
-                        tx_fail(tx, -EINVAL, "add rule in chain %s: numgen mod %u value %u", b->chain, op->mod, op->value);
-                        return;
-                }
-                e = ex(b, "numgen");
-                nftnl_expr_set_u32(e, NFTNL_EXPR_NG_DREG, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_NG_MODULUS, op->mod);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_NG_TYPE, NFT_NG_RANDOM);
-                e_cmp_u32(b, op->neg, op->value);
-                break;
-        }
-        case KN_OP_MARK_AND_NONZERO:
-        case KN_OP_MARK_AND_ZERO:
-                e_meta(b, NFT_META_MARK, NFT_REG_1);
-                e_bitwise_u32(b, op->mark, 0);
-                e_cmp_u32(b, (op->type == KN_OP_MARK_AND_NONZERO) != op->neg, 0);
-                break;
-        case KN_OP_IIFNAME: {
-                char name[IFNAMSIZ] = {0};
-                size_t len = op->name ? strlen(op->name) : 0;
-                bool wild = len > 0 && op->name[len - 1] == '*';
-                if (len == 0 || len >= IFNAMSIZ) {
-                        tx_fail(tx, -EINVAL, "add rule in chain %s: bad interface name", b->chain);
-                        return;
-                }
-                memcpy(name, op->name, len);
-                if (wild && len == 1)
-                        break; /* "*" matches every name */
-                e_meta(b, NFT_META_IIFNAME, NFT_REG_1);
-                e_cmp(b, op->neg, name, wild ? (uint32_t)len - 1 : IFNAMSIZ);
-                break;
-        }
-        case KN_OP_VMAP_DADDR_PROTO_PORT:
-        case KN_OP_VMAP_PROTO_PORT:
-                if (!name_ok(tx, "map", op->name))
-                        return;
-                e_concat_proto_port(b, false, op->type == KN_OP_VMAP_DADDR_PROTO_PORT);
-                e_lookup(b, op->name, 0, true, false);
-                break;
-        case KN_OP_HAIRPIN_IN_SET:
-                if (!name_ok(tx, "set", op->name))
-                        return;
-                e_concat_proto_port(b, true, true);
-                e_lookup(b, op->name, 0, false, op->neg);
-                break;
-        case KN_OP_UPDATE_SADDR: {
-                struct nftnl_expr *e;
-                if (!name_ok(tx, "set", op->name))
-                        return;
-                e_addr(b, false, (uint32_t)al, NFT_REG_1);
-                e = ex(b, "dynset");
-                nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_SREG_KEY, NFT_REG_1);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_DYNSET_OP, NFT_DYNSET_OP_UPDATE);
-                nftnl_expr_set_str(e, NFTNL_EXPR_DYNSET_SET_NAME, op->name);
-                break;
-        }
-        case KN_OP_MARK_OR:
-                e_mark_set(b, ~op->mark, op->mark);
-                break;
-        case KN_OP_MARK_XOR:
-                e_mark_set(b, 0xffffffffu, op->mark);
-                break;
-        case KN_OP_MASQUERADE: {
-                struct nftnl_expr *e = ex(b, "masq");
-                nftnl_expr_set_u32(e, NFTNL_EXPR_MASQ_FLAGS, NF_NAT_RANGE_PROTO_RANDOM_FULLY);
-                break;
-        }
-        case KN_OP_DNAT: {
-                struct nftnl_expr *e;
-                uint16_t port = htons(op->port);
-                if (op->addr.family != b->family) {
-                        tx_fail(tx, -EAFNOSUPPORT, "add rule in chain %s: dnat address of another family", b->chain);
-                        return;
-                }
-                if (op->port && !b->have_proto) {
-                        tx_fail(tx, -EINVAL, "add rule in chain %s: dnat to a port needs an l4proto match", b->chain);
-                        return;
-                }
-                e = ex(b, "immediate");
-                nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_1);
-                nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, addr_bytes(&op->addr), (uint32_t)al);
-                if (op->port) {
-                        e = ex(b, "immediate");
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_2);
-                        nftnl_expr_set(e, NFTNL_EXPR_IMM_DATA, &port, 2);
-                }
-                e = ex(b, "nat");
-                nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_TYPE, NFT_NAT_DNAT);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FAMILY, b->family == AF_INET6 ? NFPROTO_IPV6 : NFPROTO_IPV4);
-                nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_ADDR_MIN, NFT_REG_1);
-                if (op->port) {
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_REG_PROTO_MIN, NFT_REG_2);
-                        nftnl_expr_set_u32(e, NFTNL_EXPR_NAT_FLAGS, NF_NAT_RANGE_PROTO_SPECIFIED);
-                }
-                break;
-        }
-        case KN_OP_ACCEPT: e_verdict(b, NF_ACCEPT, NULL); break;
-        case KN_OP_DROP: e_verdict(b, NF_DROP, NULL); break;
-        case KN_OP_RETURN: e_verdict(b, NFT_RETURN, NULL); break;
-        case KN_OP_REJECT: {
-                struct nftnl_expr *e = ex(b, "reject");
-                nftnl_expr_set_u32(e, NFTNL_EXPR_REJECT_TYPE, NFT_REJECT_ICMP_UNREACH);
-                nftnl_expr_set_u8(e, NFTNL_EXPR_REJECT_CODE,
-                                  b->family == AF_INET6 ? ICMP6_DST_UNREACH_NOPORT : ICMP_PORT_UNREACH);
-                break;
-        }
-        case KN_OP_JUMP:
-        case KN_OP_GOTO:
-                if (!name_ok(tx, "chain", op->name))
-                        return;
-                e_verdict(b, op->type == KN_OP_JUMP ? NFT_JUMP : NFT_GOTO, op->name);
-                break;
-        default:
-                tx_fail(tx, -EINVAL, "add rule in chain %s: unknown operation %d", b->chain, (int)op->type);
-        }
-}
-
-void kn_nft_tx_add_rule(kn_nft_tx *tx, const kn_nft_rule *r)
-{
-        struct rb b = {.tx = tx, .family = tx->n->family};
-        struct nlmsghdr *nlh;
-        uint8_t ud[COMMENT_MAX + 8];
-        size_t ulen;
-
-        if (tx->err || !r || !name_ok(tx, "chain", r->chain))
-                return;
-        if (r->n_ops > 256) {
-                tx_fail(tx, -E2BIG, "add rule in chain %s: %zu operations", r->chain, r->n_ops);
-                return;
-        }
-        b.chain = r->chain;
-        b.r = nftnl_rule_alloc();
-        if (!b.r)
-                abort();
-        nftnl_rule_set_str(b.r, NFTNL_RULE_TABLE, tx->table);
-        nftnl_rule_set_str(b.r, NFTNL_RULE_CHAIN, r->chain);
-        /* anonymous sets of this rule are emitted (before the rule) while its ops are built */
-        for (size_t i = 0; i < r->n_ops && !tx->err; i++)
-                rule_op(&b, &r->ops[i]);
-        ulen = udata_comment(ud, 0, NFTNL_UDATA_RULE_COMMENT, r->comment);
-        if (ulen)
-                nftnl_rule_set_data(b.r, NFTNL_RULE_USERDATA, ud, (uint32_t)ulen);
-        nlh = msg_begin(tx, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND, MSG_RESERVE);
-        if (nlh) {
-                nftnl_rule_nlmsg_build_payload(nlh, b.r);
-                msg_end(tx, nlh);
-                tx->n_ops++;
-        }
-        nftnl_rule_free(b.r);
+        if (!nlh)
+                return false;
+        nftnl_rule_nlmsg_build_payload(nlh, r);
+        msg_end(tx, nlh);
+        return true;
 }
 
 /* ---------- commit ---------- */

@@ -4,7 +4,7 @@
  * object that failed by sequence number. All netlink I/O of the proxy lives in nft.c.
  *
  * Rules are described at the level of the rules kube-proxy writes (kn_nft_op), not as
- * raw expressions; nft.c turns each op into libnftnl expressions. */
+ * raw expressions; nft_expr.c turns each op into libnftnl expressions (in memory only). */
 #ifndef PROXY_NFT_H
 #define PROXY_NFT_H
 
