@@ -30,6 +30,7 @@ struct proxier {
         rules_config rc;
         kn_cidr *cidrs;
         kn_addr *nodeport_ips;
+        char *local_iface;
         bool need_full;
         kn_hashmap records; /* ns/name -> struct record */
 };
@@ -107,6 +108,7 @@ void proxier_free(proxier *px)
         kn_nft_close(px->nft);
         free(px->cidrs);
         free(px->nodeport_ips);
+        free(px->local_iface);
         free(px);
 }
 
@@ -126,8 +128,11 @@ void proxier_set_config(proxier *px, const rules_config *rc)
         px->nodeport_ips = rc->n_nodeport_ips ? kn_malloc(rc->n_nodeport_ips * sizeof(kn_addr)) : NULL;
         if (px->nodeport_ips)
                 memcpy(px->nodeport_ips, rc->nodeport_ips, rc->n_nodeport_ips * sizeof(kn_addr));
+        free(px->local_iface);
+        px->local_iface = kn_strdup(rc->local_iface);
         px->rc.cluster_cidrs = px->cidrs;
         px->rc.nodeport_ips = px->nodeport_ips;
+        px->rc.local_iface = px->local_iface;
         px->need_full = true;
 }
 

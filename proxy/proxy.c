@@ -58,6 +58,7 @@ struct proxy {
         bool node_eligible;
         kn_addr node_ips[8];
         size_t n_node_ips;
+        char *node_pod_cidrs;   /* spec.podCIDRs, comma-joined (detectLocalMode: NodeCIDR) */
         proxier *px[2];
         size_t n_px;
         kn_hashmap hc;          /* "port" -> struct hc_server */
@@ -104,6 +105,15 @@ int proxy_new(int argc, char **argv, proxy **ret)
         kn_flags_free(&fl);
         if (p->cfg.mode && *p->cfg.mode && strcmp(p->cfg.mode, "nftables") != 0) {
                 kn_err("proxy mode \"%s\" is not supported: knode implements the nftables mode only", p->cfg.mode);
+                proxy_free(p);
+                return 1;
+        }
+        if (p->cfg.detect_local_mode && *p->cfg.detect_local_mode &&
+            strcmp(p->cfg.detect_local_mode, "ClusterCIDR") != 0 && strcmp(p->cfg.detect_local_mode, "NodeCIDR") != 0 &&
+            strcmp(p->cfg.detect_local_mode, "BridgeInterface") != 0 &&
+            strcmp(p->cfg.detect_local_mode, "InterfaceNamePrefix") != 0) {
+                kn_err("unknown detectLocalMode \"%s\" (ClusterCIDR, NodeCIDR, BridgeInterface or InterfaceNamePrefix)",
+                       p->cfg.detect_local_mode);
                 proxy_free(p);
                 return 1;
         }
@@ -288,6 +298,7 @@ static void node_changed(proxy *p, const cJSON *node, bool deleted)
         const cJSON *addrs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node, "status"),
                                                               "addresses"), *it;
         bool eligible = !deleted && !kn_obj_str(node, "metadata.deletionTimestamp");
+        _cleanup_free_ char *pods = NULL;
         kn_addr ips[8];
         size_t n = 0;
 
@@ -306,8 +317,24 @@ static void node_changed(proxy *p, const cJSON *node, bool deleted)
                 if (kn_streq(kn_obj_str(it, "key"), "ToBeDeletedByClusterAutoscaler"))
                         eligible = false;
         }
+        {
+                const cJSON *pc = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(node, "spec"),
+                                                                   "podCIDRs");
+                kn_buf b = {.max = 1024};
+                const cJSON *plist = deleted ? NULL : pc;
+                cJSON_ArrayForEach(it, plist)
+                if (cJSON_IsString(it))
+                        kn_buf_printf(&b, "%s%s", b.len ? "," : "", it->valuestring);
+                pods = b.data ? b.data : kn_strdup("");
+        }
         pthread_mutex_lock(&p->mu);
         p->node_eligible = eligible;
+        if (!kn_streq(pods, p->node_pod_cidrs)) {
+                free(p->node_pod_cidrs);
+                p->node_pod_cidrs = TAKE_PTR(pods);
+                p->node_changed = true;
+                pthread_cond_signal(&p->cond);
+        }
         if (n != p->n_node_ips || memcmp(ips, p->node_ips, n * sizeof(kn_addr)) != 0) {
                 memcpy(p->node_ips, ips, n * sizeof(kn_addr));
                 p->n_node_ips = n;
@@ -344,7 +371,22 @@ static void make_rules_config(proxy *p, int family, rules_config *rc, kn_cidr *c
 
         *rc = (rules_config){.family = family, .mark = 1u << p->cfg.masquerade_bit,
                              .masquerade_all = p->cfg.masquerade_all, .cluster_cidrs = cidrs, .nodeport_ips = np_ips};
-        rc->n_cluster_cidrs = cidrs_of(p->cfg.cluster_cidr, family, cidrs, 8);
+        {
+                const char *mode = p->cfg.detect_local_mode && *p->cfg.detect_local_mode ? p->cfg.detect_local_mode
+                                                                                         : "ClusterCIDR";
+                if (strcmp(mode, "NodeCIDR") == 0)
+                        rc->n_cluster_cidrs = cidrs_of(p->node_pod_cidrs, family, cidrs, 8);
+                else if (strcmp(mode, "BridgeInterface") == 0)
+                        rc->local_iface = p->cfg.bridge_interface && *p->cfg.bridge_interface ? p->cfg.bridge_interface
+                                                                                           : NULL;
+                else if (strcmp(mode, "InterfaceNamePrefix") == 0) {
+                        rc->local_iface = p->cfg.interface_name_prefix && *p->cfg.interface_name_prefix
+                                                  ? p->cfg.interface_name_prefix
+                                                  : NULL;
+                        rc->local_iface_prefix = true;
+                } else
+                        rc->n_cluster_cidrs = cidrs_of(p->cfg.cluster_cidr, family, cidrs, 8);
+        }
         for (char **a = npa; a && *a; a++) {
                 kn_cidr c;
                 if (strcmp(*a, "primary") == 0)
@@ -756,6 +798,7 @@ void proxy_free(proxy *p)
         kn_fields_free(proxy_fields, proxy_n_fields, &p->cfg);
         kn_common_free(&p->common);
         free(p->node_name);
+        free(p->node_pod_cidrs);
         free(p);
 }
 

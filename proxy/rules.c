@@ -118,6 +118,18 @@ char *rules_chain_name(const char *prefix, const char *s)
 
 #define OP(t, ...) ((kn_nft_op){.type = (t), __VA_ARGS__})
 
+static bool has_detector(const rules_config *c) { return c->n_cluster_cidrs || c->local_iface; }
+
+/* "Traffic comes from a local pod" (or, with NEG, does not). */
+static kn_nft_op local_match(plan *p, const rules_config *c, bool neg)
+{
+        if (c->local_iface)
+                return OP(KN_OP_IIFNAME, .neg = neg,
+                          .name = own_str(p, kn_asprintf("%s%s", c->local_iface, c->local_iface_prefix ? "*" : "")));
+        return OP(c->n_cluster_cidrs == 1 ? KN_OP_SADDR_IN_CIDR : KN_OP_SADDR_IN_CIDRS, .neg = neg,
+                  .cidrs = c->cluster_cidrs, .n_cidrs = c->n_cluster_cidrs);
+}
+
 void rules_static(const rules_config *c, plan *p)
 {
         static const kn_nft_chain base[] = {
@@ -180,11 +192,9 @@ void rules_static(const rules_config *c, plan *p)
         if (c->masquerade_all)
                 RULE(p, "services", "masquerade all clusterIP traffic", OP(KN_OP_DADDR_IN_SET, .name = "cluster-ips"),
                      OP(KN_OP_MARK_OR, .mark = c->mark));
-        else if (c->n_cluster_cidrs)
+        else if (has_detector(c))
                 RULE(p, "services", "masquerade clusterIP traffic from outside cluster",
-                     OP(KN_OP_DADDR_IN_SET, .name = "cluster-ips"),
-                     OP(c->n_cluster_cidrs == 1 ? KN_OP_SADDR_IN_CIDR : KN_OP_SADDR_IN_CIDRS, .neg = true,
-                        .cidrs = c->cluster_cidrs, .n_cidrs = c->n_cluster_cidrs),
+                     OP(KN_OP_DADDR_IN_SET, .name = "cluster-ips"), local_match(p, c, true),
                      OP(KN_OP_MARK_OR, .mark = c->mark));
         RULE(p, "services", NULL, OP(KN_OP_VMAP_DADDR_PROTO_PORT, .name = "service-ips"));
         if (c->nodeport_all)
@@ -369,10 +379,8 @@ static void service_port(const rules_config *c, const model *m, const model_serv
                                 if (svc_chain)
                                         RULE(p, ext_chain, NULL, OP(KN_OP_GOTO, .name = svc_chain));
                         } else {
-                                if (c->n_cluster_cidrs && svc_chain)
-                                        RULE(p, ext_chain, "short-circuit pod traffic",
-                                             OP(c->n_cluster_cidrs == 1 ? KN_OP_SADDR_IN_CIDR : KN_OP_SADDR_IN_CIDRS,
-                                                .cidrs = c->cluster_cidrs, .n_cidrs = c->n_cluster_cidrs),
+                                if (has_detector(c) && svc_chain)
+                                        RULE(p, ext_chain, "short-circuit pod traffic", local_match(p, c, false),
                                              OP(KN_OP_GOTO, .name = svc_chain));
                                 RULE(p, ext_chain, "masquerade local traffic", OP(KN_OP_FIB_SADDR_LOCAL),
                                      OP(KN_OP_MARK_OR, .mark = c->mark));

@@ -15,8 +15,13 @@
 typedef struct rules_config {
         int family;
         uint32_t mark;                /* 1 << masqueradeBit */
-        const kn_cidr *cluster_cidrs; /* of this family; none = no local-traffic detector */
+        /* The local-traffic detector (detectLocalMode): pod CIDRs of this family
+         * (ClusterCIDR, NodeCIDR), or an interface name (BridgeInterface) or prefix
+         * (InterfaceNamePrefix). Neither = no detector. */
+        const kn_cidr *cluster_cidrs;
         size_t n_cluster_cidrs;
+        const char *local_iface;
+        bool local_iface_prefix;
         bool masquerade_all;
         bool nodeport_all;            /* nodePortAddresses match every address */
         const kn_addr *nodeport_ips;  /* otherwise: the node IPs that accept NodePorts */

@@ -251,6 +251,53 @@ static void test_static(void **state)
         plan_free(&p);
 }
 
+static void test_local_detectors(void **state)
+{
+        plan p;
+        rules_config c = rc4;
+        kn_cidr cidr;
+        const kn_nft_rule *r = NULL;
+        (void)state;
+        /* no detector: no clusterIP masquerade rule */
+        rules_static(&c, &p);
+        for (size_t i = 0; i < p.n_rules; i++)
+                assert_false(p.rules[i].comment && strstr(p.rules[i].comment, "outside cluster"));
+        plan_free(&p);
+        /* BridgeInterface */
+        c.local_iface = "cni0";
+        rules_static(&c, &p);
+        for (size_t i = 0; i < p.n_rules; i++)
+                if (p.rules[i].comment && strstr(p.rules[i].comment, "outside cluster"))
+                        r = &p.rules[i];
+        assert_non_null(r);
+        assert_int_equal(r->ops[1].type, KN_OP_IIFNAME);
+        assert_true(r->ops[1].neg);
+        assert_string_equal(r->ops[1].name, "cni0");
+        plan_free(&p);
+        /* InterfaceNamePrefix */
+        c.local_iface_prefix = true;
+        c.local_iface = "veth";
+        rules_static(&c, &p);
+        r = NULL;
+        for (size_t i = 0; i < p.n_rules; i++)
+                if (p.rules[i].comment && strstr(p.rules[i].comment, "outside cluster"))
+                        r = &p.rules[i];
+        assert_string_equal(r->ops[1].name, "veth*");
+        plan_free(&p);
+        /* ClusterCIDR with one CIDR: a plain match, as upstream prints it */
+        c = rc4;
+        kn_cidr_parse("10.244.0.0/16", &cidr);
+        c.cluster_cidrs = &cidr;
+        c.n_cluster_cidrs = 1;
+        rules_static(&c, &p);
+        r = NULL;
+        for (size_t i = 0; i < p.n_rules; i++)
+                if (p.rules[i].comment && strstr(p.rules[i].comment, "outside cluster"))
+                        r = &p.rules[i];
+        assert_int_equal(r->ops[1].type, KN_OP_SADDR_IN_CIDR);
+        plan_free(&p);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -261,6 +308,7 @@ int main(void)
                 cmocka_unit_test(test_affinity_and_udp_flows),
                 cmocka_unit_test(test_hostile_objects),
                 cmocka_unit_test(test_static),
+                cmocka_unit_test(test_local_detectors),
         };
         return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
 }
