@@ -31,6 +31,7 @@ struct proxier {
         kn_cidr *cidrs;
         kn_addr *nodeport_ips;
         char *local_iface;
+        kn_cidr *service_cidrs;
         bool need_full;
         kn_hashmap records; /* ns/name -> struct record */
 };
@@ -109,6 +110,7 @@ void proxier_free(proxier *px)
         free(px->cidrs);
         free(px->nodeport_ips);
         free(px->local_iface);
+        free(px->service_cidrs);
         free(px);
 }
 
@@ -130,6 +132,11 @@ void proxier_set_config(proxier *px, const rules_config *rc)
                 memcpy(px->nodeport_ips, rc->nodeport_ips, rc->n_nodeport_ips * sizeof(kn_addr));
         free(px->local_iface);
         px->local_iface = kn_strdup(rc->local_iface);
+        free(px->service_cidrs);
+        px->service_cidrs = rc->n_service_cidrs ? kn_malloc(rc->n_service_cidrs * sizeof(kn_cidr)) : NULL;
+        if (px->service_cidrs)
+                memcpy(px->service_cidrs, rc->service_cidrs, rc->n_service_cidrs * sizeof(kn_cidr));
+        px->rc.service_cidrs = px->service_cidrs;
         px->rc.cluster_cidrs = px->cidrs;
         px->rc.nodeport_ips = px->nodeport_ips;
         px->rc.local_iface = px->local_iface;

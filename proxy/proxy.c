@@ -36,7 +36,7 @@ struct proxy {
         kn_common_opts common;
         kn_env *env; /* borrowed */
         char *node_name;
-        kn_informer *services, *slices, *node;
+        kn_informer *services, *slices, *node, *servicecidrs;
         kn_httpd *healthz, *metrics_srv;
         kn_metrics *metrics;
         struct {
@@ -59,6 +59,7 @@ struct proxy {
         kn_addr node_ips[8];
         size_t n_node_ips;
         char *node_pod_cidrs;   /* spec.podCIDRs, comma-joined (detectLocalMode: NodeCIDR) */
+        kn_hashmap service_cidrs; /* ServiceCIDR name -> comma-joined spec.cidrs */
         proxier *px[2];
         size_t n_px;
         kn_hashmap hc;          /* "port" -> struct hc_server */
@@ -364,7 +365,8 @@ static size_t cidrs_of(const char *list, int family, kn_cidr *out, size_t max)
 }
 
 /* The rules configuration of one family (p->mu held). */
-static void make_rules_config(proxy *p, int family, rules_config *rc, kn_cidr *cidrs, kn_addr *np_ips)
+static void make_rules_config(proxy *p, int family, rules_config *rc, kn_cidr *cidrs, kn_addr *np_ips,
+                              kn_cidr *svc_cidrs)
 {
         char **npa = p->cfg.nodeport_addresses;
         bool primary = !npa || !npa[0];
@@ -386,6 +388,14 @@ static void make_rules_config(proxy *p, int family, rules_config *rc, kn_cidr *c
                         rc->local_iface_prefix = true;
                 } else
                         rc->n_cluster_cidrs = cidrs_of(p->cfg.cluster_cidr, family, cidrs, 8);
+        }
+        {
+                const char *name;
+                void *v;
+                for (size_t it = 0; kn_hashmap_next(&p->service_cidrs, &it, &name, &v) && rc->n_service_cidrs < 8;)
+                        rc->n_service_cidrs += cidrs_of(v, family, svc_cidrs + rc->n_service_cidrs,
+                                                        8 - rc->n_service_cidrs);
+                rc->service_cidrs = svc_cidrs;
         }
         for (char **a = npa; a && *a; a++) {
                 kn_cidr c;
@@ -503,6 +513,34 @@ static void slice_synced(void *u)
         pthread_mutex_unlock(&p->mu);
 }
 
+static void scidr_set(proxy *p, const cJSON *o, bool deleted)
+{
+        const char *name = kn_obj_str(o, "metadata.name");
+        const cJSON *list = deleted ? NULL : kn_json_path(o, "spec.cidrs"), *it;
+        kn_buf b = {.max = 1024};
+        char *old;
+
+        if (!name)
+                return;
+        cJSON_ArrayForEach(it, list)
+        if (cJSON_IsString(it))
+                kn_buf_printf(&b, "%s%s", b.len ? "," : "", it->valuestring);
+        pthread_mutex_lock(&p->mu);
+        if (b.data)
+                kn_hashmap_put(&p->service_cidrs, name, b.data, (void **)&old);
+        else
+                old = kn_hashmap_remove(&p->service_cidrs, name);
+        if (!kn_streq(old, b.data)) {
+                p->node_changed = true; /* the static rules change: full sync */
+                pthread_cond_signal(&p->cond);
+        }
+        pthread_mutex_unlock(&p->mu);
+        free(old);
+}
+static void scidr_add(void *u, const cJSON *o) { scidr_set(u, o, false); }
+static void scidr_update(void *u, const cJSON *old, const cJSON *o) { (void)old, scidr_set(u, o, false); }
+static void scidr_delete(void *u, const cJSON *o) { scidr_set(u, o, true); }
+
 /* Drop fields we never read before they are handed to us (memory at scale). */
 static void trim(cJSON *obj)
 {
@@ -532,10 +570,10 @@ static void sync_once(proxy *p)
         p->queued_ms = 0;
         if (p->node_changed) {
                 for (size_t i = 0; i < p->n_px; i++) {
-                        kn_cidr cidrs[8];
+                        kn_cidr cidrs[8], svc_cidrs[8];
                         kn_addr ips[16];
                         rules_config rc;
-                        make_rules_config(p, proxier_family(p->px[i]), &rc, cidrs, ips);
+                        make_rules_config(p, proxier_family(p->px[i]), &rc, cidrs, ips, svc_cidrs);
                         proxier_set_config(p->px[i], &rc);
                 }
                 p->node_changed = false;
@@ -761,6 +799,10 @@ int proxy_start(proxy *p, kn_env *env)
         kn_informer_add_handlers(p->slices,
                                  &(kn_informer_handlers){slice_add, slice_update, slice_delete, slice_synced, p});
         kn_informer_add_handlers(p->node, &(kn_informer_handlers){node_add, node_update, node_delete, NULL, p});
+        p->servicecidrs = kn_informers_get(env->informers, "networking.k8s.io/v1", "servicecidrs", NULL, NULL);
+        kn_informer_add_handlers(p->servicecidrs,
+                                 &(kn_informer_handlers){scidr_add, scidr_update, scidr_delete, NULL, p});
+        kn_informer_start(p->servicecidrs);
         kn_informer_start(p->services);
         kn_informer_start(p->slices);
         kn_informer_start(p->node);
@@ -799,6 +841,7 @@ void proxy_free(proxy *p)
         kn_common_free(&p->common);
         free(p->node_name);
         free(p->node_pod_cidrs);
+        kn_hashmap_clear(&p->service_cidrs, free);
         free(p);
 }
 

@@ -180,6 +180,10 @@ void rules_static(const rules_config *c, plan *p)
         RULE(p, "reject-chain", NULL, OP(KN_OP_REJECT));
         RULE(p, "cluster-ips-check", "Reject traffic to invalid ports of ClusterIPs",
              OP(KN_OP_DADDR_IN_SET, .name = "cluster-ips"), OP(KN_OP_REJECT));
+        if (c->n_service_cidrs)
+                RULE(p, "cluster-ips-check", "Drop traffic to unallocated ClusterIPs",
+                     OP(KN_OP_DADDR_IN_CIDRS, .cidrs = c->service_cidrs, .n_cidrs = c->n_service_cidrs),
+                     OP(KN_OP_DROP));
         RULE(p, "firewall-check", NULL, OP(KN_OP_VMAP_DADDR_PROTO_PORT, .name = "firewall-ips"));
         RULE(p, "service-endpoints-check", NULL, OP(KN_OP_VMAP_DADDR_PROTO_PORT, .name = "no-endpoint-services"));
         if (c->nodeport_all)

@@ -23,6 +23,8 @@ typedef struct rules_config {
         const char *local_iface;
         bool local_iface_prefix;
         bool masquerade_all;
+        const kn_cidr *service_cidrs; /* ServiceCIDRs of this family: drop unallocated ClusterIPs */
+        size_t n_service_cidrs;
         bool nodeport_all;            /* nodePortAddresses match every address */
         const kn_addr *nodeport_ips;  /* otherwise: the node IPs that accept NodePorts */
         size_t n_nodeport_ips;
