@@ -102,6 +102,10 @@ void model_slice_free(model_slice *s)
         for (size_t i = 0; i < s->n_ports; i++)
                 free(s->ports[i].name);
         free(s->ports);
+        for (size_t i = 0; i < s->n_eps; i++) {
+                free(s->eps[i].zone_hints);
+                free(s->eps[i].node_hints);
+        }
         free(s->eps);
         free(s->key);
         free(s->service);
@@ -273,6 +277,20 @@ static int64_t parse_rfc3339_ms(const char *s)
         return (int64_t)timegm(&tm) * 1000;
 }
 
+/* [{name: a}, {name: b}] -> "a,b" (bounded); NULL when absent or empty. */
+static char *join_names(const cJSON *list)
+{
+        const cJSON *it;
+        kn_buf b = {.max = 4096};
+        cJSON_ArrayForEach(it, list)
+        {
+                const char *n = str(it, "name");
+                if (n && *n && !strchr(n, ','))
+                        kn_buf_printf(&b, "%s%s", b.len ? "," : "", n);
+        }
+        return b.data;
+}
+
 int model_parse_slice(const cJSON *obj, const char *node_name, model_slice **ret, kn_error *err)
 {
         const char *ns = kn_obj_str(obj, "metadata.namespace"), *name = kn_obj_str(obj, "metadata.name");
@@ -324,6 +342,8 @@ int model_parse_slice(const cJSON *obj, const char *node_name, model_slice **ret
                 e->serving = !cJSON_IsFalse(serving);
                 e->terminating = cJSON_IsTrue(term);
                 e->local = node_name && kn_streq(str(it, "nodeName"), node_name);
+                e->zone_hints = join_names(kn_json_path(it, "hints.forZones"));
+                e->node_hints = join_names(kn_json_path(it, "hints.forNodes"));
                 s->n_eps++;
         }
         ports = get(obj, "ports");
@@ -492,7 +512,8 @@ size_t model_endpoints(const model *m, const model_service *s, const model_port 
                         continue;
                 for (size_t k = 0; k < sl->n_eps; k++) {
                         const model_endpoint *e = &sl->eps[k];
-                        model_ep ep = {e->addr, sp->port, e->ready, e->serving, e->terminating, e->local, ""};
+                        model_ep ep = {e->addr, sp->port, e->ready, e->serving, e->terminating, e->local,
+                                       e->zone_hints, e->node_hints, ""};
                         char ip[INET6_ADDRSTRLEN];
                         bool dup = false;
                         kn_addr_format(&e->addr, ip, sizeof(ip));

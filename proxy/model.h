@@ -38,6 +38,7 @@ typedef struct model_service {
 typedef struct model_endpoint {
         kn_addr addr;
         bool ready, serving, terminating, local;
+        char *zone_hints, *node_hints; /* hints.forZones / forNodes names, ","-joined; NULL = none */
 } model_endpoint;
 
 typedef struct model_slice {
@@ -56,6 +57,7 @@ typedef struct model_ep {
         kn_addr addr;
         uint16_t port;
         bool ready, serving, terminating, local;
+        const char *zone_hints, *node_hints; /* borrowed from the slice */
         char str[64];           /* "IP:port" / "[IP]:port": the sort key */
 } model_ep;
 

@@ -30,7 +30,7 @@ struct proxier {
         rules_config rc;
         kn_cidr *cidrs;
         kn_addr *nodeport_ips;
-        char *local_iface;
+        char *local_iface, *node_name, *node_zone;
         kn_cidr *service_cidrs;
         bool need_full;
         kn_hashmap records; /* ns/name -> struct record */
@@ -110,6 +110,8 @@ void proxier_free(proxier *px)
         free(px->cidrs);
         free(px->nodeport_ips);
         free(px->local_iface);
+        free(px->node_name);
+        free(px->node_zone);
         free(px->service_cidrs);
         free(px);
 }
@@ -140,6 +142,12 @@ void proxier_set_config(proxier *px, const rules_config *rc)
         px->rc.cluster_cidrs = px->cidrs;
         px->rc.nodeport_ips = px->nodeport_ips;
         px->rc.local_iface = px->local_iface;
+        free(px->node_name);
+        free(px->node_zone);
+        px->node_name = kn_strdup(rc->node_name);
+        px->node_zone = kn_strdup(rc->node_zone);
+        px->rc.node_name = px->node_name;
+        px->rc.node_zone = px->node_zone;
         px->need_full = true;
 }
 

@@ -59,6 +59,7 @@ struct proxy {
         kn_addr node_ips[8];
         size_t n_node_ips;
         char *node_pod_cidrs;   /* spec.podCIDRs, comma-joined (detectLocalMode: NodeCIDR) */
+        char *node_zone;        /* label topology.kubernetes.io/zone */
         kn_hashmap service_cidrs; /* ServiceCIDR name -> comma-joined spec.cidrs */
         proxier *px[2];
         size_t n_px;
@@ -330,6 +331,17 @@ static void node_changed(proxy *p, const cJSON *node, bool deleted)
         }
         pthread_mutex_lock(&p->mu);
         p->node_eligible = eligible;
+        {
+                const cJSON *labels = deleted ? NULL : kn_json_path(node, "metadata.labels");
+                const cJSON *z = cJSON_GetObjectItemCaseSensitive(labels, "topology.kubernetes.io/zone");
+                const char *zone = cJSON_IsString(z) ? z->valuestring : NULL;
+                if (!kn_streq(zone, p->node_zone)) {
+                        free(p->node_zone);
+                        p->node_zone = kn_strdup(zone);
+                        p->node_changed = true; /* upstream: a topology change means a full sync */
+                        pthread_cond_signal(&p->cond);
+                }
+        }
         if (!kn_streq(pods, p->node_pod_cidrs)) {
                 free(p->node_pod_cidrs);
                 p->node_pod_cidrs = TAKE_PTR(pods);
@@ -371,7 +383,8 @@ static void make_rules_config(proxy *p, int family, rules_config *rc, kn_cidr *c
         char **npa = p->cfg.nodeport_addresses;
         bool primary = !npa || !npa[0];
 
-        *rc = (rules_config){.family = family, .mark = 1u << p->cfg.masquerade_bit,
+        *rc = (rules_config){.family = family, .mark = 1u << p->cfg.masquerade_bit, .node_name = p->node_name,
+                             .node_zone = p->node_zone,
                              .masquerade_all = p->cfg.masquerade_all, .cluster_cidrs = cidrs, .nodeport_ips = np_ips};
         {
                 const char *mode = p->cfg.detect_local_mode && *p->cfg.detect_local_mode ? p->cfg.detect_local_mode
@@ -841,6 +854,7 @@ void proxy_free(proxy *p)
         kn_common_free(&p->common);
         free(p->node_name);
         free(p->node_pod_cidrs);
+        free(p->node_zone);
         kn_hashmap_clear(&p->service_cidrs, free);
         free(p);
 }

@@ -222,8 +222,46 @@ struct cat {
         bool has_endpoints;
 };
 
-/* Upstream's CategorizeEndpoints (without topology hints). */
-static void categorize(model_ep *eps, size_t n, struct cat *c)
+static bool in_list(const char *list, const char *name)
+{
+        size_t len = name ? strlen(name) : 0;
+        for (const char *p = list; p && len;) {
+                const char *comma = strchr(p, ',');
+                size_t l = comma ? (size_t)(comma - p) : strlen(p);
+                if (l == len && strncmp(p, name, len) == 0)
+                        return true;
+                p = comma ? comma + 1 : NULL;
+        }
+        return false;
+}
+
+/* Topology-aware routing: use only the ready endpoints hinted for this node (forNodes)
+ * or zone (forZones), if every ready endpoint carries such a hint and at least one
+ * matches; otherwise all of them. KIND 0 = node hints, 1 = zone hints. */
+static bool topology_filter(model_ep **v, size_t *n, int kind, const char *me)
+{
+        size_t keep = 0;
+        bool any = false;
+
+        if (!me || !*me || !*n)
+                return false;
+        for (size_t i = 0; i < *n; i++) {
+                const char *h = kind ? v[i]->zone_hints : v[i]->node_hints;
+                if (!h)
+                        return false;
+                any |= in_list(h, me);
+        }
+        if (!any)
+                return false;
+        for (size_t i = 0; i < *n; i++)
+                if (in_list(kind ? v[i]->zone_hints : v[i]->node_hints, me))
+                        v[keep++] = v[i];
+        *n = keep;
+        return true;
+}
+
+/* Upstream's CategorizeEndpoints. */
+static void categorize(const rules_config *rc, model_ep *eps, size_t n, struct cat *c)
 {
         c->all = eps;
         c->n_all = n;
@@ -238,6 +276,8 @@ static void categorize(model_ep *eps, size_t n, struct cat *c)
                 if (eps[i].ready || (eps[i].serving && eps[i].terminating))
                         c->has_endpoints = true;
         }
+        if (c->n_cluster && !topology_filter(c->cluster, &c->n_cluster, 0, rc->node_name))
+                topology_filter(c->cluster, &c->n_cluster, 1, rc->node_zone);
         if (!c->n_cluster)
                 for (size_t i = 0; i < n; i++)
                         if (eps[i].serving && eps[i].terminating)
@@ -314,7 +354,7 @@ static void service_port(const rules_config *c, const model *m, const model_serv
         {
                 size_t n = model_endpoints(m, s, pt, c->family, &eps);
                 own(p, eps);
-                categorize(eps, n, &cat);
+                categorize(c, eps, n, &cat);
         }
         ext_access = pt->node_port || n_ext || n_lb;
         use_cluster = !s->itp_local || ext_access;

@@ -26,6 +26,7 @@ typedef struct rules_config {
         const kn_cidr *service_cidrs; /* ServiceCIDRs of this family: drop unallocated ClusterIPs */
         size_t n_service_cidrs;
         bool nodeport_all;            /* nodePortAddresses match every address */
+        const char *node_name, *node_zone; /* for topology hints (forNodes, forZones) */
         const kn_addr *nodeport_ips;  /* otherwise: the node IPs that accept NodePorts */
         size_t n_nodeport_ips;
 } rules_config;

@@ -251,6 +251,41 @@ static void test_static(void **state)
         plan_free(&p);
 }
 
+static void test_topology_hints(void **state)
+{
+        model m;
+        plan p;
+        rules_config c = rc4;
+        (void)state;
+        c.node_zone = "zone-a";
+        c.node_name = "me";
+        model_init(&m, "me");
+        /* every endpoint has a zone hint and one matches: only that one is used */
+        apply(&m, SVC(""),
+              SLICE("{\"addresses\":[\"10.244.0.1\"],\"hints\":{\"forZones\":[{\"name\":\"zone-a\"}]}},"
+                    "{\"addresses\":[\"10.244.0.2\"],\"hints\":{\"forZones\":[{\"name\":\"zone-b\"}]}}"));
+        rules_service(&c, &m, kn_hashmap_get(&m.services, "ns/s"), &p);
+        assert_int_equal(count_rules(&p, "service-"), 1);
+        plan_free(&p);
+        /* one endpoint lacks a hint: all are used */
+        apply(&m, NULL,
+              SLICE("{\"addresses\":[\"10.244.0.1\"],\"hints\":{\"forZones\":[{\"name\":\"zone-a\"}]}},"
+                    "{\"addresses\":[\"10.244.0.2\"]}"));
+        rules_service(&c, &m, kn_hashmap_get(&m.services, "ns/s"), &p);
+        assert_int_equal(count_rules(&p, "service-"), 2);
+        plan_free(&p);
+        /* node hints win over zone hints */
+        apply(&m, NULL,
+              SLICE("{\"addresses\":[\"10.244.0.1\"],\"hints\":{\"forNodes\":[{\"name\":\"other\"}]}},"
+                    "{\"addresses\":[\"10.244.0.2\"],\"hints\":{\"forNodes\":[{\"name\":\"me\"}]}},"
+                    "{\"addresses\":[\"10.244.0.3\"],\"hints\":{\"forNodes\":[{\"name\":\"me\"}]}}"));
+        rules_service(&c, &m, kn_hashmap_get(&m.services, "ns/s"), &p);
+        assert_int_equal(count_rules(&p, "service-"), 2);
+        assert_int_equal(count_rules(&p, "endpoint-"), 4);
+        plan_free(&p);
+        model_free(&m);
+}
+
 static void test_local_detectors(void **state)
 {
         plan p;
@@ -309,6 +344,7 @@ int main(void)
                 cmocka_unit_test(test_hostile_objects),
                 cmocka_unit_test(test_static),
                 cmocka_unit_test(test_local_detectors),
+                cmocka_unit_test(test_topology_hints),
         };
         return cmocka_run_group_tests_name("rules", tests, NULL, NULL);
 }
