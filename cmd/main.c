@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -80,6 +81,12 @@ int main(int argc, char **argv)
 {
         char *base = basename(argv[0]);
         const struct applet *a = find(base);
+
+        /* Memory: few arenas (our threads mostly wait), and big buffers (list pages,
+         * nftables batches) in their own mappings, so they go back to the kernel when
+         * freed instead of staying in the heap. */
+        mallopt(M_ARENA_MAX, 2);
+        mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
         if (a)
                 return a->main(argc, argv);

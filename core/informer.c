@@ -195,21 +195,73 @@ static void delete_obj(kn_informer *inf, cJSON *obj)
 
 /* ---- list ---- */
 
-static void strv_free(char **v, size_t n)
+
+/* Apply one listed object: an event only if it is new or changed. Takes OBJ. */
+static void list_item(kn_informer *inf, const char *key, cJSON *obj)
 {
-        for (size_t i = 0; i < n; i++)
-                free(v[i]);
-        free(v);
+        const char *orv = kn_obj_str(obj, "metadata.resourceVersion");
+        struct entry *cur;
+        bool same;
+
+        pthread_rwlock_rdlock(&inf->cache_lock);
+        cur = kn_hashmap_get(&inf->cache, key);
+        same = cur && orv && strcmp(cur->rv, orv) == 0;
+        pthread_rwlock_unlock(&inf->cache_lock);
+        if (same)
+                cJSON_Delete(obj);
+        else
+                upsert(inf, obj);
 }
 
+/* Delete every cached object whose key is not in SEEN (caller holds dispatch). */
+static void delete_unseen(kn_informer *inf, const kn_hashmap *seen)
+{
+        const char *key;
+        void *v;
+        size_t n_gone = 0;
+        char **gone;
+
+        pthread_rwlock_rdlock(&inf->cache_lock);
+        gone = kn_calloc(inf->cache.len + 1, sizeof(char *));
+        for (size_t it = 0; kn_hashmap_next(&inf->cache, &it, &key, &v);)
+                if (!kn_hashmap_get(seen, key))
+                        gone[n_gone++] = kn_strdup(key);
+        pthread_rwlock_unlock(&inf->cache_lock);
+        for (size_t i = 0; i < n_gone; i++) {
+                struct entry *e;
+                pthread_rwlock_wrlock(&inf->cache_lock);
+                e = kn_hashmap_remove(&inf->cache, gone[i]);
+                pthread_rwlock_unlock(&inf->cache_lock);
+                if (e && e->obj) {
+                        call_delete(inf, e->obj);
+                } else if (e) {
+                        /* keys-only: hand out a minimal object naming what was deleted */
+                        _cleanup_cjson_ cJSON *stub = cJSON_CreateObject();
+                        cJSON *md = cJSON_AddObjectToObject(stub, "metadata");
+                        char *slash = strchr(gone[i], '/');
+                        if (slash) {
+                                *slash = '\0';
+                                cJSON_AddStringToObject(md, "namespace", gone[i]);
+                                cJSON_AddStringToObject(md, "name", slash + 1);
+                        } else {
+                                cJSON_AddStringToObject(md, "name", gone[i]);
+                        }
+                        call_delete(inf, stub);
+                }
+                entry_free(e);
+                free(gone[i]);
+        }
+        free(gone);
+}
+
+/* List with paging and replace the cache: each page is handed out (adds and updates)
+ * and freed before the next is fetched, so memory stays at one page; what was not
+ * listed at all is deleted at the end. */
 static int do_list(kn_informer *inf)
 {
-        kn_hashmap fresh = {0};
-        char **order = NULL; /* keys in list order, so handlers see the server's order */
-        size_t n_order = 0;
+        kn_hashmap seen = {0}; /* keys listed so far -> (void *)1 */
         _cleanup_free_ char *cont = NULL, *rv = NULL;
         kn_api_error err;
-        size_t n = 0;
         int r;
 
         for (;;) {
@@ -223,49 +275,39 @@ static int do_list(kn_informer *inf)
 
                 r = kn_api_list(inf->api, inf->path, &lo, &list, &err);
                 if (r == -EIDRM && cont) {
-                        /* The continue token expired mid-list: start over. */
+                        /* The continue token expired mid-list: start over. What was already
+                         * handed out is real (newer) state, so it stays. */
                         kn_debug("list of %s: continue token expired, restarting", inf->resource);
                         free(TAKE_PTR(cont));
-                        kn_hashmap_clear(&fresh, (void (*)(void *))cJSON_Delete);
-                        strv_free(order, n_order);
-                        order = NULL;
-                        n_order = n = 0;
+                        kn_hashmap_clear(&seen, NULL);
                         continue;
                 }
                 if (r < 0) {
                         kn_debug("list of %s failed: %s", inf->resource, err.e.msg);
-                        kn_hashmap_clear(&fresh, (void (*)(void *))cJSON_Delete);
-                        strv_free(order, n_order);
+                        kn_hashmap_clear(&seen, NULL);
                         return r;
                 }
                 items = cJSON_GetObjectItemCaseSensitive(list, "items");
-                if (!cJSON_IsArray(items) && !cJSON_IsNull(items) && items) {
-                        kn_hashmap_clear(&fresh, (void (*)(void *))cJSON_Delete);
-                        strv_free(order, n_order);
+                if (items && !cJSON_IsArray(items) && !cJSON_IsNull(items)) {
+                        kn_hashmap_clear(&seen, NULL);
                         return -EBADMSG;
                 }
+                if (seen.len + (size_t)cJSON_GetArraySize(items) > inf->opts.max_objects) {
+                        kn_debug("list of %s exceeds %zu objects", inf->resource, inf->opts.max_objects);
+                        kn_hashmap_clear(&seen, NULL);
+                        return -E2BIG;
+                }
+                pthread_mutex_lock(&inf->dispatch);
                 while (items && (it = cJSON_DetachItemFromArray(items, 0))) {
                         _cleanup_free_ char *key = kn_obj_key(it);
-                        void *dup;
-                        if (!key || !cJSON_IsObject(it)) {
+                        if (!key || !cJSON_IsObject(it) || kn_hashmap_get(&seen, key)) {
                                 cJSON_Delete(it);
                                 continue;
                         }
-                        if (++n > inf->opts.max_objects) {
-                                cJSON_Delete(it);
-                                kn_hashmap_clear(&fresh, (void (*)(void *))cJSON_Delete);
-                                strv_free(order, n_order);
-                                kn_debug("list of %s exceeds %zu objects", inf->resource, inf->opts.max_objects);
-                                return -E2BIG;
-                        }
-                        kn_hashmap_put(&fresh, key, it, &dup);
-                        if (dup) {
-                                cJSON_Delete(dup);
-                        } else {
-                                order = kn_realloc(order, (n_order + 1) * sizeof(char *));
-                                order[n_order++] = kn_strdup(key);
-                        }
+                        kn_hashmap_put(&seen, key, (void *)1, NULL);
+                        list_item(inf, key, it);
                 }
+                pthread_mutex_unlock(&inf->dispatch);
                 free(rv);
                 rv = kn_strdup(kn_obj_str(list, "metadata.resourceVersion"));
                 c = kn_obj_str(list, "metadata.continue");
@@ -275,64 +317,9 @@ static int do_list(kn_informer *inf)
                 cont = kn_strdup(c);
         }
 
-        /* Replace: add/update everything listed, delete what vanished. */
         pthread_mutex_lock(&inf->dispatch);
-        {
-                const char *key;
-                void *v;
-                size_t n_gone = 0;
-                char **gone = NULL;
-
-                for (size_t i = 0; i < n_order; i++) {
-                        cJSON *obj = kn_hashmap_get(&fresh, order[i]);
-                        struct entry *cur;
-                        const char *orv = kn_obj_str(obj, "metadata.resourceVersion");
-
-                        pthread_rwlock_rdlock(&inf->cache_lock);
-                        cur = kn_hashmap_get(&inf->cache, order[i]);
-                        pthread_rwlock_unlock(&inf->cache_lock);
-                        if (cur && orv && strcmp(cur->rv, orv) == 0)
-                                cJSON_Delete(obj); /* unchanged */
-                        else
-                                upsert(inf, obj);
-                }
-                pthread_rwlock_rdlock(&inf->cache_lock);
-                gone = kn_calloc(inf->cache.len + 1, sizeof(char *));
-                for (size_t it = 0; kn_hashmap_next(&inf->cache, &it, &key, &v);)
-                        if (!kn_hashmap_get(&fresh, key))
-                                gone[n_gone++] = kn_strdup(key);
-                pthread_rwlock_unlock(&inf->cache_lock);
-                /* fresh's values now belong to the cache or were freed: keep only its keys. */
-                for (size_t i = 0; i < n_gone; i++) {
-                        struct entry *e;
-                        pthread_rwlock_wrlock(&inf->cache_lock);
-                        e = kn_hashmap_remove(&inf->cache, gone[i]);
-                        pthread_rwlock_unlock(&inf->cache_lock);
-                        if (e) {
-                                if (e->obj) {
-                                        call_delete(inf, e->obj);
-                                } else {
-                                        /* keys-only: hand out a minimal object naming what was deleted */
-                                        _cleanup_cjson_ cJSON *stub = cJSON_CreateObject();
-                                        cJSON *md = cJSON_AddObjectToObject(stub, "metadata");
-                                        char *slash = strchr(gone[i], '/');
-                                        if (slash) {
-                                                *slash = '\0';
-                                                cJSON_AddStringToObject(md, "namespace", gone[i]);
-                                                cJSON_AddStringToObject(md, "name", slash + 1);
-                                        } else {
-                                                cJSON_AddStringToObject(md, "name", gone[i]);
-                                        }
-                                        call_delete(inf, stub);
-                                }
-                                entry_free(e);
-                        }
-                        free(gone[i]);
-                }
-                free(gone);
-        }
-        kn_hashmap_clear(&fresh, NULL);
-        strv_free(order, n_order);
+        delete_unseen(inf, &seen);
+        kn_hashmap_clear(&seen, NULL);
         set_rv(inf, rv);
         pthread_mutex_lock(&inf->mu);
         inf->stats.lists++;

@@ -282,26 +282,31 @@ static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *e
                 plan_free(&p);
         }
         /* Delete what is left over from before: chains first, then affinity sets. */
-        for (char **c = kchains; c && *c; c++) {
-                bool wanted = strv_has(sp.chains, sp.n_chains, *c);
-                for (size_t b = 0; !wanted && b < sp.n_base_chains; b++)
-                        wanted = strcmp(sp.base_chains[b].name, *c) == 0;
-                for (size_t it = 0; !wanted && kn_hashmap_next(&fresh, &it, NULL, &v);)
-                        wanted = strv_has(((struct record *)v)->chains, ((struct record *)v)->n_chains, *c);
-                if (!wanted) {
-                        if (!strchr(*c, '/'))
-                                kn_nft_tx_flush_chain(tx, *c);
-                        kn_nft_tx_delete_chain(tx, *c);
+        {
+                kn_hashmap wanted = {0}; /* every chain and set name this sync keeps */
+                for (size_t i = 0; i < sp.n_chains; i++)
+                        kn_hashmap_put(&wanted, sp.chains[i], (void *)1, NULL);
+                for (size_t i = 0; i < sp.n_base_chains; i++)
+                        kn_hashmap_put(&wanted, sp.base_chains[i].name, (void *)1, NULL);
+                for (size_t i = 0; i < sp.n_sets; i++)
+                        kn_hashmap_put(&wanted, sp.sets[i].name, (void *)1, NULL);
+                for (size_t it = 0; kn_hashmap_next(&fresh, &it, NULL, &v);) {
+                        const struct record *rec = v;
+                        for (size_t i = 0; i < rec->n_chains; i++)
+                                kn_hashmap_put(&wanted, rec->chains[i], (void *)1, NULL);
+                        for (size_t i = 0; i < rec->n_sets; i++)
+                                kn_hashmap_put(&wanted, rec->sets[i], (void *)1, NULL);
                 }
-        }
-        for (char **s = ksets; s && *s; s++) {
-                bool wanted = false;
-                for (size_t i = 0; !wanted && i < sp.n_sets; i++)
-                        wanted = strcmp(sp.sets[i].name, *s) == 0;
-                for (size_t it = 0; !wanted && kn_hashmap_next(&fresh, &it, NULL, &v);)
-                        wanted = strv_has(((struct record *)v)->sets, ((struct record *)v)->n_sets, *s);
-                if (!wanted)
-                        kn_nft_tx_delete_set(tx, *s);
+                for (char **c = kchains; c && *c; c++)
+                        if (!kn_hashmap_get(&wanted, *c)) {
+                                if (!strchr(*c, '/'))
+                                        kn_nft_tx_flush_chain(tx, *c);
+                                kn_nft_tx_delete_chain(tx, *c);
+                        }
+                for (char **s = ksets; s && *s; s++)
+                        if (!kn_hashmap_get(&wanted, *s))
+                                kn_nft_tx_delete_set(tx, *s);
+                kn_hashmap_clear(&wanted, NULL);
         }
         r = kn_nft_tx_commit(tx, err);
         kn_nft_tx_free(tx);

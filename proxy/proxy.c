@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <sys/time.h>
@@ -612,8 +613,10 @@ static void sync_once(proxy *p)
                         continue;
                 }
                 observe_sync(p, fam, full, secs);
-                if (full)
+                if (full) {
                         p->last_full_ms = kn_now_ms();
+                        malloc_trim(0); /* a full sync's transaction is large and short-lived */
+                }
                 kn_v(full || dirty.len ? 2 : 4, "synced %s rules (%s, %zu services changed) in %.3fs: %zu chains, %zu rules, "
                      "%zu elements, %u stale UDP flows cleared", fam == AF_INET6 ? "IPv6" : "IPv4",
                      full ? "full" : "partial", dirty.len, secs, st.chains, st.rules, st.elems, st.conntrack_deleted);
