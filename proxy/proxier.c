@@ -308,7 +308,11 @@ static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *e
                                 kn_nft_tx_delete_set(tx, *s);
                 kn_hashmap_clear(&wanted, NULL);
         }
-        r = kn_nft_tx_commit(tx, err);
+        {
+                int64_t t0 = kn_now_ms();
+                r = kn_nft_tx_commit(tx, err);
+                st->commit_ms = kn_now_ms() - t0;
+        }
         kn_nft_tx_free(tx);
         plan_free(&sp);
         kn_strv_free(kchains);
@@ -408,7 +412,11 @@ static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, pr
                         if (!kept)
                                 kn_nft_tx_delete_set(tx, olds[i]->sets[s]);
                 }
-        r = kn_nft_tx_size(tx) ? kn_nft_tx_commit(tx, err) : 0;
+        {
+                int64_t t0 = kn_now_ms();
+                r = kn_nft_tx_size(tx) ? kn_nft_tx_commit(tx, err) : 0;
+                st->commit_ms = kn_now_ms() - t0;
+        }
         kn_nft_tx_free(tx);
         if (r >= 0)
                 for (size_t i = 0; i < n; i++) {

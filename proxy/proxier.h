@@ -13,6 +13,7 @@ typedef struct proxier_stats {
         size_t chains, rules, elems;   /* in the last transaction */
         unsigned conntrack_deleted;
         unsigned no_local_internal, no_local_external;
+        int64_t commit_ms;             /* time in the kernel commit (the rest is building) */
 } proxier_stats;
 
 int proxier_new(int family, proxier **ret, kn_error *err);

@@ -617,9 +617,10 @@ static void sync_once(proxy *p)
                         p->last_full_ms = kn_now_ms();
                         malloc_trim(0); /* a full sync's transaction is large and short-lived */
                 }
-                kn_v(full || dirty.len ? 2 : 4, "synced %s rules (%s, %zu services changed) in %.3fs: %zu chains, %zu rules, "
-                     "%zu elements, %u stale UDP flows cleared", fam == AF_INET6 ? "IPv6" : "IPv4",
-                     full ? "full" : "partial", dirty.len, secs, st.chains, st.rules, st.elems, st.conntrack_deleted);
+                kn_v(full || dirty.len ? 2 : 4, "synced %s rules (%s, %zu services changed) in %.3fs (kernel commit %.3fs): %zu chains, "
+                     "%zu rules, %zu elements, %u stale UDP flows cleared", fam == AF_INET6 ? "IPv6" : "IPv4",
+                     full ? "full" : "partial", dirty.len, secs, (double)st.commit_ms / 1000.0, st.chains, st.rules,
+                     st.elems, st.conntrack_deleted);
                 {
                         char lp[64];
                         snprintf(lp, sizeof(lp), "traffic_policy=\"internal\",%s", l);
