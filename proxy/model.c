@@ -183,7 +183,7 @@ int model_parse_service(const cJSON *obj, model_service **ret, kn_error *err)
                 {
                         kn_addr a;
                         if (!cJSON_IsString(it) || kn_addr_parse(it->valuestring, &a) < 0) {
-                                r = kn_error_set(err, -EINVAL, "service %s: invalid clusterIP", svc);
+                                r = kn_error_set(err, -EINVAL, "invalid clusterIP");
                                 break;
                         }
                         s->cluster_ips[model_family_index(a.family)] = a;
@@ -194,7 +194,7 @@ int model_parse_service(const cJSON *obj, model_service **ret, kn_error *err)
         if (r >= 0 && cJSON_IsArray(ports)) {
                 size_t n = (size_t)cJSON_GetArraySize(ports);
                 if (n > MODEL_MAX_PORTS)
-                        r = kn_error_set(err, -E2BIG, "service %s: %zu ports (limit %d)", svc, n, MODEL_MAX_PORTS);
+                        r = kn_error_set(err, -E2BIG, "%zu ports (limit %d)", n, MODEL_MAX_PORTS);
                 else
                         s->ports = kn_calloc(n + 1, sizeof(*s->ports));
                 const cJSON *plist = r >= 0 ? ports : NULL;
@@ -379,7 +379,10 @@ int model_service_update(model *m, const cJSON *obj)
                 return -EINVAL;
         r = model_parse_service(obj, &s, &err);
         if (r < 0) {
+                /* Refused: drop any older version too, so its rules do not linger. */
                 kn_err("ignoring service %s: %s", key, err.msg);
+                model_service_free(kn_hashmap_remove(&m->services, key));
+                mark_dirty(m, key);
                 return r;
         }
         if (s)

@@ -10,7 +10,7 @@
 #include "../core/hashmap.h"
 #include "nft.h"
 
-#define MODEL_MAX_PORTS 512          /* per Service */
+#define MODEL_MAX_PORTS 8192         /* per Service or EndpointSlice */
 #define MODEL_MAX_IPS 256            /* externalIPs, LB ingress, source ranges */
 #define MODEL_MAX_SLICE_ENDPOINTS 1000 /* the API's own limit per EndpointSlice */
 

@@ -33,6 +33,7 @@ struct proxier {
         char *local_iface, *node_name, *node_zone;
         kn_cidr *service_cidrs;
         bool need_full;
+        bool base_chains_reset; /* the first full sync re-created the base chains */
         kn_hashmap records; /* ns/name -> struct record */
 };
 
@@ -248,10 +249,18 @@ static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *e
         }
         kn_nft_tx_add_table(tx, "rules for kube-proxy");
         rules_static(&px->rc, &sp);
-        /* Static maps are flushed and refilled; chains that may exist are flushed. */
+        /* The first full sync of this process deletes and re-creates the base chains, so
+         * a table left by another version with other hooks or priorities is corrected.
+         * Static maps are flushed and refilled; chains that may exist are flushed. */
+        if (!px->base_chains_reset)
+                for (size_t i = 0; i < sp.n_base_chains; i++) {
+                        kn_nft_tx_add_chain(tx, &(kn_nft_chain){.name = sp.base_chains[i].name});
+                        kn_nft_tx_flush_chain(tx, sp.base_chains[i].name);
+                        kn_nft_tx_delete_chain(tx, sp.base_chains[i].name);
+                }
         queue_plan(tx, &(plan){.base_chains = sp.base_chains, .n_base_chains = sp.n_base_chains}, true, st);
         for (size_t i = 0; i < sp.n_chains; i++) {
-                kn_nft_tx_add_chain(tx, &(kn_nft_chain){.name = sp.chains[i]});
+                kn_nft_tx_add_chain(tx, &(kn_nft_chain){.name = sp.chains[i], .comment = rules_chain_comment(sp.chains[i])});
                 kn_nft_tx_flush_chain(tx, sp.chains[i]);
         }
         for (size_t i = 0; i < sp.n_sets; i++) {
@@ -333,6 +342,7 @@ static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *e
                         clear_flows(px, v, NULL, st);
         kn_hashmap_clear(&px->records, record_free);
         px->records = fresh;
+        px->base_chains_reset = true;
         return 0;
 }
 

@@ -19,8 +19,11 @@
 #include "../core/metrics.h"
 #include "../core/signals.h"
 
-/* Services and slices that belong to another proxy, and headless services, are not ours. */
-#define PROXY_LABEL_SELECTOR "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless"
+/* Services and slices that belong to another proxy are not ours, nor are the
+ * EndpointSlices of headless services (upstream v1.36 still programs a Service that
+ * carries the headless label but has a ClusterIP). */
+#define PROXY_SERVICE_SELECTOR "!service.kubernetes.io/service-proxy-name"
+#define PROXY_SLICE_SELECTOR "!service.kubernetes.io/service-proxy-name,!service.kubernetes.io/headless"
 #define FULL_SYNC_PERIOD_MS (3600 * 1000) /* upstream's FullSyncPeriod */
 
 static void register_metrics(struct proxy *p);
@@ -420,24 +423,14 @@ static void make_rules_config(proxy *p, int family, rules_config *rc, kn_cidr *c
         }
         if (rc->nodeport_all)
                 return;
-        if (primary) {
-                kn_addr bind;
-                if (p->cfg.bind_address && kn_addr_parse(p->cfg.bind_address, &bind) >= 0 && bind.family == family &&
-                    !(family == AF_INET && bind.v4.s_addr == 0) &&
-                    !(family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&bind.v6)))
-                        np_ips[rc->n_nodeport_ips++] = bind;
-                else
-                        for (size_t i = 0; i < p->n_node_ips && rc->n_nodeport_ips < 16; i++)
-                                if (p->node_ips[i].family == family) {
-                                        np_ips[rc->n_nodeport_ips++] = p->node_ips[i];
-                                        break;
-                                }
-        }
-        /* CIDR entries: every local address inside them. */
         {
+                /* The node's local addresses of this family, loopback excluded. */
+                kn_addr local[64], bind;
+                size_t n_local = 0;
                 struct ifaddrs *ifa = NULL;
-                if (npa && npa[0] && getifaddrs(&ifa) == 0) {
-                        for (struct ifaddrs *i = ifa; i; i = i->ifa_next) {
+
+                if (getifaddrs(&ifa) == 0) {
+                        for (struct ifaddrs *i = ifa; i && n_local < KN_ARRAY_SIZE(local); i = i->ifa_next) {
                                 kn_addr a = {.family = family};
                                 if (!i->ifa_addr || i->ifa_addr->sa_family != family)
                                         continue;
@@ -448,16 +441,35 @@ static void make_rules_config(proxy *p, int family, rules_config *rc, kn_cidr *c
                                 if ((family == AF_INET && (ntohl(a.v4.s_addr) >> 24) == 127) ||
                                     (family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&a.v6)))
                                         continue;
-                                for (char **c = npa; *c && rc->n_nodeport_ips < 16; c++) {
-                                        kn_cidr cc;
-                                        if (kn_cidr_parse(*c, &cc) >= 0 && kn_cidr_contains(&cc, &a)) {
-                                                np_ips[rc->n_nodeport_ips++] = a;
-                                                break;
-                                        }
-                                }
+                                local[n_local++] = a;
                         }
                         freeifaddrs(ifa);
                 }
+                /* "primary": the node IP (bindAddress overrides it), if it is really local */
+                if (primary) {
+                        const kn_addr *want = NULL;
+                        if (p->cfg.bind_address && kn_addr_parse(p->cfg.bind_address, &bind) >= 0 &&
+                            bind.family == family && !(family == AF_INET && bind.v4.s_addr == 0) &&
+                            !(family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&bind.v6)))
+                                want = &bind;
+                        for (size_t i = 0; !want && i < p->n_node_ips; i++)
+                                if (p->node_ips[i].family == family)
+                                        want = &p->node_ips[i];
+                        for (size_t i = 0; want && i < n_local; i++)
+                                if (!memcmp(&local[i], want, sizeof(kn_addr))) {
+                                        np_ips[rc->n_nodeport_ips++] = *want;
+                                        break;
+                                }
+                }
+                /* CIDR entries: every local address inside them. */
+                for (size_t i = 0; i < n_local && rc->n_nodeport_ips < 16; i++)
+                        for (char **c = npa; c && *c; c++) {
+                                kn_cidr cc;
+                                if (kn_cidr_parse(*c, &cc) >= 0 && kn_cidr_contains(&cc, &local[i])) {
+                                        np_ips[rc->n_nodeport_ips++] = local[i];
+                                        break;
+                                }
+                        }
         }
 }
 
@@ -765,7 +777,8 @@ static void set_conntrack(proxy *p)
 int proxy_start(proxy *p, kn_env *env)
 {
         _cleanup_free_ char *nodesel = kn_asprintf("metadata.name=%s", p->node_name);
-        kn_informer_opts sopts = {.label_selector = PROXY_LABEL_SELECTOR, .keys_only = true, .transform = trim};
+        kn_informer_opts sopts = {.label_selector = PROXY_SERVICE_SELECTOR, .keys_only = true, .transform = trim};
+        kn_informer_opts eopts = {.label_selector = PROXY_SLICE_SELECTOR, .keys_only = true, .transform = trim};
         kn_informer_opts nopts = {.field_selector = nodesel};
         static const int fams[] = {AF_INET, AF_INET6};
         int r;
@@ -810,7 +823,7 @@ int proxy_start(proxy *p, kn_env *env)
                 return r;
         p->thread_started = true;
         p->services = kn_informers_get(env->informers, "v1", "services", NULL, &sopts);
-        p->slices = kn_informers_get(env->informers, "discovery.k8s.io/v1", "endpointslices", NULL, &sopts);
+        p->slices = kn_informers_get(env->informers, "discovery.k8s.io/v1", "endpointslices", NULL, &eopts);
         p->node = kn_informers_get(env->informers, "v1", "nodes", NULL, &nopts);
         kn_informer_add_handlers(p->services, &(kn_informer_handlers){svc_add, svc_update, svc_delete, svc_synced, p});
         kn_informer_add_handlers(p->slices,

@@ -89,6 +89,11 @@ void plan_free(plan *p)
 
 /* ---- names ---- */
 
+const char *rules_chain_comment(const char *name)
+{
+        return strcmp(name, "reject-chain") == 0 ? "helper for @no-endpoint-services / @no-endpoint-nodeports" : NULL;
+}
+
 char *rules_chain_name(const char *prefix, const char *s)
 {
         static const char b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -182,7 +187,8 @@ void rules_static(const rules_config *c, plan *p)
              OP(KN_OP_DADDR_IN_SET, .name = "cluster-ips"), OP(KN_OP_REJECT));
         if (c->n_service_cidrs)
                 RULE(p, "cluster-ips-check", "Drop traffic to unallocated ClusterIPs",
-                     OP(KN_OP_DADDR_IN_CIDRS, .cidrs = c->service_cidrs, .n_cidrs = c->n_service_cidrs),
+                     OP(c->n_service_cidrs == 1 ? KN_OP_DADDR_IN_CIDR : KN_OP_DADDR_IN_CIDRS,
+                        .cidrs = c->service_cidrs, .n_cidrs = c->n_service_cidrs),
                      OP(KN_OP_DROP));
         RULE(p, "firewall-check", NULL, OP(KN_OP_VMAP_DADDR_PROTO_PORT, .name = "firewall-ips"));
         RULE(p, "service-endpoints-check", NULL, OP(KN_OP_VMAP_DADDR_PROTO_PORT, .name = "no-endpoint-services"));

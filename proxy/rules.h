@@ -77,6 +77,9 @@ void rules_static(const rules_config *c, plan *ret);
 void rules_service(const rules_config *c, const model *m, const model_service *s, plan *ret);
 void plan_free(plan *p);
 
+/* The comment of a static regular chain, or NULL. */
+const char *rules_chain_comment(const char *name);
+
 /* Upstream's object names: PREFIX-HASH-S, HASH = base32(sha256(S))[:8], capped at 240. */
 char *rules_chain_name(const char *prefix, const char *s);
 
