@@ -49,25 +49,28 @@ build/obj/%.o: %.c
 
 # ---- static build: deps from scripts/static-deps.sh ----
 STATIC_PREFIX := build/static-deps
--include $(STATIC_PREFIX)/static.mk
+# static.mk (made by scripts/static-deps.sh) defines STATIC_CFLAGS and STATIC_LIBS. It is
+# read only for static goals; make builds it first and restarts when it is missing.
+ifneq ($(filter static build/static/%,$(MAKECMDGOALS)),)
+include $(STATIC_PREFIX)/static.mk
+endif
 STATIC_OBJ := $(SRC:%.c=build/static/obj/%.o) $(STATIC_EXTRA_SRC:%.c=build/static/obj/%.o)
 
 static: build/static/knode
-build/static/knode: $(STATIC_PREFIX)/.done $(STATIC_OBJ)
+build/static/knode: $(STATIC_PREFIX)/static.mk $(STATIC_OBJ)
 	@echo "  LD      $@ (static)"
 	$(Q)rm -f $@
-	$(Q)$(CC) -static $(CFLAGS) -o $@ $(STATIC_OBJ) $(STATIC_LIBS) -lpthread -lm 2>&1 | \
-		grep -v -e 'requires at runtime the shared libraries' -e 'in function' || true
-	$(Q)test -x $@
+	$(Q)set -o pipefail; $(CC) -static $(CFLAGS) -o $@ $(STATIC_OBJ) $(STATIC_LIBS) -lpthread -lm 2>&1 | \
+		{ grep -v -e 'requires at runtime the shared libraries' -e 'in function' || true; }
 	$(Q)strip -o $@.stripped $@
 	@ls -l $@.stripped | awk '{print "  SIZE    " $$5 " bytes (stripped)"}'
 
-build/static/obj/%.o: %.c $(STATIC_PREFIX)/.done
+build/static/obj/%.o: %.c $(STATIC_PREFIX)/static.mk
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (static)"
 	$(Q)$(CC) $(STATIC_CFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(STATIC_PREFIX)/.done:
+$(STATIC_PREFIX)/static.mk:
 	bash scripts/static-deps.sh $(STATIC_PREFIX)
 
 # ---- unit tests ----
