@@ -484,44 +484,37 @@ static void changed(proxy *p)
         pthread_cond_signal(&p->cond);
 }
 
-static void svc_add(void *u, const cJSON *o)
+enum change { SVC_UPDATE, SVC_DELETE, SLICE_UPDATE, SLICE_DELETE };
+
+/* One informer event into the model, under the lock, and wake the sync loop. */
+static void apply_change(proxy *p, enum change c, const cJSON *o)
 {
-        proxy *p = u;
         pthread_mutex_lock(&p->mu);
-        model_service_update(&p->model, o);
-        kn_metric_add(p->m.svc_changes, NULL, 1);
+        switch (c) {
+        case SVC_UPDATE:
+                model_service_update(&p->model, o);
+                break;
+        case SVC_DELETE:
+                model_service_delete(&p->model, o);
+                break;
+        case SLICE_UPDATE:
+                model_slice_update(&p->model, o);
+                break;
+        case SLICE_DELETE:
+                model_slice_delete(&p->model, o);
+                break;
+        }
+        kn_metric_add(c == SVC_UPDATE || c == SVC_DELETE ? p->m.svc_changes : p->m.ep_changes, NULL, 1);
         changed(p);
         pthread_mutex_unlock(&p->mu);
 }
-static void svc_update(void *u, const cJSON *old, const cJSON *o) { (void)old, svc_add(u, o); }
-static void svc_delete(void *u, const cJSON *o)
-{
-        proxy *p = u;
-        pthread_mutex_lock(&p->mu);
-        model_service_delete(&p->model, o);
-        kn_metric_add(p->m.svc_changes, NULL, 1);
-        changed(p);
-        pthread_mutex_unlock(&p->mu);
-}
-static void slice_add(void *u, const cJSON *o)
-{
-        proxy *p = u;
-        pthread_mutex_lock(&p->mu);
-        model_slice_update(&p->model, o);
-        kn_metric_add(p->m.ep_changes, NULL, 1);
-        changed(p);
-        pthread_mutex_unlock(&p->mu);
-}
-static void slice_update(void *u, const cJSON *old, const cJSON *o) { (void)old, slice_add(u, o); }
-static void slice_delete(void *u, const cJSON *o)
-{
-        proxy *p = u;
-        pthread_mutex_lock(&p->mu);
-        model_slice_delete(&p->model, o);
-        kn_metric_add(p->m.ep_changes, NULL, 1);
-        changed(p);
-        pthread_mutex_unlock(&p->mu);
-}
+
+static void svc_add(void *u, const cJSON *o) { apply_change(u, SVC_UPDATE, o); }
+static void svc_update(void *u, const cJSON *old, const cJSON *o) { (void)old, apply_change(u, SVC_UPDATE, o); }
+static void svc_delete(void *u, const cJSON *o) { apply_change(u, SVC_DELETE, o); }
+static void slice_add(void *u, const cJSON *o) { apply_change(u, SLICE_UPDATE, o); }
+static void slice_update(void *u, const cJSON *old, const cJSON *o) { (void)old, apply_change(u, SLICE_UPDATE, o); }
+static void slice_delete(void *u, const cJSON *o) { apply_change(u, SLICE_DELETE, o); }
 static void svc_synced(void *u)
 {
         proxy *p = u;
