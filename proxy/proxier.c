@@ -229,6 +229,32 @@ static void clear_flows(proxier *px, const struct record *old, const plan *p, pr
         }
 }
 
+/* Every chain and set name the records hold, as NULL-terminated arrays. */
+static int records_names(proxier *px, char ***ret_chains, char ***ret_sets)
+{
+        size_t nc = 0, ns = 0, cc = 0, cs = 0;
+        char **c = NULL, **s = NULL;
+        void *v;
+
+        for (size_t it = 0; kn_hashmap_next(&px->records, &it, NULL, &v);) {
+                const struct record *r = v;
+                cc += r->n_chains;
+                cs += r->n_sets;
+        }
+        c = kn_calloc(cc + 1, sizeof(char *));
+        s = kn_calloc(cs + 1, sizeof(char *));
+        for (size_t it = 0; kn_hashmap_next(&px->records, &it, NULL, &v);) {
+                const struct record *r = v;
+                for (size_t i = 0; i < r->n_chains; i++)
+                        c[nc++] = kn_strdup(r->chains[i]);
+                for (size_t i = 0; i < r->n_sets; i++)
+                        s[ns++] = kn_strdup(r->sets[i]);
+        }
+        *ret_chains = c;
+        *ret_sets = s;
+        return 0;
+}
+
 static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *err)
 {
         char **kchains = NULL, **ksets = NULL;
@@ -239,9 +265,15 @@ static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *e
         void *v;
         int r;
 
-        r = kn_nft_list_chains(px->nft, KN_TABLE, &kchains, err);
-        if (r >= 0)
-                r = kn_nft_list_sets(px->nft, KN_TABLE, &ksets, err);
+        if (px->base_chains_reset) {
+                /* Later full syncs of this process: what we programmed is known, and the
+                 * kernel's chain dump costs time quadratic in the number of chains. */
+                r = records_names(px, &kchains, &ksets);
+        } else {
+                r = kn_nft_list_chains(px->nft, KN_TABLE, &kchains, err);
+                if (r >= 0)
+                        r = kn_nft_list_sets(px->nft, KN_TABLE, &ksets, err);
+        }
         if (r < 0 && r != -ENOENT) {
                 kn_nft_tx_free(tx);
                 kn_strv_free(kchains);
