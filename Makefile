@@ -15,7 +15,7 @@ VERSION := 0.1.0$(shell git rev-parse --short HEAD 2>/dev/null | sed 's/^/+g/')
 
 OPTFLAGS ?= -O2 -g
 CFLAGS += $(OPTFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -MMD -MP -D_GNU_SOURCE \
-	-DKN_KUBE_VERSION='"$(KUBE_VERSION)"' -DKN_VERSION='"$(VERSION)"' \
+	-DKN_KUBE_VERSION='"$(KUBE_VERSION)"' \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
 
@@ -37,6 +37,11 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 
 all: knode
+
+# Only core/version.o carries knode's version, and only it is rebuilt when git moves.
+GIT_STATE := $(wildcard .git/HEAD .git/index)
+build/obj/core/version.o build/static/obj/core/version.o build/asan/obj/core/version.o: $(GIT_STATE)
+%/core/version.o: CFLAGS += -DKN_VERSION='"$(VERSION)"'
 
 knode: $(OBJ)
 	@echo "  LD      $@"

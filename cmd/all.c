@@ -136,7 +136,7 @@ int all_main(int argc, char **argv)
                 kn_warn("kube-proxy's kubeconfig differs from the kubelet's; using the kubelet's for both");
         r = kn_env_new(kubelet_get_config(k)->kubeconfig ? kubelet_get_config(k)->kubeconfig
                                                           : proxy_get_config(p)->kubeconfig,
-                       proxy_get_config(p)->master, "knode-all/" KN_KUBE_VERSION " knode/" KN_VERSION, &env, &err);
+                       proxy_get_config(p)->master, "knode-all", &env, &err);
         if (r < 0) {
                 kn_err("failed to set up the API client: %s", err.msg);
                 goto out;

@@ -76,7 +76,7 @@ int debug_main(int argc, char **argv)
                 ret = common.help ? 0 : 2;
                 goto out;
         }
-        r = kn_env_new(o.kubeconfig, NULL, "knode-debug/" KN_VERSION, &env, &err);
+        r = kn_env_new(o.kubeconfig, NULL, "knode-debug", &env, &err);
         if (r < 0) {
                 kn_err("failed to set up the API client: %s", err.msg);
                 goto out;

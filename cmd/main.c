@@ -23,7 +23,7 @@ struct applet {
 static int version_main(int argc, char **argv)
 {
         (void)argc, (void)argv;
-        printf("knode %s\nKubernetes %s\n", KN_VERSION, KN_KUBE_VERSION);
+        printf("knode %s\nKubernetes %s\n", kn_version_string, KN_KUBE_VERSION);
         return 0;
 }
 
@@ -49,7 +49,7 @@ static void usage(FILE *f)
                    "Usage: knode APPLET [flags...]    or run it as 'kubelet' / 'kube-proxy' (symlinks)\n"
                    "       knode --install DIR        create the kubelet and kube-proxy symlinks in DIR\n"
                    "       knode --version\n\nApplets:\n",
-                KN_VERSION, KN_KUBE_VERSION);
+                kn_version_string, KN_KUBE_VERSION);
         for (size_t i = 0; i < sizeof(applets) / sizeof(applets[0]); i++)
                 fprintf(f, "  %-12s %s\n", applets[i].name, applets[i].help);
 }

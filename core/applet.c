@@ -54,7 +54,7 @@ int kn_applet_parse(const kn_applet_spec *spec, int argc, char **argv, void *cfg
                 return 0;
         }
         if (common->version) {
-                printf("Kubernetes %s (knode %s)\n", KN_KUBE_VERSION, KN_VERSION);
+                printf("Kubernetes %s (knode %s)\n", KN_KUBE_VERSION, kn_version_string);
                 kn_flags_free(&fl);
                 return 0;
         }
@@ -102,10 +102,11 @@ void kn_common_apply(const kn_common_opts *c)
 
 void kn_common_free(kn_common_opts *c) { kn_fields_free(kn_common_fields, kn_common_n_fields, c); }
 
-int kn_env_new(const char *kubeconfig, const char *master, const char *user_agent, kn_env **ret, kn_error *err)
+int kn_env_new(const char *kubeconfig, const char *master, const char *agent, kn_env **ret, kn_error *err)
 {
         _cleanup_kubeconfig_ kn_kubeconfig *kc = NULL;
-        kn_api_opts o = {.user_agent = user_agent};
+        _cleanup_free_ char *ua = kn_asprintf("%s/%s knode/%s", agent, KN_KUBE_VERSION, kn_version_string);
+        kn_api_opts o = {.user_agent = ua};
         kn_env *env;
         int r;
 

@@ -15,6 +15,8 @@
 #ifndef KN_VERSION
 #define KN_VERSION "0.0.0"
 #endif
+/* knode's version; use this, not KN_VERSION, outside core/version.c. */
+extern const char kn_version_string[];
 
 typedef struct kn_common_opts {
         int64_t v;
@@ -52,8 +54,9 @@ int kn_applet_parse(const kn_applet_spec *spec, int argc, char **argv, void *cfg
 void kn_common_apply(const kn_common_opts *c);
 void kn_common_free(kn_common_opts *c);
 
-/* Build an API client from KUBECONFIG (in-cluster when NULL/empty). */
-int kn_env_new(const char *kubeconfig, const char *master, const char *user_agent, kn_env **ret, kn_error *err);
+/* Build an API client from KUBECONFIG (in-cluster when NULL/empty). AGENT names the
+ * program in the User-Agent ("kubelet" -> "kubelet/v1.36.3 knode/0.1.0"). */
+int kn_env_new(const char *kubeconfig, const char *master, const char *agent, kn_env **ret, kn_error *err);
 void kn_env_free(kn_env *env);
 
 /* The node name: override if set, else the host name, lowercased. */

@@ -96,7 +96,7 @@ int kubelet_start(kubelet *k, kn_env *env)
         kn_informer_add_handlers(k->pod_informer, &(kn_informer_handlers){.on_synced = pods_synced, .userdata = k});
         kn_informer_start(k->node_informer);
         kn_informer_start(k->pod_informer);
-        kn_info("kubelet %s (knode %s) started for node %s, API server %s", KN_KUBE_VERSION, KN_VERSION,
+        kn_info("kubelet %s (knode %s) started for node %s, API server %s", KN_KUBE_VERSION, kn_version_string,
                 k->node_name, kn_api_server(env->api));
         return 0;
 }
@@ -128,7 +128,7 @@ int kubelet_main(int argc, char **argv)
         r = kubelet_new(argc - 1, argv + 1, &k);
         if (r != KN_PARSE_CONTINUE)
                 return r;
-        r = kn_env_new(k->cfg.kubeconfig, NULL, "kubelet/" KN_KUBE_VERSION " knode/" KN_VERSION, &env, &err);
+        r = kn_env_new(k->cfg.kubeconfig, NULL, "kubelet", &env, &err);
         if (r < 0) {
                 kn_err("failed to set up the API client: %s", err.msg);
                 kubelet_free(k);

@@ -830,7 +830,7 @@ int proxy_start(proxy *p, kn_env *env)
         kn_informer_start(p->slices);
         kn_informer_start(p->node);
         kn_info("kube-proxy %s (knode %s) started for node %s in nftables mode, API server %s", KN_KUBE_VERSION,
-                KN_VERSION, p->node_name, kn_api_server(env->api));
+                kn_version_string, p->node_name, kn_api_server(env->api));
         return 0;
 }
 
@@ -904,7 +904,7 @@ int proxy_main(int argc, char **argv)
                 proxy_free(p);
                 return r == 1 ? 1 : 0;
         }
-        r = kn_env_new(p->cfg.kubeconfig, p->cfg.master, "kube-proxy/" KN_KUBE_VERSION " knode/" KN_VERSION, &env,
+        r = kn_env_new(p->cfg.kubeconfig, p->cfg.master, "kube-proxy", &env,
                        &err);
         if (r < 0) {
                 kn_err("failed to set up the API client: %s", err.msg);

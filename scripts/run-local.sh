@@ -14,6 +14,7 @@ export KNODE_CLUSTER_DIR=${KNODE_CLUSTER_DIR:-/tmp/knode-local}
 bash "$CLUSTER" build
 ip netns add "$NS"
 cleanup() {
+	trap - EXIT INT TERM
 	[[ -n ${pid:-} ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
 	ip netns exec "$NS" bash "$CLUSTER" down || true
 	ip netns exec "$NS" ./knode kube-proxy --cleanup || true

@@ -324,6 +324,13 @@ start_saved() {
 	setsid "${argv[@]}" >>"$LOG_DIR/$name.log" 2>&1 </dev/null &
 	pid=$!
 	printf '%s\n%s\n' "$pid" "${argv[0]}" >"$RUN_DIR/$name.pid"
+	# Until the child has exec'd, its argv[0] is still the shell's or setsid's, and
+	# pid_of would report the component as gone.
+	for ((i = 0; i < 50; i++)); do
+		[[ $(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | head -1) == "${argv[0]}" ]] && break
+		[[ -e /proc/$pid ]] || break
+		sleep 0.05
+	done
 	log "started $name (pid $pid, log $LOG_DIR/$name.log)"
 }
 
