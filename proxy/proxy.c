@@ -515,22 +515,15 @@ static void svc_delete(void *u, const cJSON *o) { apply_change(u, SVC_DELETE, o)
 static void slice_add(void *u, const cJSON *o) { apply_change(u, SLICE_UPDATE, o); }
 static void slice_update(void *u, const cJSON *old, const cJSON *o) { (void)old, apply_change(u, SLICE_UPDATE, o); }
 static void slice_delete(void *u, const cJSON *o) { apply_change(u, SLICE_DELETE, o); }
-static void svc_synced(void *u)
+static void mark_synced(proxy *p, bool *flag)
 {
-        proxy *p = u;
         pthread_mutex_lock(&p->mu);
-        p->services_synced = true;
+        *flag = true;
         changed(p);
         pthread_mutex_unlock(&p->mu);
 }
-static void slice_synced(void *u)
-{
-        proxy *p = u;
-        pthread_mutex_lock(&p->mu);
-        p->slices_synced = true;
-        changed(p);
-        pthread_mutex_unlock(&p->mu);
-}
+static void svc_synced(void *u) { mark_synced(u, &((proxy *)u)->services_synced); }
+static void slice_synced(void *u) { mark_synced(u, &((proxy *)u)->slices_synced); }
 
 static void scidr_set(proxy *p, const cJSON *o, bool deleted)
 {

@@ -307,18 +307,19 @@ static char *ep_base(const model_service *s, const model_port *pt, const model_e
 /* The endpoint-choosing chain (service- or local-): affinity checks, then a uniform
  * random pick written as plain rules ("numgen random mod K == 0 goto …", K = n, n-1, …,
  * then an unconditional goto), which the kernel loads far faster than an anonymous
- * vmap per service. EP_CHAINS[i] names endpoint i's chain. */
-static void pick_rules(plan *p, const char *chain, model_ep **eps, size_t n, char **ep_chains, char **aff_sets,
-                       bool affinity)
+ * vmap per service. EPS point into ALL; ep_chains[k] and aff_sets[k] name the chain
+ * and affinity set of ALL[k]. */
+static void pick_rules(plan *p, const char *chain, model_ep **eps, size_t n, const model_ep *all, char **ep_chains,
+                       char **aff_sets, bool affinity)
 {
         for (size_t i = 0; affinity && i < n; i++)
-                RULE(p, chain, NULL, OP(KN_OP_SADDR_IN_SET, .name = aff_sets[i]), OP(KN_OP_GOTO, .name = ep_chains[i]));
+                RULE(p, chain, NULL, OP(KN_OP_SADDR_IN_SET, .name = aff_sets[eps[i] - all]),
+                     OP(KN_OP_GOTO, .name = ep_chains[eps[i] - all]));
         for (size_t i = 0; i + 1 < n; i++)
                 RULE(p, chain, NULL, OP(KN_OP_NUMGEN_EQ, .mod = (uint32_t)(n - i), .value = 0),
-                     OP(KN_OP_GOTO, .name = ep_chains[i]));
+                     OP(KN_OP_GOTO, .name = ep_chains[eps[i] - all]));
         if (n)
-                RULE(p, chain, NULL, OP(KN_OP_GOTO, .name = ep_chains[n - 1]));
-        (void)eps;
+                RULE(p, chain, NULL, OP(KN_OP_GOTO, .name = ep_chains[eps[n - 1] - all]));
 }
 
 static kn_nft_elem verdict_elem(const kn_addr *a, int proto, uint16_t port, enum kn_nft_op_type v, const char *chain,
@@ -380,9 +381,8 @@ static void service_port(const rules_config *c, const model *m, const model_serv
                 /* endpoint chains (one per endpoint used by either policy) */
                 size_t n = cat.n_all;
                 char **ep_chain = kn_calloc(n + 1, sizeof(char *)), **aff = kn_calloc(n + 1, sizeof(char *));
-                char **pick_c = kn_calloc(n + 1, sizeof(char *)), **pick_a = kn_calloc(n + 1, sizeof(char *));
                 bool *used = kn_calloc(n + 1, sizeof(bool));
-                own(p, ep_chain), own(p, aff), own(p, pick_c), own(p, pick_a), own(p, used);
+                own(p, ep_chain), own(p, aff), own(p, used);
                 for (size_t i = 0; use_cluster && i < cat.n_cluster; i++)
                         used[cat.cluster[i] - cat.all] = true;
                 for (size_t i = 0; use_local && i < cat.n_local; i++)
@@ -408,19 +408,11 @@ static void service_port(const rules_config *c, const model *m, const model_serv
                 }
                 if (use_cluster && cat.n_cluster) {
                         svc_chain = add_chain(p, rules_chain_name("service", base));
-                        for (size_t i = 0; i < cat.n_cluster; i++) {
-                                pick_c[i] = ep_chain[cat.cluster[i] - cat.all];
-                                pick_a[i] = aff[cat.cluster[i] - cat.all];
-                        }
-                        pick_rules(p, svc_chain, cat.cluster, cat.n_cluster, pick_c, pick_a, s->affinity);
+                        pick_rules(p, svc_chain, cat.cluster, cat.n_cluster, cat.all, ep_chain, aff, s->affinity);
                 }
                 if (use_local && cat.n_local) {
                         local_chain = add_chain(p, rules_chain_name("local", base));
-                        for (size_t i = 0; i < cat.n_local; i++) {
-                                pick_c[i] = ep_chain[cat.local[i] - cat.all];
-                                pick_a[i] = aff[cat.local[i] - cat.all];
-                        }
-                        pick_rules(p, local_chain, cat.local, cat.n_local, pick_c, pick_a, s->affinity);
+                        pick_rules(p, local_chain, cat.local, cat.n_local, cat.all, ep_chain, aff, s->affinity);
                 }
                 if (ext_access) {
                         ext_chain = add_chain(p, rules_chain_name("external", base));
