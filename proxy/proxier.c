@@ -35,7 +35,22 @@ struct proxier {
         bool need_full;
         bool base_chains_reset; /* the first full sync re-created the base chains */
         kn_hashmap records; /* ns/name -> struct record */
+        kn_hashmap shared;  /* element id -> how many Services program it (hairpin-connections) */
 };
+
+/* Elements that several Services may program alike (a pod behind two Services on the
+ * same port has one hairpin element): added by the first, deleted with the last. */
+static bool shared_elem(const kn_nft_set *set) { return set == &rules_set_hairpin; }
+
+static size_t shared_count(const kn_hashmap *m, const char *id) { return (uintptr_t)kn_hashmap_get(m, id); }
+
+static void shared_set_count(kn_hashmap *m, const char *id, size_t n)
+{
+        if (n)
+                kn_hashmap_put(m, id, (void *)(uintptr_t)n, NULL);
+        else
+                kn_hashmap_remove(m, id);
+}
 
 static void record_free(void *p)
 {
@@ -107,6 +122,7 @@ void proxier_free(proxier *px)
         if (!px)
                 return;
         kn_hashmap_clear(&px->records, record_free);
+        kn_hashmap_clear(&px->shared, NULL);
         kn_nft_close(px->nft);
         free(px->cidrs);
         free(px->nodeport_ips);
@@ -178,7 +194,8 @@ static void queue_plan(kn_nft_tx *tx, const plan *p, bool flush_chains, proxier_
         for (size_t i = 0; i < p->n_rules; i++)
                 kn_nft_tx_add_rule(tx, &p->rules[i]);
         for (size_t i = 0; i < p->n_elems; i++)
-                kn_nft_tx_add_elem(tx, p->elems[i].set, &p->elems[i].e);
+                if (!shared_elem(p->elems[i].set))
+                        kn_nft_tx_add_elem(tx, p->elems[i].set, &p->elems[i].e);
         st->chains += p->n_chains + p->n_base_chains;
         st->rules += p->n_rules;
         st->elems += p->n_elems;
@@ -259,7 +276,7 @@ static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *e
 {
         char **kchains = NULL, **ksets = NULL;
         kn_nft_tx *tx = kn_nft_tx_new(px->nft, KN_TABLE);
-        kn_hashmap fresh = {0};
+        kn_hashmap fresh = {0}, shared = {0};
         plan sp;
         const char *key;
         void *v;
@@ -319,6 +336,15 @@ static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *e
                         continue;
                 }
                 queue_plan(tx, &p, false, st); /* already flushed above if they existed */
+                for (size_t i = 0; i < p.n_elems; i++) {
+                        size_t c;
+                        if (!shared_elem(p.elems[i].set))
+                                continue;
+                        c = shared_count(&shared, p.elems[i].id);
+                        if (!c) /* the set was flushed above */
+                                kn_nft_tx_add_elem(tx, p.elems[i].set, &p.elems[i].e);
+                        shared_set_count(&shared, p.elems[i].id, c + 1);
+                }
                 kn_hashmap_put(&fresh, key, record_of(&p), NULL);
                 plan_free(&p);
         }
@@ -360,6 +386,7 @@ static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *e
         kn_strv_free(ksets);
         if (r < 0) {
                 kn_hashmap_clear(&fresh, record_free);
+                kn_hashmap_clear(&shared, NULL);
                 return r;
         }
         /* Conntrack: compare against what we believed before. */
@@ -374,6 +401,8 @@ static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *e
                         clear_flows(px, v, NULL, st);
         kn_hashmap_clear(&px->records, record_free);
         px->records = fresh;
+        kn_hashmap_clear(&px->shared, NULL);
+        px->shared = shared;
         px->base_chains_reset = true;
         return 0;
 }
@@ -386,6 +415,27 @@ static const char *elem_value_in(const struct record *r, const char *id)
         return NULL;
 }
 
+struct shared_delta {
+        const kn_nft_set *set;
+        kn_nft_elem e; /* key only */
+        long d;
+        size_t now; /* the count once this sync is committed */
+};
+
+static void shared_delta_add(kn_hashmap *delta, const char *id, const kn_nft_set *set, const kn_nft_elem *e, long d)
+{
+        struct shared_delta *sd = kn_hashmap_get(delta, id);
+        if (!sd) {
+                sd = kn_calloc(1, sizeof(*sd));
+                sd->set = set;
+                sd->e = *e;
+                sd->e.chain = NULL;
+                sd->e.comment = NULL;
+                kn_hashmap_put(delta, id, sd, NULL);
+        }
+        sd->d += d;
+}
+
 static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, proxier_stats *st, kn_error *err)
 {
         size_t n = dirty->len, k = 0;
@@ -393,20 +443,40 @@ static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, pr
         plan *plans = kn_calloc(n + 1, sizeof(plan));
         struct record **olds = kn_calloc(n + 1, sizeof(*olds));
         kn_nft_tx *tx = kn_nft_tx_new(px->nft, KN_TABLE);
+        kn_hashmap delta = {0}; /* shared element id -> struct shared_delta */
         const char *key;
+        void *v;
         int r;
 
         for (size_t it = 0; kn_hashmap_next(dirty, &it, &key, NULL);) {
                 keys[k] = key;
                 rules_service(&px->rc, m, kn_hashmap_get(&m->services, key), &plans[k]);
                 olds[k] = kn_hashmap_get(&px->records, key);
+                for (size_t e = 0; olds[k] && e < olds[k]->n_elems; e++)
+                        if (shared_elem(olds[k]->elems[e].set))
+                                shared_delta_add(&delta, olds[k]->elems[e].id, olds[k]->elems[e].set,
+                                                 &olds[k]->elems[e].e, -1);
+                for (size_t e = 0; e < plans[k].n_elems; e++)
+                        if (shared_elem(plans[k].elems[e].set))
+                                shared_delta_add(&delta, plans[k].elems[e].id, plans[k].elems[e].set,
+                                                 &plans[k].elems[e].e, +1);
                 k++;
+        }
+        /* shared elements: deleted when the last user goes, added with the first */
+        for (size_t it = 0; kn_hashmap_next(&delta, &it, &key, &v);) {
+                struct shared_delta *sd = v;
+                long now = (long)shared_count(&px->shared, key) + sd->d;
+                sd->now = now > 0 ? (size_t)now : 0;
+                if (shared_count(&px->shared, key) && !sd->now)
+                        kn_nft_tx_delete_elem(tx, sd->set, &sd->e);
         }
         /* 1. elements that go away or change value */
         for (size_t i = 0; i < n; i++)
                 for (size_t e = 0; olds[i] && e < olds[i]->n_elems; e++) {
                         const struct rec_elem *re = &olds[i]->elems[e];
                         bool same = false;
+                        if (shared_elem(re->set))
+                                continue;
                         for (size_t q = 0; q < plans[i].n_elems && !same; q++)
                                 same = strcmp(plans[i].elems[q].id, re->id) == 0 &&
                                        strcmp(plans[i].elems[q].value, re->value) == 0;
@@ -432,6 +502,8 @@ static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, pr
                         kn_nft_tx_add_rule(tx, &plans[i].rules[q]);
                 for (size_t q = 0; q < plans[i].n_elems; q++) {
                         const char *ov = elem_value_in(olds[i], plans[i].elems[q].id);
+                        if (shared_elem(plans[i].elems[q].set))
+                                continue;
                         if (!ov || strcmp(ov, plans[i].elems[q].value) != 0)
                                 kn_nft_tx_add_elem(tx, plans[i].elems[q].set, &plans[i].elems[q].e);
                 }
@@ -440,6 +512,11 @@ static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, pr
                 st->elems += plans[i].n_elems;
                 st->no_local_internal += plans[i].no_local_internal;
                 st->no_local_external += plans[i].no_local_external;
+        }
+        for (size_t it = 0; kn_hashmap_next(&delta, &it, &key, &v);) {
+                const struct shared_delta *sd = v;
+                if (!shared_count(&px->shared, key) && sd->now)
+                        kn_nft_tx_add_elem(tx, sd->set, &sd->e);
         }
         /* 4. chains and affinity sets that are no longer wanted */
         for (size_t i = 0; i < n; i++)
@@ -460,6 +537,10 @@ static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, pr
                 st->commit_ms = kn_now_ms() - t0;
         }
         kn_nft_tx_free(tx);
+        for (size_t it = 0; kn_hashmap_next(&delta, &it, &key, &v);)
+                if (r >= 0)
+                        shared_set_count(&px->shared, key, ((struct shared_delta *)v)->now);
+        kn_hashmap_clear(&delta, free);
         if (r >= 0)
                 for (size_t i = 0; i < n; i++) {
                         clear_flows(px, olds[i], &plans[i], st);

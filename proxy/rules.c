@@ -20,6 +20,8 @@ const kn_nft_set rules_set_no_endpoint_nodeports = {
         "vmap to drop or reject packets to service nodeports with no endpoints"};
 const kn_nft_set rules_set_firewall_ips = {"firewall-ips", KN_KEY_ADDR_PROTO_PORT, true, false, 0,
                                            "destinations that are subject to LoadBalancerSourceRanges"};
+const kn_nft_set rules_set_hairpin = {"hairpin-connections", KN_KEY_ADDR_ADDR_PROTO_PORT, false, false, 0,
+                                      "service hairpin connections"};
 
 /* ---- plan building helpers ---- */
 
@@ -152,7 +154,8 @@ void rules_static(const rules_config *c, plan *p)
                                               "reject-chain"};
         const kn_nft_set *sets[] = {&rules_set_cluster_ips, &rules_set_nodeport_ips, &rules_set_service_ips,
                                     &rules_set_service_nodeports, &rules_set_no_endpoint_services,
-                                    &rules_set_no_endpoint_nodeports, &rules_set_firewall_ips};
+                                    &rules_set_no_endpoint_nodeports, &rules_set_firewall_ips,
+                                    &rules_set_hairpin};
         static const kn_cidr lo4 = {.addr = {.family = AF_INET, .v4 = {0x0000007f}}, .prefix = 8};
         static kn_cidr lo6 = {.addr = {.family = AF_INET6}, .prefix = 128};
         const kn_cidr *lo = c->family == AF_INET6 ? &lo6 : &lo4;
@@ -181,6 +184,8 @@ void rules_static(const rules_config *c, plan *p)
         RULE(p, "nat-postrouting", NULL, OP(KN_OP_JUMP, .name = "masquerading"));
 
         RULE(p, "masquerading", NULL, OP(KN_OP_MARK_AND_NONZERO, .mark = c->mark), OP(KN_OP_MARK_XOR, .mark = c->mark),
+             OP(KN_OP_MASQUERADE));
+        RULE(p, "masquerading", NULL, OP(KN_OP_CT_STATUS_DNAT), OP(KN_OP_HAIRPIN_IN_SET, .name = "hairpin-connections"),
              OP(KN_OP_MASQUERADE));
         RULE(p, "reject-chain", NULL, OP(KN_OP_REJECT));
         RULE(p, "cluster-ips-check", "Reject traffic to invalid ports of ClusterIPs",
@@ -304,22 +309,31 @@ static char *ep_base(const model_service *s, const model_port *pt, const model_e
         return kn_asprintf("%s/%s/%s/%s__%s/%u", s->ns, s->name, model_proto_name(pt->proto), pt->name, ip, e->port);
 }
 
-/* The endpoint-choosing chain (service- or local-): affinity checks, then a uniform
- * random pick written as plain rules ("numgen random mod K == 0 goto …", K = n, n-1, …,
- * then an unconditional goto), which the kernel loads far faster than an anonymous
- * vmap per service. EPS point into ALL; ep_chains[k] and aff_sets[k] name the chain
- * and affinity set of ALL[k]. */
-static void pick_rules(plan *p, const char *chain, model_ep **eps, size_t n, const model_ep *all, char **ep_chains,
-                       char **aff_sets, bool affinity)
+/* The endpoint-choosing chain (service- or local-): a uniform random pick written as
+ * plain rules ("numgen random mod K == 0 dnat to …", K = n, n-1, …, then an
+ * unconditional dnat), which the kernel loads far faster than upstream's anonymous
+ * numgen map per service. With ClientIP affinity each endpoint has a chain (it records
+ * the client in its affinity set), checked first and then picked the same way. EPS
+ * point into ALL; ep_chains[k] and aff_sets[k] name the chain and set of ALL[k]. */
+static void pick_rules(plan *p, const char *chain, const model_port *pt, model_ep **eps, size_t n,
+                       const model_ep *all, char **ep_chains, char **aff_sets, bool affinity)
 {
         for (size_t i = 0; affinity && i < n; i++)
                 RULE(p, chain, NULL, OP(KN_OP_SADDR_IN_SET, .name = aff_sets[eps[i] - all]),
                      OP(KN_OP_GOTO, .name = ep_chains[eps[i] - all]));
-        for (size_t i = 0; i + 1 < n; i++)
-                RULE(p, chain, NULL, OP(KN_OP_NUMGEN_EQ, .mod = (uint32_t)(n - i), .value = 0),
-                     OP(KN_OP_GOTO, .name = ep_chains[eps[i] - all]));
-        if (n)
-                RULE(p, chain, NULL, OP(KN_OP_GOTO, .name = ep_chains[eps[n - 1] - all]));
+        for (size_t i = 0; i < n; i++) {
+                kn_nft_op ops[3];
+                size_t k = 0;
+                if (i + 1 < n)
+                        ops[k++] = OP(KN_OP_NUMGEN_EQ, .mod = (uint32_t)(n - i), .value = 0);
+                if (affinity) {
+                        ops[k++] = OP(KN_OP_GOTO, .name = ep_chains[eps[i] - all]);
+                } else {
+                        ops[k++] = OP(KN_OP_L4PROTO, .proto = pt->proto);
+                        ops[k++] = OP(KN_OP_DNAT, .addr = eps[i]->addr, .port = eps[i]->port);
+                }
+                add_rule(p, chain, NULL, ops, k);
+        }
 }
 
 static kn_nft_elem verdict_elem(const kn_addr *a, int proto, uint16_t port, enum kn_nft_op_type v, const char *chain,
@@ -378,7 +392,9 @@ static void service_port(const rules_config *c, const model *m, const model_serv
                 p->no_local_external++;
 
         if (cat.has_endpoints) {
-                /* endpoint chains (one per endpoint used by either policy) */
+                /* per endpoint used by either policy: its hairpin element if it is local
+                 * (a pod reaching itself through the service is masqueraded), and with
+                 * affinity its chain and affinity set */
                 size_t n = cat.n_all;
                 char **ep_chain = kn_calloc(n + 1, sizeof(char *)), **aff = kn_calloc(n + 1, sizeof(char *));
                 bool *used = kn_calloc(n + 1, sizeof(bool));
@@ -392,27 +408,28 @@ static void service_port(const rules_config *c, const model *m, const model_serv
                         _cleanup_free_ char *eb = NULL;
                         if (!used[i])
                                 continue;
+                        if (e->local)
+                                add_elem(p, &rules_set_hairpin,
+                                         &(kn_nft_elem){.addr = e->addr, .addr2 = e->addr, .proto = pt->proto,
+                                                        .port = e->port});
+                        if (!s->affinity)
+                                continue;
                         eb = ep_base(s, pt, e);
                         ep_chain[i] = (char *)add_chain(p, rules_chain_name("endpoint", eb));
-                        if (s->affinity) {
-                                aff[i] = own_str(p, rules_chain_name("affinity", eb));
-                                p->sets = kn_realloc(p->sets, (p->n_sets + 1) * sizeof(*p->sets));
-                                p->sets[p->n_sets++] = (kn_nft_set){aff[i], KN_KEY_ADDR, false, true,
-                                                                    s->affinity_timeout_s, NULL};
-                        }
-                        RULE(p, ep_chain[i], NULL, OP(KN_OP_SADDR, .addr = e->addr), OP(KN_OP_MARK_OR, .mark = c->mark));
-                        if (s->affinity)
-                                RULE(p, ep_chain[i], NULL, OP(KN_OP_UPDATE_SADDR, .name = aff[i]));
+                        aff[i] = own_str(p, rules_chain_name("affinity", eb));
+                        p->sets = kn_realloc(p->sets, (p->n_sets + 1) * sizeof(*p->sets));
+                        p->sets[p->n_sets++] = (kn_nft_set){aff[i], KN_KEY_ADDR, false, true, s->affinity_timeout_s, NULL};
+                        RULE(p, ep_chain[i], NULL, OP(KN_OP_UPDATE_SADDR, .name = aff[i]));
                         RULE(p, ep_chain[i], NULL, OP(KN_OP_L4PROTO, .proto = pt->proto),
                              OP(KN_OP_DNAT, .addr = e->addr, .port = e->port));
                 }
                 if (use_cluster && cat.n_cluster) {
                         svc_chain = add_chain(p, rules_chain_name("service", base));
-                        pick_rules(p, svc_chain, cat.cluster, cat.n_cluster, cat.all, ep_chain, aff, s->affinity);
+                        pick_rules(p, svc_chain, pt, cat.cluster, cat.n_cluster, cat.all, ep_chain, aff, s->affinity);
                 }
                 if (use_local && cat.n_local) {
                         local_chain = add_chain(p, rules_chain_name("local", base));
-                        pick_rules(p, local_chain, cat.local, cat.n_local, cat.all, ep_chain, aff, s->affinity);
+                        pick_rules(p, local_chain, pt, cat.local, cat.n_local, cat.all, ep_chain, aff, s->affinity);
                 }
                 if (ext_access) {
                         ext_chain = add_chain(p, rules_chain_name("external", base));

@@ -34,7 +34,8 @@ typedef struct rules_config {
 /* The static maps, shared by every plan (element descriptors point at these). */
 extern const kn_nft_set rules_set_cluster_ips, rules_set_nodeport_ips, rules_set_service_ips,
         rules_set_service_nodeports, rules_set_no_endpoint_services, rules_set_no_endpoint_nodeports,
-        rules_set_firewall_ips;
+        rules_set_firewall_ips,
+        rules_set_hairpin; /* its elements can be shared by Services: the proxier counts them */
 
 typedef struct plan_elem {
         const kn_nft_set *set;

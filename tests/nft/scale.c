@@ -3,10 +3,12 @@
  *   cc -O2 -D_GNU_SOURCE -o build/nft-scale tests/nft/scale.c proxy/nft.c core/util.c \
  *      $(pkg-config --cflags --libs libnftnl libmnl libcjson)
  *   build/nft-scale [SERVICES]      (default 10000)
- * In a private network namespace it builds SERVICES services x 2 endpoints in the
- * upstream layout (service chain: numgen random mod 2 == 0 goto ep1; goto ep2;
- * endpoint chains: hairpin mark + dnat; one service-ips element each) as one
- * transaction, then a second full sync (flush + rebuild), and prints the times. */
+ * In a private network namespace it builds SERVICES services x 2 endpoints as knode
+ * lays them out (service chain: numgen random mod 2 == 0 meta l4proto tcp dnat to ep1;
+ * meta l4proto tcp dnat to ep2; one cluster-ips and one service-ips element each) as
+ * one transaction, then a second full sync (flush + rebuild), and prints the times.
+ * KN_SCALE_EP_CHAINS=1 uses the older shape with a chain per endpoint (numgen goto
+ * endpoint chains holding a hairpin mark rule and the dnat), for comparison. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -40,7 +42,7 @@ static const kn_nft_set service_ips = {.name = "service-ips", .key = KN_KEY_ADDR
                                        .comment = "ClusterIP, ExternalIP and LoadBalancer IP traffic"};
 static const kn_nft_set cluster_ips = {.name = "cluster-ips", .key = KN_KEY_ADDR, .comment = "Active ClusterIPs"};
 
-static void build(kn_nft_tx *tx, int nsvc, bool resync)
+static void build(kn_nft_tx *tx, int nsvc, bool resync, bool ep_chains)
 {
         char svc[128], ep[2][128];
         kn_nft_chain base[] = {
@@ -70,7 +72,18 @@ static void build(kn_nft_tx *tx, int nsvc, bool resync)
                 kn_nft_tx_add_chain(tx, &(kn_nft_chain){.name = svc});
                 if (resync)
                         kn_nft_tx_flush_chain(tx, svc);
-                for (int e = 0; e < 2; e++) {
+                if (!ep_chains) {
+                        for (int e = 0; e < 2; e++)
+                                epa[e].v4.s_addr = htonl(0x0ab40000u + (uint32_t)s * 2 + (uint32_t)e);
+                        kn_nft_op d0[] = {{.type = KN_OP_NUMGEN_EQ, .mod = 2, .value = 0},
+                                          {.type = KN_OP_L4PROTO, .proto = IPPROTO_TCP},
+                                          {.type = KN_OP_DNAT, .addr = epa[0], .port = 80}};
+                        kn_nft_op d1[] = {{.type = KN_OP_L4PROTO, .proto = IPPROTO_TCP},
+                                          {.type = KN_OP_DNAT, .addr = epa[1], .port = 80}};
+                        kn_nft_tx_add_rule(tx, &(kn_nft_rule){.chain = svc, .ops = d0, .n_ops = 3});
+                        kn_nft_tx_add_rule(tx, &(kn_nft_rule){.chain = svc, .ops = d1, .n_ops = 2});
+                }
+                for (int e = 0; ep_chains && e < 2; e++) {
                         epa[e].v4.s_addr = htonl(0x0ab40000u + (uint32_t)s * 2 + (uint32_t)e); /* 10.180.x.x */
                         snprintf(ep[e], sizeof(ep[e]), "endpoint-%08X-ns%d/svc%d/tcp/p80__10.180.%u.%u/80",
                                  (unsigned)(s * 2 + e) * 2246822519u, s % 100, s,
@@ -84,10 +97,13 @@ static void build(kn_nft_tx *tx, int nsvc, bool resync)
                         kn_nft_tx_add_rule(tx, &(kn_nft_rule){.chain = ep[e], .ops = hair, .n_ops = 2});
                         kn_nft_tx_add_rule(tx, &(kn_nft_rule){.chain = ep[e], .ops = dnat, .n_ops = 2});
                 }
-                kn_nft_op ng[] = {{.type = KN_OP_NUMGEN_EQ, .mod = 2, .value = 0}, {.type = KN_OP_GOTO, .name = ep[0]}};
-                kn_nft_op g2[] = {{.type = KN_OP_GOTO, .name = ep[1]}};
-                kn_nft_tx_add_rule(tx, &(kn_nft_rule){.chain = svc, .ops = ng, .n_ops = 2});
-                kn_nft_tx_add_rule(tx, &(kn_nft_rule){.chain = svc, .ops = g2, .n_ops = 1});
+                if (ep_chains) {
+                        kn_nft_op ng[] = {{.type = KN_OP_NUMGEN_EQ, .mod = 2, .value = 0},
+                                          {.type = KN_OP_GOTO, .name = ep[0]}};
+                        kn_nft_op g2[] = {{.type = KN_OP_GOTO, .name = ep[1]}};
+                        kn_nft_tx_add_rule(tx, &(kn_nft_rule){.chain = svc, .ops = ng, .n_ops = 2});
+                        kn_nft_tx_add_rule(tx, &(kn_nft_rule){.chain = svc, .ops = g2, .n_ops = 1});
+                }
                 kn_nft_tx_add_elem(tx, &cluster_ips, &(kn_nft_elem){.addr = cip});
                 kn_nft_tx_add_elem(tx, &service_ips, &(kn_nft_elem){.addr = cip, .proto = IPPROTO_TCP, .port = 80,
                                                                     .verdict = KN_OP_GOTO, .chain = svc});
@@ -97,6 +113,7 @@ static void build(kn_nft_tx *tx, int nsvc, bool resync)
 int main(int argc, char **argv)
 {
         int nsvc = argc > 1 ? atoi(argv[1]) : 10000;
+        bool ep_chains = getenv("KN_SCALE_EP_CHAINS") && atoi(getenv("KN_SCALE_EP_CHAINS"));
         kn_error err = {0};
         kn_nft *n;
 
@@ -111,7 +128,7 @@ int main(int argc, char **argv)
         for (int pass = 0; pass < 2; pass++) {
                 double t0 = now(), t1, t2;
                 kn_nft_tx *tx = kn_nft_tx_new(n, "kube-proxy");
-                build(tx, nsvc, pass == 1);
+                build(tx, nsvc, pass == 1, ep_chains);
                 t1 = now();
                 int r = kn_nft_tx_commit(tx, &err);
                 t2 = now();

@@ -128,11 +128,31 @@ static void test_two_endpoints_sorted(void **state)
                 free(eps);
                 rules_service(&rc4, &m, s, &p);
         }
-        /* service chain: numgen mod 2 == 0 -> ep0; goto ep1. external chain: mark, goto service */
+        /* service chain: numgen mod 2 == 0 dnat to ep0; dnat to ep1 (no endpoint chains
+         * without affinity). external chain: mark, goto service */
         assert_int_equal(count_rules(&p, "service-"), 2);
-        assert_int_equal(count_rules(&p, "endpoint-"), 4);
+        assert_int_equal(count_rules(&p, "endpoint-"), 0);
         assert_int_equal(count_rules(&p, "external-"), 2);
-        assert_string_equal(find_elem(&p, "service-ips")->e.chain, p.chains[2]);
+        assert_int_equal(p.n_chains, 2);
+        assert_string_equal(find_elem(&p, "service-ips")->e.chain, p.chains[0]);
+        {
+                const kn_nft_rule *r0 = &p.rules[0], *r1 = &p.rules[1];
+                char a[INET6_ADDRSTRLEN];
+                assert_int_equal(r0->n_ops, 3);
+                assert_int_equal(r0->ops[0].type, KN_OP_NUMGEN_EQ);
+                assert_int_equal(r0->ops[0].mod, 2);
+                assert_int_equal(r0->ops[1].type, KN_OP_L4PROTO);
+                assert_int_equal(r0->ops[2].type, KN_OP_DNAT);
+                kn_addr_format(&r0->ops[2].addr, a, sizeof(a));
+                assert_string_equal(a, "10.244.0.10");
+                assert_int_equal(r0->ops[2].port, 8080);
+                assert_int_equal(r1->n_ops, 2);
+                assert_int_equal(r1->ops[1].type, KN_OP_DNAT);
+                kn_addr_format(&r1->ops[1].addr, a, sizeof(a));
+                assert_string_equal(a, "10.244.0.8");
+        }
+        /* neither endpoint is on this node ("me"): no hairpin element */
+        assert_null(find_elem(&p, "hairpin-connections"));
         assert_non_null(strstr(find_elem(&p, "service-nodeports")->e.chain, "external-"));
         assert_null(find_elem(&p, "no-endpoint-services"));
         plan_free(&p);
@@ -164,6 +184,18 @@ static void test_terminating_fallback_and_local(void **state)
         rules_service(&rc4, &m, kn_hashmap_get(&m.services, "ns/s"), &p);
         assert_null(find_elem(&p, "no-endpoint-nodeports"));
         assert_true(count_rules(&p, "local-") >= 1);
+        {
+                /* a local endpoint: its hairpin element, endpoint . endpoint . tcp . 8080 */
+                const plan_elem *h = find_elem(&p, "hairpin-connections");
+                char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+                assert_non_null(h);
+                kn_addr_format(&h->e.addr, a, sizeof(a));
+                kn_addr_format(&h->e.addr2, b, sizeof(b));
+                assert_string_equal(a, "10.244.0.5");
+                assert_string_equal(b, "10.244.0.5");
+                assert_int_equal(h->e.proto, IPPROTO_TCP);
+                assert_int_equal(h->e.port, 8080);
+        }
         plan_free(&p);
         model_free(&m);
 }
@@ -186,6 +218,13 @@ static void test_affinity_and_udp_flows(void **state)
         assert_true(p.sets[0].dynamic_timeout);
         assert_int_equal(p.sets[0].timeout_s, 60);
         assert_int_equal(strncmp(p.sets[0].name, "affinity-", 9), 0);
+        /* affinity keeps a chain per endpoint: update @affinity-X { ip saddr }, then dnat;
+         * the service chain checks the set first, then picks */
+        assert_int_equal(count_rules(&p, "endpoint-"), 2);
+        assert_int_equal(count_rules(&p, "service-"), 2);
+        for (size_t i = 0; i < p.n_rules; i++)
+                if (strncmp(p.rules[i].chain, "service-", 8) == 0)
+                        assert_int_equal(p.rules[i].ops[p.rules[i].n_ops - 1].type, KN_OP_GOTO);
         assert_int_equal(p.n_flows, 1);
         assert_int_equal(p.flows[0].dport, 53);
         plan_free(&p);
@@ -241,7 +280,8 @@ static void test_static(void **state)
         c.n_nodeport_ips = 1;
         rules_static(&c, &p);
         assert_int_equal(p.n_base_chains, 8);
-        assert_int_equal(p.n_sets, 7);
+        assert_int_equal(p.n_sets, 8);
+        assert_string_equal(p.sets[7].name, "hairpin-connections");
         assert_int_equal(p.n_elems, 1);
         assert_string_equal(p.elems[0].set->name, "nodeport-ips");
         plan_free(&p);
@@ -281,7 +321,6 @@ static void test_topology_hints(void **state)
                     "{\"addresses\":[\"10.244.0.3\"],\"hints\":{\"forNodes\":[{\"name\":\"me\"}]}}"));
         rules_service(&c, &m, kn_hashmap_get(&m.services, "ns/s"), &p);
         assert_int_equal(count_rules(&p, "service-"), 2);
-        assert_int_equal(count_rules(&p, "endpoint-"), 4);
         plan_free(&p);
         model_free(&m);
 }
