@@ -292,22 +292,17 @@ def test_partial_sync_matches_full_sync(golden_cluster, live_proxy):
 # Where knode deliberately (or knowingly) differs from upstream kube-proxy v1.36.3. Each entry
 # is (kind, name, element-or-rule regex) ignored on both sides. Everything else must match.
 KNOWN_DEVIATIONS = [
-    # layout: knode masquerades hairpin traffic with a rule per endpoint chain instead of
-    # upstream's @hairpin-connections set + "ct status dnat" rule in masquerading
-    ("set", "hairpin-connections", r".*"),
-    ("chain", "masquerading", r"^ct status dnat .*@hairpin-connections"),
+    # none beyond the endpoint pick in service-/local- chains (see _upstream_comparable)
 ]
 
 
 def _upstream_comparable(c):
     """canonical() reduced to what both implementations must agree on: every set and map
-    (affinity sets: name and header), the names of service-/local- chains, and the rules of
-    every other chain except endpoint- ones (knode picks endpoints with numgen rules and a
-    chain per endpoint, upstream with a numgen dnat map)."""
+    (affinity sets: name and header), the names of service-/local- chains (knode picks the
+    endpoint with plain numgen rules, upstream with a numgen dnat map), and the rules of
+    every other chain, endpoint- chains (session affinity) included."""
     out = {}
     for (kind, name), body in c.items():
-        if kind == "chain" and name.startswith("endpoint-"):
-            continue  # knode: one per endpoint; upstream: only with session affinity
         if kind == "chain" and name.startswith(("service-", "local-")):
             out[(kind, name)] = "exists"
             continue

@@ -461,7 +461,8 @@ def test_hostile_objects_keep_the_table_intact(env):
     env.wait_answers(env.node, "10.96.105.5", 80, {"pod1"}, n=5)
     p.wait_log("synced IPv4 rules", since=mark)
     table = nft_dump(env.node, "ip")
-    assert len(re.findall(r"chain endpoint-\w+-kn-e2e/thousand/", table)) == 1000
+    thousand = re.search(r"chain service-\w+-kn-e2e/thousand/[^{]*\{(.*?)\n\t\}", table, re.S).group(1)
+    assert len(re.findall(r"dnat to 10\.245\.", thousand)) == 1000
     assert "10.96.105.2 . tcp . 80 comment" in table  # the big-selector service has no endpoints: reject
     assert p.alive()
     # the rest still works: an earlier service, from a pod and from the client
@@ -538,9 +539,9 @@ def test_proxy_restart_under_traffic(env):
     assert not h.failures, h.failures[:5]
     assert old.has_log("shutting down")
     after = nft_dump(env.node, "ip")
-    assert "hairpin" in before and "10.96.100.2" in before
-    assert "hairpin" not in after and "10.96.100.2" not in after, after
-    strip = lambda d: re.sub(r".*hairpin.*\n|10\.96\.100\.2, ", "", d)  # noqa: E731
+    assert "kn-e2e/hairpin/" in before and "10.96.100.2" in before
+    assert "kn-e2e/hairpin/" not in after and "10.96.100.2" not in after, after
+    strip = lambda d: re.sub(r".*kn-e2e/hairpin/.*\n|10\.96\.100\.2, ", "", d)  # noqa: E731
     assert _chains(after) == _chains(strip(before))
     assert _elements(_static(after)) == _elements(_static(strip(before)))
     env.wait_answers(env.client, "10.96.100.1", 80, {"pod1", "pod2"})
