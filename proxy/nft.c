@@ -524,6 +524,8 @@ static void tx_elem(kn_nft_tx *tx, const kn_nft_set *s, const kn_nft_elem *e, bo
         }
         g->count++;
         tx->n_ops++;
+        if (g->count >= ELEMS_PER_MSG || g->enc.len >= ELEMS_NEST_MAX)
+                group_emit(tx, g); /* a full message: into the batch now, not held twice */
 }
 
 void kn_nft_tx_add_elem(kn_nft_tx *tx, const kn_nft_set *s, const kn_nft_elem *e) { tx_elem(tx, s, e, false); }
