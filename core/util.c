@@ -272,3 +272,11 @@ uint64_t kn_random(void)
                 v = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)kn_now_ms();
         return v;
 }
+
+uint64_t kn_fnv1a64(const char *s)
+{
+        uint64_t h = 14695981039346656037ull;
+        for (; *s; s++)
+                h = (h ^ (unsigned char)*s) * 1099511628211ull;
+        return h;
+}

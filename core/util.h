@@ -85,5 +85,7 @@ int kn_parse_duration(const char *s, int64_t *ret_ms);
 void kn_format_duration(int64_t ms, char *buf, size_t len);
 /* Random 64-bit value (getrandom, falls back to time). */
 uint64_t kn_random(void);
+/* FNV-1a, 64 bits: change detection, not identity. */
+uint64_t kn_fnv1a64(const char *s);
 
 #endif

@@ -6,22 +6,22 @@
 #include "../core/log.h"
 #include "conntrack.h"
 
-/* What was programmed for one Service: enough to undo or diff it, no rules kept. */
+/* What was programmed for one Service: enough to undo or diff it, no rules kept. One
+ * allocation: the struct, its arrays, then the names (memory at scale: 10k Services
+ * hold 10k records). An element's identity is its key (rules_elem_id); its value is
+ * kept as a digest, only to see whether it changed. */
 struct rec_elem {
         const kn_nft_set *set;
-        kn_nft_elem e; /* key only: chain/comment are NULL */
-        char *id, *value;
+        kn_nft_elem e;  /* key only: chain/comment are NULL */
+        uint64_t value; /* kn_fnv1a64 of the plan's value text */
 };
 
 struct record {
         char **chains;
-        size_t n_chains;
         char **sets;
-        size_t n_sets;
         struct rec_elem *elems;
-        size_t n_elems;
         plan_flow *flows;
-        size_t n_flows;
+        uint32_t n_chains, n_sets, n_elems, n_flows;
 };
 
 struct proxier {
@@ -52,51 +52,45 @@ static void shared_set_count(kn_hashmap *m, const char *id, size_t n)
                 kn_hashmap_remove(m, id);
 }
 
-static void record_free(void *p)
+static void record_free(void *p) { free(p); }
+
+static const char *rec_elem_id(const struct rec_elem *re, char buf[static RULES_ELEM_ID_MAX])
 {
-        struct record *r = p;
-        if (!r)
-                return;
-        for (size_t i = 0; i < r->n_chains; i++)
-                free(r->chains[i]);
-        for (size_t i = 0; i < r->n_sets; i++)
-                free(r->sets[i]);
-        for (size_t i = 0; i < r->n_elems; i++) {
-                free(r->elems[i].id);
-                free(r->elems[i].value);
-        }
-        free(r->chains);
-        free(r->sets);
-        free(r->elems);
-        free(r->flows);
-        free(r);
+        return rules_elem_id(re->set, &re->e, buf, RULES_ELEM_ID_MAX);
 }
 
 static struct record *record_of(const plan *p)
 {
-        struct record *r = kn_calloc(1, sizeof(*r));
+        size_t names = 0, size;
+        struct record *r;
+        char *at;
 
-        r->chains = kn_calloc(p->n_chains + 1, sizeof(char *));
         for (size_t i = 0; i < p->n_chains; i++)
-                r->chains[r->n_chains++] = kn_strdup(p->chains[i]);
-        r->sets = kn_calloc(p->n_sets + 1, sizeof(char *));
+                names += strlen(p->chains[i]) + 1;
         for (size_t i = 0; i < p->n_sets; i++)
-                r->sets[r->n_sets++] = kn_strdup(p->sets[i].name);
-        r->elems = kn_calloc(p->n_elems + 1, sizeof(*r->elems));
+                names += strlen(p->sets[i].name) + 1;
+        size = sizeof(*r) + (p->n_chains + p->n_sets) * sizeof(char *) + p->n_elems * sizeof(struct rec_elem) +
+               p->n_flows * sizeof(plan_flow) + names;
+        r = kn_calloc(1, size);
+        r->chains = (char **)(r + 1);
+        r->sets = r->chains + p->n_chains;
+        r->elems = (struct rec_elem *)(r->sets + p->n_sets);
+        r->flows = (plan_flow *)(r->elems + p->n_elems);
+        at = (char *)(r->flows + p->n_flows);
+        for (size_t i = 0; i < p->n_chains; i++)
+                at = stpcpy(r->chains[r->n_chains++] = at, p->chains[i]) + 1;
+        for (size_t i = 0; i < p->n_sets; i++)
+                at = stpcpy(r->sets[r->n_sets++] = at, p->sets[i].name) + 1;
         for (size_t i = 0; i < p->n_elems; i++) {
                 struct rec_elem *e = &r->elems[r->n_elems++];
                 e->set = p->elems[i].set;
                 e->e = p->elems[i].e;
                 e->e.chain = NULL;
                 e->e.comment = NULL;
-                e->id = kn_strdup(p->elems[i].id);
-                e->value = kn_strdup(p->elems[i].value);
+                e->value = kn_fnv1a64(p->elems[i].value);
         }
-        if (p->n_flows) {
-                r->flows = kn_malloc(p->n_flows * sizeof(*r->flows));
-                memcpy(r->flows, p->flows, p->n_flows * sizeof(*r->flows));
-                r->n_flows = p->n_flows;
-        }
+        memcpy(r->flows, p->flows, p->n_flows * sizeof(plan_flow));
+        r->n_flows = (uint32_t)p->n_flows;
         return r;
 }
 
@@ -407,12 +401,14 @@ static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *e
         return 0;
 }
 
-static const char *elem_value_in(const struct record *r, const char *id)
+/* Whether R programmed the element ID with the value VALUE. */
+static bool record_has_elem(const struct record *r, const char *id, const char *value)
 {
+        char buf[RULES_ELEM_ID_MAX];
         for (size_t i = 0; r && i < r->n_elems; i++)
-                if (strcmp(r->elems[i].id, id) == 0)
-                        return r->elems[i].value;
-        return NULL;
+                if (strcmp(rec_elem_id(&r->elems[i], buf), id) == 0)
+                        return r->elems[i].value == kn_fnv1a64(value);
+        return false;
 }
 
 struct shared_delta {
@@ -452,10 +448,12 @@ static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, pr
                 keys[k] = key;
                 rules_service(&px->rc, m, kn_hashmap_get(&m->services, key), &plans[k]);
                 olds[k] = kn_hashmap_get(&px->records, key);
-                for (size_t e = 0; olds[k] && e < olds[k]->n_elems; e++)
+                for (size_t e = 0; olds[k] && e < olds[k]->n_elems; e++) {
+                        char id[RULES_ELEM_ID_MAX];
                         if (shared_elem(olds[k]->elems[e].set))
-                                shared_delta_add(&delta, olds[k]->elems[e].id, olds[k]->elems[e].set,
+                                shared_delta_add(&delta, rec_elem_id(&olds[k]->elems[e], id), olds[k]->elems[e].set,
                                                  &olds[k]->elems[e].e, -1);
+                }
                 for (size_t e = 0; e < plans[k].n_elems; e++)
                         if (shared_elem(plans[k].elems[e].set))
                                 shared_delta_add(&delta, plans[k].elems[e].id, plans[k].elems[e].set,
@@ -474,12 +472,14 @@ static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, pr
         for (size_t i = 0; i < n; i++)
                 for (size_t e = 0; olds[i] && e < olds[i]->n_elems; e++) {
                         const struct rec_elem *re = &olds[i]->elems[e];
+                        char id[RULES_ELEM_ID_MAX];
                         bool same = false;
                         if (shared_elem(re->set))
                                 continue;
+                        rec_elem_id(re, id);
                         for (size_t q = 0; q < plans[i].n_elems && !same; q++)
-                                same = strcmp(plans[i].elems[q].id, re->id) == 0 &&
-                                       strcmp(plans[i].elems[q].value, re->value) == 0;
+                                same = strcmp(plans[i].elems[q].id, id) == 0 &&
+                                       kn_fnv1a64(plans[i].elems[q].value) == re->value;
                         if (!same)
                                 kn_nft_tx_delete_elem(tx, re->set, &re->e);
                 }
@@ -501,10 +501,9 @@ static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, pr
                 for (size_t q = 0; q < plans[i].n_rules; q++)
                         kn_nft_tx_add_rule(tx, &plans[i].rules[q]);
                 for (size_t q = 0; q < plans[i].n_elems; q++) {
-                        const char *ov = elem_value_in(olds[i], plans[i].elems[q].id);
                         if (shared_elem(plans[i].elems[q].set))
                                 continue;
-                        if (!ov || strcmp(ov, plans[i].elems[q].value) != 0)
+                        if (!record_has_elem(olds[i], plans[i].elems[q].id, plans[i].elems[q].value))
                                 kn_nft_tx_add_elem(tx, plans[i].elems[q].set, &plans[i].elems[q].e);
                 }
                 st->chains += plans[i].n_chains;

@@ -55,14 +55,22 @@ static void add_rule(plan *p, const char *chain, const char *comment, const kn_n
                 add_rule(p, chain, comment, _ops, KN_ARRAY_SIZE(_ops));                                 \
         } while (0)
 
-static void add_elem(plan *p, const kn_nft_set *set, const kn_nft_elem *e)
+const char *rules_elem_id(const kn_nft_set *set, const kn_nft_elem *e, char *buf, size_t len)
 {
-        char k[160], a[INET6_ADDRSTRLEN] = "", v[300];
-        plan_elem *pe;
+        char a[INET6_ADDRSTRLEN] = "";
 
         if (set->key != KN_KEY_PROTO_PORT)
                 kn_addr_format(&e->addr, a, sizeof(a));
-        snprintf(k, sizeof(k), "%s|%s|%d|%u", set->name, a, e->proto, e->port);
+        snprintf(buf, len, "%s|%s|%d|%u", set->name, a, e->proto, e->port);
+        return buf;
+}
+
+static void add_elem(plan *p, const kn_nft_set *set, const kn_nft_elem *e)
+{
+        char k[RULES_ELEM_ID_MAX], v[300];
+        plan_elem *pe;
+
+        rules_elem_id(set, e, k, sizeof(k));
         for (size_t i = 0; i < p->n_elems; i++)
                 if (strcmp(p->elems[i].id, k) == 0)
                         return; /* e.g. the ClusterIP of a multi-port service */

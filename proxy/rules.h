@@ -72,6 +72,10 @@ typedef struct plan {
         unsigned no_local_internal, no_local_external;
 } plan;
 
+/* An element's identity in a plan ("set|key"), written to BUF; returns BUF. */
+const char *rules_elem_id(const kn_nft_set *set, const kn_nft_elem *e, char *buf, size_t len);
+#define RULES_ELEM_ID_MAX 160
+
 /* Static skeleton of the table. */
 void rules_static(const rules_config *c, plan *ret);
 /* Everything for one Service (all ports) in c->family; empty if it has no ClusterIP there. */
