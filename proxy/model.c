@@ -80,7 +80,42 @@ static bool int_in(const cJSON *v, long lo, long hi, long *ret)
         return true;
 }
 
-void model_service_free(model_service *s)
+/* A parsed Service or EndpointSlice is packed into one allocation (memory at scale:
+ * 10k Services and their slices would otherwise be a dozen small blocks each). The
+ * same code runs twice: sizing (no base), then copying. NULL stays NULL. */
+struct pack {
+        char *base;
+        size_t off;
+};
+
+static void *pack_mem(struct pack *pk, const void *src, size_t len, size_t align)
+{
+        void *dst;
+
+        if (!src)
+                return NULL;
+        pk->off = (pk->off + align - 1) & ~(align - 1);
+        dst = pk->base ? pk->base + pk->off : NULL;
+        if (dst && len)
+                memcpy(dst, src, len);
+        pk->off += len;
+        return dst;
+}
+
+static char *pack_str(struct pack *pk, const char *s) { return s ? pack_mem(pk, s, strlen(s) + 1, 1) : NULL; }
+
+#define PACK_ARRAY(pk, v, n) pack_mem(pk, v, (n) * sizeof(*(v)), _Alignof(__typeof__(*(v))))
+
+static void pack_ports(struct pack *pk, model_port *dst, const model_port *src, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                char *name = pack_str(pk, src[i].name);
+                if (dst)
+                        dst[i].name = name;
+        }
+}
+
+static void service_free_loose(model_service *s)
 {
         if (!s)
                 return;
@@ -95,7 +130,44 @@ void model_service_free(model_service *s)
         free(s);
 }
 
-void model_slice_free(model_slice *s)
+/* Takes S. */
+static model_service *service_pack(model_service *s)
+{
+        struct pack pk = {0};
+        model_service *out = NULL;
+
+        for (int pass = 0; pass < 2; pass++) {
+                model_port *ports;
+                kn_addr *ext, *lb;
+                kn_cidr *ranges;
+                char *ns, *name;
+
+                pk.off = 0;
+                out = pack_mem(&pk, s, sizeof(*s), _Alignof(model_service));
+                ports = PACK_ARRAY(&pk, s->ports, s->n_ports);
+                ext = PACK_ARRAY(&pk, s->external_ips, s->n_external_ips);
+                lb = PACK_ARRAY(&pk, s->lb_ips, s->n_lb_ips);
+                ranges = PACK_ARRAY(&pk, s->source_ranges, s->n_source_ranges);
+                pack_ports(&pk, ports, s->ports, s->n_ports);
+                ns = pack_str(&pk, s->ns);
+                name = pack_str(&pk, s->name);
+                if (out) {
+                        out->ports = ports;
+                        out->external_ips = ext;
+                        out->lb_ips = lb;
+                        out->source_ranges = ranges;
+                        out->ns = ns;
+                        out->name = name;
+                } else
+                        pk.base = kn_malloc(pk.off);
+        }
+        service_free_loose(s);
+        return out;
+}
+
+void model_service_free(model_service *s) { free(s); }
+
+static void slice_free_loose(model_slice *s)
 {
         if (!s)
                 return;
@@ -111,6 +183,45 @@ void model_slice_free(model_slice *s)
         free(s->service);
         free(s);
 }
+
+/* Takes S. */
+static model_slice *slice_pack(model_slice *s)
+{
+        struct pack pk = {0};
+        model_slice *out = NULL;
+
+        for (int pass = 0; pass < 2; pass++) {
+                model_endpoint *eps;
+                model_port *ports;
+                char *key, *service;
+
+                pk.off = 0;
+                out = pack_mem(&pk, s, sizeof(*s), _Alignof(model_slice));
+                eps = PACK_ARRAY(&pk, s->eps, s->n_eps);
+                ports = PACK_ARRAY(&pk, s->ports, s->n_ports);
+                pack_ports(&pk, ports, s->ports, s->n_ports);
+                for (size_t i = 0; i < s->n_eps; i++) {
+                        char *z = pack_str(&pk, s->eps[i].zone_hints), *n = pack_str(&pk, s->eps[i].node_hints);
+                        if (eps) {
+                                eps[i].zone_hints = z;
+                                eps[i].node_hints = n;
+                        }
+                }
+                key = pack_str(&pk, s->key);
+                service = pack_str(&pk, s->service);
+                if (out) {
+                        out->eps = eps;
+                        out->ports = ports;
+                        out->key = key;
+                        out->service = service;
+                } else
+                        pk.base = kn_malloc(pk.off);
+        }
+        slice_free_loose(s);
+        return out;
+}
+
+void model_slice_free(model_slice *s) { free(s); }
 
 /* Parse a list of IP strings; bad entries are skipped with a log line. */
 static size_t parse_ips(const cJSON *list, const char *what, const char *svc, kn_addr **ret)
@@ -217,7 +328,7 @@ int model_parse_service(const cJSON *obj, model_service **ret, kn_error *err)
                 }
         }
         if (r < 0) {
-                model_service_free(s);
+                service_free_loose(s);
                 return r;
         }
         s->n_external_ips = parse_ips(get(spec, "externalIPs"), "externalIP", svc, &s->external_ips);
@@ -264,7 +375,7 @@ int model_parse_service(const cJSON *obj, model_service **ret, kn_error *err)
                 if (int_in(get(spec, "healthCheckNodePort"), 1, 65535, &h))
                         s->health_check_node_port = (uint16_t)h;
         }
-        *ret = s;
+        *ret = service_pack(s);
         return 0;
 }
 
@@ -362,7 +473,7 @@ int model_parse_slice(const cJSON *obj, const char *node_name, model_slice **ret
                         continue; /* upstream skips ports with a nil name or port */
                 s->ports[s->n_ports++] = (model_port){kn_strdup(pname->valuestring), proto, (uint16_t)port, 0};
         }
-        *ret = s;
+        *ret = slice_pack(s);
         return 0;
 }
 
