@@ -575,6 +575,7 @@ static void observe_sync(proxy *p, int family, bool full, double secs)
 static void sync_once(proxy *p)
 {
         kn_hashmap dirty = model_take_dirty(&p->model), gone = {0};
+        size_t n_dirty;
         int64_t trigger = p->model.oldest_trigger_ms, queued = p->queued_ms;
         bool failed = false;
 
@@ -593,6 +594,16 @@ static void sync_once(proxy *p)
         if (kn_now_ms() - p->last_full_ms > FULL_SYNC_PERIOD_MS)
                 for (size_t i = 0; i < p->n_px; i++)
                         proxier_need_full(p->px[i]);
+        n_dirty = dirty.len;
+        {
+                size_t n_full = 0;
+                for (size_t i = 0; i < p->n_px; i++)
+                        n_full += proxier_wants_full(p->px[i]);
+                if (n_full == p->n_px) /* full syncs only: the dirty set is not read */
+                        kn_hashmap_clear(&dirty, NULL);
+                if (n_full)
+                        malloc_trim(0); /* what the lists left free, before the large batch is built */
+        }
         for (size_t i = 0; i < p->n_px; i++) {
                 int64_t t0 = kn_now_ms();
                 proxier_stats st;
@@ -615,9 +626,9 @@ static void sync_once(proxy *p)
                         p->last_full_ms = kn_now_ms();
                         malloc_trim(0); /* a full sync's transaction is large and short-lived */
                 }
-                kn_v(full || dirty.len ? 2 : 4, "synced %s rules (%s, %zu services changed) in %.3fs (kernel commit %.3fs): %zu chains, "
+                kn_v(full || n_dirty ? 2 : 4, "synced %s rules (%s, %zu services changed) in %.3fs (kernel commit %.3fs): %zu chains, "
                      "%zu rules, %zu elements, %u stale UDP flows cleared", fam == AF_INET6 ? "IPv6" : "IPv4",
-                     full ? "full" : "partial", dirty.len, secs, (double)st.commit_ms / 1000.0, st.chains, st.rules,
+                     full ? "full" : "partial", n_dirty, secs, (double)st.commit_ms / 1000.0, st.chains, st.rules,
                      st.elems, st.conntrack_deleted);
                 {
                         char lp[64];
@@ -628,7 +639,7 @@ static void sync_once(proxy *p)
                 }
                 kn_metric_add(p->m.conntrack_deleted, l, st.conntrack_deleted);
                 kn_metric_set(p->m.last_ts, l, (double)wall_ms() / 1000.0);
-                if (trigger && dirty.len) {
+                if (trigger && n_dirty) {
                         double lat = (double)(wall_ms() - trigger) / 1000.0;
                         kn_metric_observe(p->m.npl, l, lat < 0 ? 0 : lat);
                 }
