@@ -19,7 +19,7 @@ static kn_hashmap_entry *find(const kn_hashmap *m, const char *key, uint32_t h)
                 kn_hashmap_entry *e = &m->slots[i];
                 if (!e->key)
                         return NULL;
-                if (live(e) && e->hash == h && strcmp(e->key, key) == 0)
+                if (live(e) && strcmp(e->key, key) == 0)
                         return e;
         }
         return NULL;
@@ -38,7 +38,7 @@ static void grow(kn_hashmap *m)
         for (size_t i = 0; i < oldcap; i++) {
                 if (!live(&old[i]))
                         continue;
-                size_t j = old[i].hash & (m->cap - 1);
+                size_t j = hash_str(old[i].key) & (m->cap - 1);
                 while (m->slots[j].key)
                         j = (j + 1) & (m->cap - 1);
                 m->slots[j] = old[i];
@@ -67,7 +67,7 @@ void kn_hashmap_put(kn_hashmap *m, const char *key, void *value, void **ret_old)
                 i = (i + 1) & (m->cap - 1);
         if (m->slots[i].key == KN_HASHMAP_TOMBSTONE)
                 m->tombstones--;
-        m->slots[i] = (kn_hashmap_entry){kn_strdup(key), value, h};
+        m->slots[i] = (kn_hashmap_entry){kn_strdup(key), value};
         m->len++;
 }
 

@@ -8,8 +8,7 @@
 typedef struct kn_hashmap_entry {
         char *key; /* owned; NULL = empty slot */
         void *value;
-        uint32_t hash;
-} kn_hashmap_entry;
+} kn_hashmap_entry; /* 16 bytes: no stored hash (maps of 10k+ keys are common) */
 
 typedef struct kn_hashmap {
         kn_hashmap_entry *slots;
