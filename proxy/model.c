@@ -8,30 +8,17 @@
 #include "../core/log.h"
 #include "../core/watch.h"
 
-struct slice_list {
-        model_slice **v;
-        size_t n;
-};
-
 void model_init(model *m, const char *node_name)
 {
         *m = (model){0};
         m->node_name = kn_strdup(node_name);
 }
 
-static void free_slice_list(void *p)
-{
-        struct slice_list *l = p;
-        if (l)
-                free(l->v);
-        free(l);
-}
-
 void model_free(model *m)
 {
         kn_hashmap_clear(&m->services, (void (*)(void *))model_service_free);
         kn_hashmap_clear(&m->slices, (void (*)(void *))model_slice_free);
-        kn_hashmap_clear(&m->by_service, free_slice_list);
+        kn_hashmap_clear(&m->by_service, NULL);
         kn_hashmap_clear(&m->dirty, NULL);
         free(m->node_name);
 }
@@ -516,16 +503,20 @@ void model_service_delete(model *m, const cJSON *obj)
 
 static void unindex(model *m, model_slice *s)
 {
-        struct slice_list *l = kn_hashmap_get(&m->by_service, s->service);
-        if (!l)
+        model_slice *head = kn_hashmap_get(&m->by_service, s->service);
+
+        if (head == s) {
+                if (s->next)
+                        kn_hashmap_put(&m->by_service, s->service, s->next, NULL);
+                else
+                        kn_hashmap_remove(&m->by_service, s->service);
                 return;
-        for (size_t i = 0; i < l->n; i++)
-                if (l->v[i] == s) {
-                        l->v[i] = l->v[--l->n];
-                        break;
+        }
+        for (model_slice *p = head; p; p = p->next)
+                if (p->next == s) {
+                        p->next = s->next;
+                        return;
                 }
-        if (l->n == 0)
-                free_slice_list(kn_hashmap_remove(&m->by_service, s->service));
 }
 
 static void note_trigger(model *m, const model_slice *s)
@@ -559,15 +550,8 @@ int model_slice_update(model *m, const cJSON *obj)
         if (!s)
                 return 0;
         kn_hashmap_put(&m->slices, key, s, NULL);
-        {
-                struct slice_list *l = kn_hashmap_get(&m->by_service, s->service);
-                if (!l) {
-                        l = kn_calloc(1, sizeof(*l));
-                        kn_hashmap_put(&m->by_service, s->service, l, NULL);
-                }
-                l->v = kn_realloc(l->v, (l->n + 1) * sizeof(*l->v));
-                l->v[l->n++] = s;
-        }
+        s->next = kn_hashmap_get(&m->by_service, s->service);
+        kn_hashmap_put(&m->by_service, s->service, s, NULL);
         note_trigger(m, s);
         mark_dirty(m, s->service);
         return 0;
@@ -610,12 +594,10 @@ static int ep_cmp(const void *a, const void *b)
 size_t model_endpoints(const model *m, const model_service *s, const model_port *p, int family, model_ep **ret)
 {
         _cleanup_free_ char *key = kn_asprintf("%s/%s", s->ns, s->name);
-        struct slice_list *l = kn_hashmap_get(&m->by_service, key);
         model_ep *v = NULL;
         size_t n = 0, cap = 0;
 
-        for (size_t i = 0; l && i < l->n; i++) {
-                const model_slice *sl = l->v[i];
+        for (const model_slice *sl = kn_hashmap_get(&m->by_service, key); sl; sl = sl->next) {
                 const model_port *sp = NULL;
                 if (sl->family != family)
                         continue;

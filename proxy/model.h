@@ -50,6 +50,7 @@ typedef struct model_slice {
         model_port *ports;      /* node_port unused */
         size_t n_ports;
         int64_t trigger_time_ms;/* endpoints.kubernetes.io/last-change-trigger-time (wall clock), 0 = none */
+        struct model_slice *next; /* the service's next slice (model.by_service) */
 } model_slice;
 
 /* One resolved endpoint of a service port. */
@@ -65,7 +66,7 @@ typedef struct model {
         char *node_name;
         kn_hashmap services;    /* ns/name -> model_service */
         kn_hashmap slices;      /* ns/slicename -> model_slice */
-        kn_hashmap by_service;  /* ns/servicename -> struct slice_list */
+        kn_hashmap by_service;  /* ns/servicename -> its first model_slice (a list by ->next) */
         kn_hashmap dirty;       /* ns/servicename -> (void *)1 */
         int64_t oldest_trigger_ms; /* oldest pending trigger time, 0 = none */
 } model;
