@@ -12,9 +12,30 @@
  * kept as a digest, only to see whether it changed. */
 struct rec_elem {
         const kn_nft_set *set;
-        kn_nft_elem e;  /* key only: chain/comment are NULL */
         uint64_t value; /* kn_fnv1a64 of the plan's value text */
+        struct in6_addr addr, addr2; /* the key, as kn_nft_elem has it */
+        uint8_t family, family2, proto;
+        uint16_t port;
 };
+
+static void rec_elem_set_key(struct rec_elem *re, const kn_nft_elem *e)
+{
+        memcpy(&re->addr, &e->addr.v6, sizeof(re->addr));
+        memcpy(&re->addr2, &e->addr2.v6, sizeof(re->addr2));
+        re->family = (uint8_t)e->addr.family;
+        re->family2 = (uint8_t)e->addr2.family;
+        re->proto = (uint8_t)e->proto;
+        re->port = e->port;
+}
+
+/* The element's key (no verdict, chain or comment). */
+static kn_nft_elem rec_elem_key(const struct rec_elem *re)
+{
+        kn_nft_elem e = {.addr.family = re->family, .addr2.family = re->family2, .proto = re->proto, .port = re->port};
+        memcpy(&e.addr.v6, &re->addr, sizeof(re->addr));
+        memcpy(&e.addr2.v6, &re->addr2, sizeof(re->addr2));
+        return e;
+}
 
 struct record {
         char **chains;
@@ -56,7 +77,8 @@ static void record_free(void *p) { free(p); }
 
 static const char *rec_elem_id(const struct rec_elem *re, char buf[static RULES_ELEM_ID_MAX])
 {
-        return rules_elem_id(re->set, &re->e, buf, RULES_ELEM_ID_MAX);
+        kn_nft_elem e = rec_elem_key(re);
+        return rules_elem_id(re->set, &e, buf, RULES_ELEM_ID_MAX);
 }
 
 static struct record *record_of(const plan *p)
@@ -84,9 +106,7 @@ static struct record *record_of(const plan *p)
         for (size_t i = 0; i < p->n_elems; i++) {
                 struct rec_elem *e = &r->elems[r->n_elems++];
                 e->set = p->elems[i].set;
-                e->e = p->elems[i].e;
-                e->e.chain = NULL;
-                e->e.comment = NULL;
+                rec_elem_set_key(e, &p->elems[i].e);
                 e->value = kn_fnv1a64(p->elems[i].value);
         }
         memcpy(r->flows, p->flows, p->n_flows * sizeof(plan_flow));
@@ -450,9 +470,10 @@ static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, pr
                 olds[k] = kn_hashmap_get(&px->records, key);
                 for (size_t e = 0; olds[k] && e < olds[k]->n_elems; e++) {
                         char id[RULES_ELEM_ID_MAX];
+                        kn_nft_elem key = rec_elem_key(&olds[k]->elems[e]);
                         if (shared_elem(olds[k]->elems[e].set))
                                 shared_delta_add(&delta, rec_elem_id(&olds[k]->elems[e], id), olds[k]->elems[e].set,
-                                                 &olds[k]->elems[e].e, -1);
+                                                 &key, -1);
                 }
                 for (size_t e = 0; e < plans[k].n_elems; e++)
                         if (shared_elem(plans[k].elems[e].set))
@@ -480,8 +501,10 @@ static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, pr
                         for (size_t q = 0; q < plans[i].n_elems && !same; q++)
                                 same = strcmp(plans[i].elems[q].id, id) == 0 &&
                                        kn_fnv1a64(plans[i].elems[q].value) == re->value;
-                        if (!same)
-                                kn_nft_tx_delete_elem(tx, re->set, &re->e);
+                        if (!same) {
+                                kn_nft_elem key = rec_elem_key(re);
+                                kn_nft_tx_delete_elem(tx, re->set, &key);
+                        }
                 }
         /* 2. chains: new ones created, surviving ones flushed, leaving ones flushed */
         for (size_t i = 0; i < n; i++) {
