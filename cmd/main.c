@@ -85,7 +85,7 @@ int main(int argc, char **argv)
         /* Memory: few arenas (our threads mostly wait), and big buffers (list pages,
          * nftables batches) in their own mappings, so they go back to the kernel when
          * freed instead of staying in the heap. */
-        mallopt(M_ARENA_MAX, 2);
+        mallopt(M_ARENA_MAX, 1);
         mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
         if (a)
