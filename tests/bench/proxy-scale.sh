@@ -31,7 +31,8 @@
 #   BENCH_WARM=0                 skip the restart-over-existing-table measurement
 #   BENCH_THREADS=T              API client threads creating objects (default 16)
 #   BENCH_OUT=DIR                results and logs (default /tmp/knode-bench-proxy.PID, kept)
-#   KNODE=PATH                   knode binary (default ./knode, built with make if missing)
+#   KNODE=PATH                   knode binary (default: the static build that ships,
+#                                build/static/knode, made with `make static` if missing)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -50,7 +51,7 @@ THREADS=${BENCH_THREADS:-16}
 WARM=--warm
 [ "${BENCH_WARM:-1}" = 0 ] && WARM=
 OUT=${BENCH_OUT:-/tmp/knode-bench-proxy.$$}
-KNODE=${KNODE:-$ROOT/knode}
+KNODE=${KNODE:-$ROOT/build/static/knode}
 NS=knbench-$$
 CLUSTER_DIR=$OUT/cluster
 KC=$CLUSTER_DIR/admin.kubeconfig
@@ -62,7 +63,12 @@ die() { say "error: $*"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "needs root (network namespace, nftables)"
 for t in ip nft python3; do command -v $t >/dev/null || die "$t not found"; done
-if [ ! -x "$KNODE" ]; then make -C "$ROOT" knode >&2; fi
+if [ ! -x "$KNODE" ]; then
+        case $KNODE in
+        "$ROOT/build/static/knode") make -C "$ROOT" static >&2 ;;
+        *) make -C "$ROOT" knode >&2 ;;
+        esac
+fi
 eval "$(bash "$ROOT/tests/cluster/cluster.sh" env)"
 UPSTREAM=$KNODE_K8S_BIN/kube-proxy
 [ -x "$KNODE_K8S_BIN/kube-apiserver" ] || die "no control plane binaries: run tests/cluster/cluster.sh build"
