@@ -2,10 +2,12 @@
 /* `knode debug`: exercise the shared API client and informers from the command line.
  *
  *   knode debug get PATH                       print the object at PATH
- *   knode debug list GV RESOURCE [--limit N]   list with paging, one key per line
+ *   knode debug list GV RESOURCE [--limit N]   list with paging, one key (or --objects: one
+ *                                              JSON object) per line
  *   knode debug watch GV RESOURCE              run an informer, one line per event
  *
- * Common flags: --kubeconfig, --namespace, --selector, --field-selector, --watch-timeout. */
+ * Common flags: --kubeconfig, --namespace, --selector, --field-selector, --watch-timeout,
+ * --protobuf (ask for Kubernetes protobuf, printed as the JSON it decodes to). */
 #include <stdio.h>
 
 #include "../core/applet.h"
@@ -17,7 +19,7 @@
 typedef struct debug_opts {
         char *kubeconfig, *namespace, *selector, *field_selector;
         int64_t limit, watch_timeout;
-        bool keys_only;
+        bool keys_only, protobuf, objects;
 } debug_opts;
 
 #define O(f) offsetof(debug_opts, f)
@@ -29,6 +31,8 @@ static const kn_field debug_fields[] = {
         {"limit", NULL, KN_FIELD_INT, O(limit), "500", "page size for list"},
         {"watch-timeout", NULL, KN_FIELD_DURATION, O(watch_timeout), "0s", "server-side watch timeout"},
         {"keys-only", NULL, KN_FIELD_BOOL, O(keys_only), NULL, "informer keeps keys only"},
+        {"protobuf", NULL, KN_FIELD_BOOL, O(protobuf), NULL, "ask for Kubernetes protobuf (list, watch)"},
+        {"objects", NULL, KN_FIELD_BOOL, O(objects), NULL, "list: print each object as one JSON line"},
 };
 
 static void print_event(const char *what, const cJSON *obj)
@@ -100,7 +104,7 @@ int debug_main(int argc, char **argv)
                 do {
                         _cleanup_cjson_ cJSON *list = NULL;
                         kn_list_opts lo = {.label_selector = o.selector, .field_selector = o.field_selector,
-                                           .limit = o.limit, .continue_token = cont};
+                                           .limit = o.limit, .continue_token = cont, .protobuf = o.protobuf};
                         const cJSON *it;
                         const char *c;
                         kn_api_error e;
@@ -112,7 +116,7 @@ int debug_main(int argc, char **argv)
                         pages++;
                         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(list, "items"))
                         {
-                                _cleanup_free_ char *key = kn_obj_key(it);
+                                _cleanup_free_ char *key = o.objects ? cJSON_PrintUnformatted(it) : kn_obj_key(it);
                                 printf("%s\n", key ? key : "?");
                                 n++;
                         }
@@ -125,7 +129,7 @@ int debug_main(int argc, char **argv)
         } else if (strcmp(fl.args[0], "watch") == 0 && fl.n_args == 3) {
                 kn_informer_opts io = {.label_selector = o.selector, .field_selector = o.field_selector,
                                        .page_size = o.limit, .watch_timeout_s = o.watch_timeout / 1000,
-                                       .keys_only = o.keys_only};
+                                       .keys_only = o.keys_only, .protobuf = o.protobuf};
                 kn_informer *inf = kn_informers_get(env->informers, fl.args[1], fl.args[2], o.namespace, &io);
                 kn_informer_add_handlers(inf, &(kn_informer_handlers){on_add, on_update, on_delete, on_synced, inf});
                 kn_informer_start(inf);

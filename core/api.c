@@ -6,7 +6,11 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
+#include "kpb.h"
 #include "log.h"
+
+#define ACCEPT_JSON "application/json"
+#define ACCEPT_PROTOBUF KN_KPB_CONTENT_TYPE ", application/json"
 
 struct kn_api {
         char *server;
@@ -217,10 +221,13 @@ struct xfer {
         kn_buf body;
         int retry_after;
         kn_api_data_cb cb;
+        kn_api_start_cb start_cb;
         void *userdata;
         const volatile int *stop;
         int cb_ret;
+        bool started;
         long status;
+        char content_type[128];
 };
 
 static size_t write_cb(char *ptr, size_t sz, size_t nm, void *u)
@@ -231,6 +238,11 @@ static size_t write_cb(char *ptr, size_t sz, size_t nm, void *u)
         if (x->cb) {
                 /* Stream only successful responses; errors are collected for decoding. */
                 if (x->status == 200) {
+                        if (!x->started) {
+                                x->started = true;
+                                if (x->start_cb && (x->cb_ret = x->start_cb(x->content_type, x->userdata)))
+                                        return 0;
+                        }
                         x->cb_ret = x->cb(ptr, n, x->userdata);
                         return x->cb_ret ? 0 : n;
                 }
@@ -247,9 +259,18 @@ static size_t header_cb(char *buf, size_t sz, size_t nm, void *u)
 
         if (n > 12 && strncasecmp(buf, "retry-after:", 12) == 0)
                 x->retry_after = atoi(buf + 12);
+        if (n > 13 && strncasecmp(buf, "content-type:", 13) == 0) {
+                size_t b = 13, e = n;
+                while (b < e && (buf[b] == ' ' || buf[b] == '\t'))
+                        b++;
+                while (e > b && (buf[e - 1] == '\r' || buf[e - 1] == '\n' || buf[e - 1] == ' '))
+                        e--;
+                snprintf(x->content_type, sizeof(x->content_type), "%.*s", (int)(e - b), buf + b);
+        }
         if (n > 5 && strncmp(buf, "HTTP/", 5) == 0) {
                 const char *sp = memchr(buf, ' ', n);
                 x->status = sp ? strtol(sp + 1, NULL, 10) : 0;
+                x->content_type[0] = '\0'; /* a new response (after a 100 or a redirect) */
         }
         return n;
 }
@@ -292,7 +313,10 @@ int kn_api_decode_status(long http_status, const char *body, size_t len, kn_api_
         const char *reason = NULL, *message = NULL;
         int r;
 
-        if (body && len)
+        /* A Status in protobuf starts with the envelope's magic, which JSON cannot. */
+        if (body && len && kn_kpb_is_envelope(body, len))
+                kn_kpb_decode(body, len, &st, NULL);
+        else if (body && len)
                 st = cJSON_ParseWithLength(body, len);
         if (cJSON_IsObject(st)) {
                 const cJSON *v = cJSON_GetObjectItemCaseSensitive(st, "reason");
@@ -350,11 +374,11 @@ static void set_blob(CURL *c, CURLoption o, const kn_blob *b)
 }
 
 static int perform(kn_api *api, const char *method, const char *path, const char *content_type, const char *body,
-                   long timeout_ms, struct xfer *x, kn_api_error *err)
+                   const char *accept, long timeout_ms, struct xfer *x, kn_api_error *err)
 {
         CURL *c __attribute__((cleanup(curl_freep))) = curl_easy_init();
         struct curl_slist *hdrs __attribute__((cleanup(slist_freep))) = NULL;
-        _cleanup_free_ char *url = NULL, *token = NULL, *auth = NULL, *ctype = NULL;
+        _cleanup_free_ char *url = NULL, *token = NULL, *auth = NULL, *ctype = NULL, *acc = NULL;
         char errbuf[CURL_ERROR_SIZE] = "";
         CURLcode cc;
 
@@ -397,7 +421,8 @@ static int perform(kn_api *api, const char *method, const char *path, const char
                 curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
                 curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
         }
-        hdrs = curl_slist_append(hdrs, "Accept: application/json");
+        acc = kn_asprintf("Accept: %s", accept ? accept : ACCEPT_JSON);
+        hdrs = curl_slist_append(hdrs, acc);
         if (content_type) {
                 ctype = kn_asprintf("Content-Type: %s", content_type);
                 hdrs = curl_slist_append(hdrs, ctype);
@@ -443,14 +468,27 @@ static int perform(kn_api *api, const char *method, const char *path, const char
         return 0;
 }
 
-int kn_api_request(kn_api *api, const char *method, const char *path, const char *content_type, const char *body,
-                   cJSON **ret_obj, kn_api_error *err)
+static int request(kn_api *api, const char *method, const char *path, const char *content_type, const char *body,
+                   const char *accept, cJSON **ret_obj, kn_api_error *err)
 {
         struct xfer x = {0};
         int r;
 
-        r = perform(api, method, path, content_type, body, api->timeout_ms, &x, err);
-        if (r >= 0 && ret_obj) {
+        r = perform(api, method, path, content_type, body, accept, api->timeout_ms, &x, err);
+        kn_debug("%s %s: HTTP %ld, %zu bytes of %s", method, path, x.status, x.body.len,
+                 x.content_type[0] ? x.content_type : "(no content type)");
+        if (r >= 0 && ret_obj && kn_kpb_is_content_type(x.content_type)) {
+                cJSON *o = NULL;
+                kn_error e;
+                r = kn_kpb_decode(x.body.data, x.body.len, &o, &e);
+                if (r < 0) {
+                        r = r == -ELOOP || r == -E2BIG ? -EBADMSG : r;
+                        if (err)
+                                kn_error_set(&err->e, r, "%s %s: %s", method, path, e.msg);
+                } else {
+                        *ret_obj = o;
+                }
+        } else if (r >= 0 && ret_obj) {
                 cJSON *o = x.body.len ? cJSON_ParseWithLength(x.body.data, x.body.len) : NULL;
                 if (!o) {
                         r = -EBADMSG;
@@ -462,6 +500,12 @@ int kn_api_request(kn_api *api, const char *method, const char *path, const char
         }
         kn_buf_free(&x.body);
         return r;
+}
+
+int kn_api_request(kn_api *api, const char *method, const char *path, const char *content_type, const char *body,
+                   cJSON **ret_obj, kn_api_error *err)
+{
+        return request(api, method, path, content_type, body, NULL, ret_obj, err);
 }
 
 int kn_api_get(kn_api *api, const char *path, cJSON **ret_obj, kn_api_error *err)
@@ -479,7 +523,7 @@ int kn_api_list(kn_api *api, const char *path, const kn_list_opts *o, cJSON **re
         q = kn_api_query(path, "labelSelector", o ? o->label_selector : NULL, "fieldSelector",
                          o ? o->field_selector : NULL, "limit", limit[0] ? limit : NULL, "continue",
                          o ? o->continue_token : NULL, "resourceVersion", o ? o->resource_version : NULL, NULL);
-        return kn_api_request(api, "GET", q, NULL, NULL, ret_list, err);
+        return request(api, "GET", q, NULL, NULL, o && o->protobuf ? ACCEPT_PROTOBUF : NULL, ret_list, err);
 }
 
 static int send_obj(kn_api *api, const char *method, const char *path, const cJSON *obj, cJSON **ret_obj,
@@ -520,14 +564,15 @@ int kn_api_delete(kn_api *api, const char *path, const cJSON *delete_options, kn
         return kn_api_request(api, "DELETE", path, NULL, NULL, NULL, err);
 }
 
-int kn_api_stream(kn_api *api, const char *path, long timeout_ms, kn_api_data_cb cb, void *userdata,
-                  const volatile int *stop, kn_api_error *err)
+int kn_api_stream(kn_api *api, const char *path, const kn_api_stream_opts *o, kn_api_data_cb cb, void *userdata,
+                  kn_api_error *err)
 {
-        struct xfer x = {.cb = cb, .userdata = userdata, .stop = stop};
+        struct xfer x = {.cb = cb, .start_cb = o ? o->start_cb : NULL, .userdata = userdata, .stop = o ? o->stop : NULL};
         int r;
 
         x.body.max = 1 << 20; /* only error bodies are collected */
-        r = perform(api, "GET", path, NULL, NULL, timeout_ms, &x, err);
+        r = perform(api, "GET", path, NULL, NULL, o && o->protobuf ? ACCEPT_PROTOBUF : NULL, o ? o->timeout_ms : 0,
+                    &x, err);
         kn_buf_free(&x.body);
         return r;
 }

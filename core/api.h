@@ -39,6 +39,7 @@ typedef struct kn_list_opts {
         long limit;                 /* 0 = server default */
         const char *continue_token;
         const char *resource_version;
+        bool protobuf;              /* accept Kubernetes protobuf (decoded to the same JSON shape) */
 } kn_list_opts;
 
 int kn_api_new(const kn_kubeconfig *kc, const kn_api_opts *opts, kn_api **ret, kn_error *err);
@@ -64,13 +65,22 @@ int kn_api_patch(kn_api *api, const char *path, enum kn_patch_type type, const c
 int kn_api_delete(kn_api *api, const char *path, const cJSON *delete_options, kn_api_error *err);
 
 /* Streaming GET for watches: DATA_CB gets raw bytes as they arrive; a non-zero return
- * aborts. STOP (may be NULL) is polled about once a second. Returns 0 when the server
- * ends the stream. */
+ * aborts. Returns 0 when the server ends the stream. */
 typedef int (*kn_api_data_cb)(const char *data, size_t len, void *userdata);
-int kn_api_stream(kn_api *api, const char *path, long timeout_ms, kn_api_data_cb cb, void *userdata,
-                  const volatile int *stop, kn_api_error *err);
+/* Called once before the first bytes of a successful response, with its Content-Type
+ * ("" when none); a non-zero return aborts. */
+typedef int (*kn_api_start_cb)(const char *content_type, void *userdata);
+typedef struct kn_api_stream_opts {
+        long timeout_ms;           /* 0: none */
+        const volatile int *stop;  /* may be NULL; polled about once a second */
+        bool protobuf;             /* accept Kubernetes protobuf (then see START_CB's type) */
+        kn_api_start_cb start_cb;  /* may be NULL */
+} kn_api_stream_opts;
+int kn_api_stream(kn_api *api, const char *path, const kn_api_stream_opts *o, kn_api_data_cb cb, void *userdata,
+                  kn_api_error *err);
 
-/* Decode an HTTP error body (a metav1.Status) into ERR; returns the errno mapping. */
+/* Decode an HTTP error body (a metav1.Status, JSON or protobuf) into ERR; returns the
+ * errno mapping. */
 int kn_api_decode_status(long http_status, const char *body, size_t len, kn_api_error *err);
 
 #endif

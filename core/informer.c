@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "hashmap.h"
+#include "kpb.h"
 #include "log.h"
 #include "watch.h"
 
@@ -269,7 +270,8 @@ static int do_list(kn_informer *inf)
                 kn_list_opts lo = {.label_selector = inf->label_selector,
                                    .field_selector = inf->field_selector,
                                    .limit = inf->opts.page_size,
-                                   .continue_token = cont};
+                                   .continue_token = cont,
+                                   .protobuf = inf->opts.protobuf};
                 cJSON *items, *it;
                 const char *c;
 
@@ -380,6 +382,14 @@ static int on_event(enum kn_watch_type type, cJSON *obj, void *userdata)
         return 0;
 }
 
+/* The server may answer a protobuf request with JSON: decode what it sent. */
+static int on_start(const char *content_type, void *userdata)
+{
+        kn_informer *inf = userdata;
+        kn_watch_decoder_set_format(&inf->dec, kn_kpb_is_content_type(content_type) ? KN_WATCH_PROTOBUF : KN_WATCH_JSON);
+        return 0;
+}
+
 static int on_data(const char *data, size_t len, void *userdata)
 {
         kn_informer *inf = userdata;
@@ -391,6 +401,7 @@ static int do_watch(kn_informer *inf)
         _cleanup_free_ char *q = NULL;
         char rv[64], tmo[32];
         kn_api_error err;
+        kn_api_stream_opts so;
         long timeout_s;
         int r;
 
@@ -404,7 +415,10 @@ static int do_watch(kn_informer *inf)
                          "true", "timeoutSeconds", tmo, "labelSelector", inf->label_selector, "fieldSelector",
                          inf->field_selector, NULL);
         kn_watch_decoder_reset(&inf->dec);
-        r = kn_api_stream(inf->api, q, (timeout_s + 60) * 1000, on_data, inf, &inf->stop, &err);
+        kn_watch_decoder_set_format(&inf->dec, KN_WATCH_JSON);
+        so = (kn_api_stream_opts){.timeout_ms = (timeout_s + 60) * 1000, .stop = &inf->stop,
+                                  .protobuf = inf->opts.protobuf, .start_cb = on_start};
+        r = kn_api_stream(inf->api, q, &so, on_data, inf, &err);
         if (r == -EBADMSG || r == -EFBIG)
                 kn_debug("watch of %s: %s", inf->resource, inf->dec.error);
         else if (r < 0 && r != -EIDRM && r != -ECANCELED)
@@ -618,7 +632,7 @@ void kn_informer_get_stats(kn_informer *inf, kn_informer_stats *ret)
 struct kn_informers {
         kn_api *api;
         pthread_mutex_t mu;
-        kn_hashmap by_key; /* "gv|resource|ns|labels|fields|keys" -> kn_informer */
+        kn_hashmap by_key; /* "gv|resource|ns|labels|fields|keys|protobuf" -> kn_informer */
 };
 
 kn_informers *kn_informers_new(kn_api *api)
@@ -632,10 +646,10 @@ kn_informers *kn_informers_new(kn_api *api)
 kn_informer *kn_informers_get(kn_informers *f, const char *gv, const char *resource, const char *ns,
                               const kn_informer_opts *opts)
 {
-        _cleanup_free_ char *key = kn_asprintf("%s|%s|%s|%s|%s|%d", gv, resource, ns ? ns : "",
+        _cleanup_free_ char *key = kn_asprintf("%s|%s|%s|%s|%s|%d|%d", gv, resource, ns ? ns : "",
                                                opts && opts->label_selector ? opts->label_selector : "",
                                                opts && opts->field_selector ? opts->field_selector : "",
-                                               opts && opts->keys_only);
+                                               opts && opts->keys_only, opts && opts->protobuf);
         kn_informer *inf;
 
         pthread_mutex_lock(&f->mu);

@@ -30,6 +30,10 @@ typedef struct kn_informer_opts {
         /* Optional: trim an object before it is cached or handed out (drop managedFields…). */
         void (*transform)(cJSON *obj);
         size_t max_objects;      /* refuse lists larger than this; 0 = 1,000,000 */
+        /* Ask for Kubernetes protobuf (lists and watches), decoded to the JSON shape; a
+         * server answering JSON is still understood. Only kinds core/kpb knows: Service,
+         * EndpointSlice (others fail with -EBADMSG). */
+        bool protobuf;
 } kn_informer_opts;
 
 int kn_informer_new(kn_api *api, const char *group_version, const char *resource, const char *ns,

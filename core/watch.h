@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Decoder for the API server's watch stream: newline-delimited JSON WatchEvents. */
+/* Decoder for the API server's watch stream: newline-delimited JSON WatchEvents, or
+ * Kubernetes protobuf frames (a 4-byte big-endian length, then a meta/v1 WatchEvent). */
 #ifndef KN_WATCH_H
 #define KN_WATCH_H
 
@@ -15,15 +16,22 @@ enum kn_watch_type { KN_WATCH_ADDED, KN_WATCH_MODIFIED, KN_WATCH_DELETED, KN_WAT
  * with that error. */
 typedef int (*kn_watch_event_cb)(enum kn_watch_type type, cJSON *object, void *userdata);
 
+enum kn_watch_format { KN_WATCH_JSON, KN_WATCH_PROTOBUF };
+
 typedef struct kn_watch_decoder {
-        kn_buf line;
+        kn_buf line;          /* JSON: the partial line; protobuf: the partial frame */
         size_t max_event;
+        enum kn_watch_format format;
+        uint8_t hdr[4];       /* protobuf: the frame length read so far */
+        unsigned hdr_len;
         kn_watch_event_cb cb;
         void *userdata;
         char error[256]; /* why the last feed failed */
 } kn_watch_decoder;
 
 void kn_watch_decoder_init(kn_watch_decoder *d, size_t max_event, kn_watch_event_cb cb, void *userdata);
+/* The stream's encoding (JSON unless set); set it before the first feed. */
+void kn_watch_decoder_set_format(kn_watch_decoder *d, enum kn_watch_format format);
 /* Feed raw bytes; events are delivered as complete lines arrive. Returns 0, the callback's
  * negative return, -EBADMSG for a malformed event or -EFBIG for one over the bound. */
 int kn_watch_decoder_feed(kn_watch_decoder *d, const char *data, size_t len);
