@@ -468,8 +468,9 @@ static int perform(kn_api *api, const char *method, const char *path, const char
         return 0;
 }
 
-static int request(kn_api *api, const char *method, const char *path, const char *content_type, const char *body,
-                   const char *accept, cJSON **ret_obj, kn_api_error *err)
+static int request_items(kn_api *api, const char *method, const char *path, const char *content_type,
+                         const char *body, const char *accept, const kn_list_opts *lo, cJSON **ret_obj,
+                         kn_api_error *err)
 {
         struct xfer x = {0};
         int r;
@@ -479,8 +480,9 @@ static int request(kn_api *api, const char *method, const char *path, const char
                  x.content_type[0] ? x.content_type : "(no content type)");
         if (r >= 0 && ret_obj && kn_kpb_is_content_type(x.content_type)) {
                 cJSON *o = NULL;
-                kn_error e;
-                r = kn_kpb_decode(x.body.data, x.body.len, &o, &e);
+                kn_error e = {0};
+                r = lo && lo->on_item ? kn_kpb_decode_list(x.body.data, x.body.len, lo->on_item, lo->userdata, &o, &e)
+                                      : kn_kpb_decode(x.body.data, x.body.len, &o, &e);
                 if (r < 0) {
                         r = r == -ELOOP || r == -E2BIG ? -EBADMSG : r;
                         if (err)
@@ -500,6 +502,12 @@ static int request(kn_api *api, const char *method, const char *path, const char
         }
         kn_buf_free(&x.body);
         return r;
+}
+
+static int request(kn_api *api, const char *method, const char *path, const char *content_type, const char *body,
+                   const char *accept, cJSON **ret_obj, kn_api_error *err)
+{
+        return request_items(api, method, path, content_type, body, accept, NULL, ret_obj, err);
 }
 
 int kn_api_request(kn_api *api, const char *method, const char *path, const char *content_type, const char *body,
@@ -523,7 +531,7 @@ int kn_api_list(kn_api *api, const char *path, const kn_list_opts *o, cJSON **re
         q = kn_api_query(path, "labelSelector", o ? o->label_selector : NULL, "fieldSelector",
                          o ? o->field_selector : NULL, "limit", limit[0] ? limit : NULL, "continue",
                          o ? o->continue_token : NULL, "resourceVersion", o ? o->resource_version : NULL, NULL);
-        return request(api, "GET", q, NULL, NULL, o && o->protobuf ? ACCEPT_PROTOBUF : NULL, ret_list, err);
+        return request_items(api, "GET", q, NULL, NULL, o && o->protobuf ? ACCEPT_PROTOBUF : NULL, o, ret_list, err);
 }
 
 static int send_obj(kn_api *api, const char *method, const char *path, const cJSON *obj, cJSON **ret_obj,

@@ -40,6 +40,11 @@ typedef struct kn_list_opts {
         const char *continue_token;
         const char *resource_version;
         bool protobuf;              /* accept Kubernetes protobuf (decoded to the same JSON shape) */
+        /* Optional, with protobuf: a protobuf answer's items are handed to on_item one at a
+         * time (it takes each; a negative return fails the list with it) and *ret_list has
+         * an empty "items". A JSON answer is returned whole, as without it. */
+        int (*on_item)(cJSON *item, void *userdata);
+        void *userdata;
 } kn_list_opts;
 
 int kn_api_new(const kn_kubeconfig *kc, const kn_api_opts *opts, kn_api **ret, kn_error *err);

@@ -255,12 +255,41 @@ static void delete_unseen(kn_informer *inf, const kn_hashmap *seen)
         free(gone);
 }
 
+struct listing {
+        kn_informer *inf;
+        kn_hashmap seen; /* keys listed so far -> (void *)1 */
+        bool too_many;
+};
+
+/* One listed item: handed out unless its key was seen already. Takes IT. */
+static int list_one(cJSON *it, void *userdata)
+{
+        struct listing *l = userdata;
+        _cleanup_free_ char *key = kn_obj_key(it);
+
+        if (l->seen.len >= l->inf->opts.max_objects) {
+                l->too_many = true;
+                cJSON_Delete(it);
+                return -E2BIG;
+        }
+        if (!key || !cJSON_IsObject(it) || kn_hashmap_get(&l->seen, key)) {
+                cJSON_Delete(it);
+                return 0;
+        }
+        kn_hashmap_put(&l->seen, key, (void *)1, NULL);
+        pthread_mutex_lock(&l->inf->dispatch);
+        list_item(l->inf, key, it);
+        pthread_mutex_unlock(&l->inf->dispatch);
+        return 0;
+}
+
 /* List with paging and replace the cache: each page is handed out (adds and updates)
  * and freed before the next is fetched, so memory stays at one page; what was not
- * listed at all is deleted at the end. */
+ * listed at all is deleted at the end. A protobuf page is handed out item by item as
+ * it is decoded, so it is held only as its encoded bytes. */
 static int do_list(kn_informer *inf)
 {
-        kn_hashmap seen = {0}; /* keys listed so far -> (void *)1 */
+        struct listing l = {.inf = inf};
         _cleanup_free_ char *cont = NULL, *rv = NULL;
         kn_api_error err;
         int r;
@@ -271,45 +300,43 @@ static int do_list(kn_informer *inf)
                                    .field_selector = inf->field_selector,
                                    .limit = inf->opts.page_size,
                                    .continue_token = cont,
-                                   .protobuf = inf->opts.protobuf};
+                                   .protobuf = inf->opts.protobuf,
+                                   .on_item = list_one,
+                                   .userdata = &l};
                 cJSON *items, *it;
                 const char *c;
 
                 r = kn_api_list(inf->api, inf->path, &lo, &list, &err);
+                if (l.too_many) {
+                        kn_debug("list of %s exceeds %zu objects", inf->resource, inf->opts.max_objects);
+                        kn_hashmap_clear(&l.seen, NULL);
+                        return -E2BIG;
+                }
                 if (r == -EIDRM && cont) {
                         /* The continue token expired mid-list: start over. What was already
                          * handed out is real (newer) state, so it stays. */
                         kn_debug("list of %s: continue token expired, restarting", inf->resource);
                         free(TAKE_PTR(cont));
-                        kn_hashmap_clear(&seen, NULL);
+                        kn_hashmap_clear(&l.seen, NULL);
                         continue;
                 }
                 if (r < 0) {
                         kn_debug("list of %s failed: %s", inf->resource, err.e.msg);
-                        kn_hashmap_clear(&seen, NULL);
+                        kn_hashmap_clear(&l.seen, NULL);
                         return r;
                 }
                 items = cJSON_GetObjectItemCaseSensitive(list, "items");
                 if (items && !cJSON_IsArray(items) && !cJSON_IsNull(items)) {
-                        kn_hashmap_clear(&seen, NULL);
+                        kn_hashmap_clear(&l.seen, NULL);
                         return -EBADMSG;
                 }
-                if (seen.len + (size_t)cJSON_GetArraySize(items) > inf->opts.max_objects) {
+                if (l.seen.len + (size_t)cJSON_GetArraySize(items) > inf->opts.max_objects) {
                         kn_debug("list of %s exceeds %zu objects", inf->resource, inf->opts.max_objects);
-                        kn_hashmap_clear(&seen, NULL);
+                        kn_hashmap_clear(&l.seen, NULL);
                         return -E2BIG;
                 }
-                pthread_mutex_lock(&inf->dispatch);
-                while (items && (it = cJSON_DetachItemFromArray(items, 0))) {
-                        _cleanup_free_ char *key = kn_obj_key(it);
-                        if (!key || !cJSON_IsObject(it) || kn_hashmap_get(&seen, key)) {
-                                cJSON_Delete(it);
-                                continue;
-                        }
-                        kn_hashmap_put(&seen, key, (void *)1, NULL);
-                        list_item(inf, key, it);
-                }
-                pthread_mutex_unlock(&inf->dispatch);
+                while (items && (it = cJSON_DetachItemFromArray(items, 0)))
+                        list_one(it, &l); /* a JSON page; the count was checked above */
                 free(rv);
                 rv = kn_strdup(kn_obj_str(list, "metadata.resourceVersion"));
                 c = kn_obj_str(list, "metadata.continue");
@@ -320,8 +347,8 @@ static int do_list(kn_informer *inf)
         }
 
         pthread_mutex_lock(&inf->dispatch);
-        delete_unseen(inf, &seen);
-        kn_hashmap_clear(&seen, NULL);
+        delete_unseen(inf, &l.seen);
+        kn_hashmap_clear(&l.seen, NULL);
         set_rv(inf, rv);
         pthread_mutex_lock(&inf->mu);
         inf->stats.lists++;

@@ -106,6 +106,8 @@ static const struct {
 struct dec {
         size_t nodes, max_nodes;
         kn_error *err;
+        kn_kpb_item_cb item_cb; /* a List's items go here, one at a time, instead of into "items" */
+        void *item_ud;
 };
 
 static int fail(struct dec *d, int r, const char *what)
@@ -342,6 +344,13 @@ static int decode_field(struct dec *d, const kn_pb *r, const kn_pb_field *f, con
                 if (!(c = container(d, obj, fd->json, true, &ret)) || (ret = node(d)) < 0)
                         return ret;
                 item = must(cJSON_CreateObject());
+                if (fd->kind == MSGS_LIST && d->item_cb) {
+                        if ((ret = decode_sub(d, r, f, fd->sub, item)) < 0) {
+                                cJSON_Delete(item);
+                                return ret;
+                        }
+                        return d->item_cb(item, d->item_ud);
+                }
                 cJSON_AddItemToArray(c, item);
                 return decode_sub(d, r, f, fd->sub, item);
         }
@@ -521,6 +530,16 @@ int kn_kpb_decode(const void *data, size_t len, cJSON **ret_obj, kn_error *err)
         struct dec d;
         dec_init(&d, len, err);
         return decode_envelope(&d, data, len, ret_obj);
+}
+
+int kn_kpb_decode_list(const void *data, size_t len, kn_kpb_item_cb cb, void *userdata, cJSON **ret_list,
+                       kn_error *err)
+{
+        struct dec d;
+        dec_init(&d, len, err);
+        d.item_cb = cb;
+        d.item_ud = userdata;
+        return decode_envelope(&d, data, len, ret_list);
 }
 
 int kn_kpb_decode_watch_event(const void *data, size_t len, cJSON **ret_event, kn_error *err)

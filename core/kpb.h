@@ -34,6 +34,13 @@ bool kn_kpb_is_content_type(const char *content_type);
  * -E2BIG past the node bound. */
 int kn_kpb_decode(const void *data, size_t len, cJSON **ret_obj, kn_error *err);
 
+/* Decode an enveloped List handing its items to CB one at a time, as they are decoded
+ * (CB takes each; a negative return stops the decoding and is returned). *ret_list is
+ * the rest of the List ("metadata", an empty "items"). Memory: one item at a time. */
+typedef int (*kn_kpb_item_cb)(cJSON *item, void *userdata);
+int kn_kpb_decode_list(const void *data, size_t len, kn_kpb_item_cb cb, void *userdata, cJSON **ret_list,
+                       kn_error *err);
+
 /* Decode one meta/v1 WatchEvent message (the payload of one stream frame, no envelope)
  * into {"type": ..., "object": {...}}, the object decoded from its enveloped raw bytes. */
 int kn_kpb_decode_watch_event(const void *data, size_t len, cJSON **ret_event, kn_error *err);

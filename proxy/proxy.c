@@ -771,14 +771,18 @@ static void set_conntrack(proxy *p)
         }
 }
 
+#define PROXY_LIST_PAGE 5000
+
 int proxy_start(proxy *p, kn_env *env)
 {
         _cleanup_free_ char *nodesel = kn_asprintf("metadata.name=%s", p->node_name);
-        /* Services and EndpointSlices come as protobuf: a fifth of JSON's decode time at scale. */
+        /* Services and EndpointSlices come as protobuf: a fifth of JSON's encode and decode
+         * time at scale. A protobuf page is held only encoded (~0.5 KB an object) while its
+         * items are handed out one by one, so pages are large: fewer round trips at start. */
         kn_informer_opts sopts = {.label_selector = PROXY_SERVICE_SELECTOR, .keys_only = true, .transform = trim,
-                                  .protobuf = true};
+                                  .protobuf = true, .page_size = PROXY_LIST_PAGE};
         kn_informer_opts eopts = {.label_selector = PROXY_SLICE_SELECTOR, .keys_only = true, .transform = trim,
-                                  .protobuf = true};
+                                  .protobuf = true, .page_size = PROXY_LIST_PAGE};
         kn_informer_opts nopts = {.field_selector = nodesel};
         static const int fams[] = {AF_INET, AF_INET6};
         int r;

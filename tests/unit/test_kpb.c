@@ -247,6 +247,92 @@ static void test_slice_list(void **state)
                              "\"items\":[]}");
 }
 
+struct streamed {
+        char *names[8];
+        size_t n;
+        size_t stop_after; /* 0 = never */
+};
+
+static int collect(cJSON *item, void *userdata)
+{
+        struct streamed *st = userdata;
+        const char *name = kn_obj_str(item, "metadata.name");
+        assert_non_null(name);
+        assert_true(st->n < KN_ARRAY_SIZE(st->names));
+        st->names[st->n++] = kn_strdup(name);
+        cJSON_Delete(item);
+        return st->stop_after && st->n == st->stop_after ? -ECANCELED : 0;
+}
+
+static void streamed_free(struct streamed *st)
+{
+        for (size_t i = 0; i < st->n; i++)
+                free(st->names[i]);
+        *st = (struct streamed){0};
+}
+
+/* A list of three slices (and a malformed fourth item if BAD) in an envelope. */
+static void build_streamed_list(kn_buf *b, bool bad)
+{
+        kn_buf raw = {0}, lm = {0}, it = {0};
+        static const uint8_t junk[] = {0x0a, 0x05, 0x0a}; /* metadata claims 5 bytes, has 1 */
+
+        pbe_str(&lm, 2, "42");
+        pbe_msg(&raw, 1, &lm);
+        for (int i = 0; i < 3; i++) {
+                char name[16];
+                snprintf(name, sizeof(name), "web-%d", i);
+                build_slice(&it, name, "10");
+                pbe_msg(&raw, 2, &it);
+        }
+        if (bad)
+                pbe_bytes(&raw, 2, junk, sizeof(junk));
+        kn_buf_free(b);
+        *b = (kn_buf){0};
+        pbe_envelope(b, "discovery.k8s.io/v1", "EndpointSliceList", &raw);
+}
+
+/* kn_kpb_decode_list hands items out one at a time, in order; the rest of the list keeps
+ * its metadata and an empty items; a callback error or a malformed later item stops it. */
+static void test_list_streamed(void **state)
+{
+        kn_buf b = {0};
+        struct streamed st = {0};
+        kn_error err;
+        cJSON *o = NULL;
+        (void)state;
+
+        build_streamed_list(&b, false);
+        assert_int_equal(kn_kpb_decode_list(b.data, b.len, collect, &st, &o, &err), 0);
+        assert_int_equal(st.n, 3);
+        assert_string_equal(st.names[0], "web-0");
+        assert_string_equal(st.names[2], "web-2");
+        assert_string_equal(kn_obj_str(o, "metadata.resourceVersion"), "42");
+        assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "items")), 0);
+        cJSON_Delete(o);
+        o = NULL;
+        streamed_free(&st);
+
+        st.stop_after = 2;
+        assert_int_equal(kn_kpb_decode_list(b.data, b.len, collect, &st, &o, &err), -ECANCELED);
+        assert_int_equal(st.n, 2);
+        assert_null(o);
+        streamed_free(&st);
+
+        /* a truncated envelope: refused before any item is handed out */
+        assert_int_equal(kn_kpb_decode_list(b.data, b.len - 3, collect, &st, &o, &err), -EBADMSG);
+        assert_int_equal(st.n, 0);
+        assert_null(o);
+
+        /* a malformed fourth item: three handed out, then the error */
+        build_streamed_list(&b, true);
+        assert_int_equal(kn_kpb_decode_list(b.data, b.len, collect, &st, &o, &err), -EBADMSG);
+        assert_int_equal(st.n, 3);
+        assert_null(o);
+        streamed_free(&st);
+        kn_buf_free(&b);
+}
+
 static void build_status(kn_buf *raw, int code, const char *reason, int retry)
 {
         kn_buf d = {0}, lm = {0};
@@ -693,6 +779,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_service),         cmocka_unit_test(test_service_minimal),
                 cmocka_unit_test(test_slice_list),      cmocka_unit_test(test_status),
+                cmocka_unit_test(test_list_streamed),
                 cmocka_unit_test(test_envelope_errors), cmocka_unit_test(test_hostile_nodes),
                 cmocka_unit_test(test_frames_split),    cmocka_unit_test(test_frames_hostile),
                 cmocka_unit_test(test_api_list),        cmocka_unit_test(test_informer),
