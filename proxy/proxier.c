@@ -109,7 +109,8 @@ static struct record *record_of(const plan *p)
                 rec_elem_set_key(e, &p->elems[i].e);
                 e->value = kn_fnv1a64(p->elems[i].value);
         }
-        memcpy(r->flows, p->flows, p->n_flows * sizeof(plan_flow));
+        if (p->n_flows)
+                memcpy(r->flows, p->flows, p->n_flows * sizeof(plan_flow));
         r->n_flows = (uint32_t)p->n_flows;
         return r;
 }
