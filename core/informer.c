@@ -13,10 +13,28 @@
 #define BACKOFF_INITIAL_MS 800
 #define BACKOFF_MAX_MS 30000
 
+/* A cache value: a struct entry, or in keys-only mode no allocation at all but a digest
+ * of the object's resourceVersion in the pointer itself, tagged odd (10k keys-only
+ * objects would otherwise be 10k small blocks). The resourceVersion is only compared
+ * for equality (is a listed object unchanged?); a digest collision, 2^-63, would
+ * skip one update on a re-list. */
 struct entry {
-        cJSON *obj; /* NULL in keys-only mode */
+        cJSON *obj;
         char rv[32];
 };
+
+static bool is_rv_tag(const void *v) { return (uintptr_t)v & 1; }
+static void *rv_tag(const char *rv) { return (void *)(uintptr_t)(kn_fnv1a64(rv ? rv : "") | 1); }
+
+/* The cached object of a value, NULL in keys-only mode. */
+static cJSON *entry_obj(const void *v) { return v && !is_rv_tag(v) ? ((const struct entry *)v)->obj : NULL; }
+
+static bool entry_rv_is(const void *v, const char *rv)
+{
+        if (!v || !rv)
+                return false;
+        return is_rv_tag(v) ? v == rv_tag(rv) : strcmp(((const struct entry *)v)->rv, rv) == 0;
+}
 
 struct kn_informer {
         kn_api *api;
@@ -24,7 +42,7 @@ struct kn_informer {
         kn_informer_opts opts;
 
         pthread_rwlock_t cache_lock; /* guards cache */
-        kn_hashmap cache;            /* key -> struct entry */
+        kn_hashmap cache;            /* key -> struct entry, or a tagged rv digest (keys-only) */
 
         pthread_mutex_t dispatch;    /* one event at a time: cache change + handler calls */
         kn_informer_handlers *handlers;
@@ -43,7 +61,7 @@ struct kn_informer {
 static void entry_free(void *p)
 {
         struct entry *e = p;
-        if (!e)
+        if (!e || is_rv_tag(e))
                 return;
         cJSON_Delete(e->obj);
         free(e);
@@ -119,8 +137,8 @@ void kn_informer_add_handlers(kn_informer *inf, const kn_informer_handlers *h)
                 void *v;
                 pthread_rwlock_rdlock(&inf->cache_lock);
                 for (size_t it = 0; kn_hashmap_next(&inf->cache, &it, &key, &v);)
-                        if (h->on_add && ((struct entry *)v)->obj)
-                                h->on_add(h->userdata, ((struct entry *)v)->obj);
+                        if (h->on_add && entry_obj(v))
+                                h->on_add(h->userdata, entry_obj(v));
                 pthread_rwlock_unlock(&inf->cache_lock);
                 if (h->on_synced)
                         h->on_synced(h->userdata);
@@ -143,7 +161,7 @@ static void set_rv(kn_informer *inf, const char *rv)
 static void upsert(kn_informer *inf, cJSON *obj)
 {
         _cleanup_free_ char *key = kn_obj_key(obj);
-        struct entry *e, *old = NULL;
+        void *v, *old = NULL;
         const char *rv;
 
         if (!key) {
@@ -153,23 +171,24 @@ static void upsert(kn_informer *inf, cJSON *obj)
         }
         if (inf->opts.transform)
                 inf->opts.transform(obj);
-        e = kn_calloc(1, sizeof(*e));
         rv = kn_obj_str(obj, "metadata.resourceVersion");
-        snprintf(e->rv, sizeof(e->rv), "%s", rv ? rv : "");
-        e->obj = obj;
+        if (inf->opts.keys_only) {
+                v = rv_tag(rv);
+        } else {
+                struct entry *e = kn_calloc(1, sizeof(*e));
+                snprintf(e->rv, sizeof(e->rv), "%s", rv ? rv : "");
+                e->obj = obj;
+                v = e;
+        }
         pthread_rwlock_wrlock(&inf->cache_lock);
-        kn_hashmap_put(&inf->cache, key, e, (void **)&old);
+        kn_hashmap_put(&inf->cache, key, v, &old);
         pthread_rwlock_unlock(&inf->cache_lock);
         if (old)
-                call_update(inf, old->obj, obj);
+                call_update(inf, entry_obj(old), obj);
         else
                 call_add(inf, obj);
-        if (inf->opts.keys_only) {
-                pthread_rwlock_wrlock(&inf->cache_lock);
-                e->obj = NULL;
-                pthread_rwlock_unlock(&inf->cache_lock);
+        if (inf->opts.keys_only)
                 cJSON_Delete(obj);
-        }
         entry_free(old);
 }
 
@@ -177,7 +196,7 @@ static void upsert(kn_informer *inf, cJSON *obj)
 static void delete_obj(kn_informer *inf, cJSON *obj)
 {
         _cleanup_free_ char *key = kn_obj_key(obj);
-        struct entry *old;
+        void *old;
 
         if (!key) {
                 cJSON_Delete(obj);
@@ -201,12 +220,10 @@ static void delete_obj(kn_informer *inf, cJSON *obj)
 static void list_item(kn_informer *inf, const char *key, cJSON *obj)
 {
         const char *orv = kn_obj_str(obj, "metadata.resourceVersion");
-        struct entry *cur;
         bool same;
 
         pthread_rwlock_rdlock(&inf->cache_lock);
-        cur = kn_hashmap_get(&inf->cache, key);
-        same = cur && orv && strcmp(cur->rv, orv) == 0;
+        same = entry_rv_is(kn_hashmap_get(&inf->cache, key), orv);
         pthread_rwlock_unlock(&inf->cache_lock);
         if (same)
                 cJSON_Delete(obj);
@@ -229,12 +246,12 @@ static void delete_unseen(kn_informer *inf, const kn_hashmap *seen)
                         gone[n_gone++] = kn_strdup(key);
         pthread_rwlock_unlock(&inf->cache_lock);
         for (size_t i = 0; i < n_gone; i++) {
-                struct entry *e;
+                void *e;
                 pthread_rwlock_wrlock(&inf->cache_lock);
                 e = kn_hashmap_remove(&inf->cache, gone[i]);
                 pthread_rwlock_unlock(&inf->cache_lock);
-                if (e && e->obj) {
-                        call_delete(inf, e->obj);
+                if (entry_obj(e)) {
+                        call_delete(inf, entry_obj(e));
                 } else if (e) {
                         /* keys-only: hand out a minimal object naming what was deleted */
                         _cleanup_cjson_ cJSON *stub = cJSON_CreateObject();
@@ -614,13 +631,13 @@ int kn_informer_wait_synced(kn_informer *inf, long timeout_ms)
 cJSON *kn_informer_get(kn_informer *inf, const char *ns, const char *name)
 {
         _cleanup_free_ char *key = ns && *ns ? kn_asprintf("%s/%s", ns, name) : kn_strdup(name);
-        struct entry *e;
+        const cJSON *o;
         cJSON *copy = NULL;
 
         pthread_rwlock_rdlock(&inf->cache_lock);
-        e = kn_hashmap_get(&inf->cache, key);
-        if (e && e->obj)
-                copy = cJSON_Duplicate(e->obj, true);
+        o = entry_obj(kn_hashmap_get(&inf->cache, key));
+        if (o)
+                copy = cJSON_Duplicate(o, true);
         pthread_rwlock_unlock(&inf->cache_lock);
         return copy;
 }
@@ -641,7 +658,7 @@ void kn_informer_foreach(kn_informer *inf, int (*cb)(void *, const char *, const
 
         pthread_rwlock_rdlock(&inf->cache_lock);
         for (size_t it = 0; kn_hashmap_next(&inf->cache, &it, &key, &v);)
-                if (cb(userdata, key, ((struct entry *)v)->obj))
+                if (cb(userdata, key, entry_obj(v)))
                         break;
         pthread_rwlock_unlock(&inf->cache_lock);
 }

@@ -29,6 +29,8 @@
 #   BENCH_NPL_AT="N ..."         scales (services, E=2) with the add-one test (default 10000)
 #   BENCH_NPL_REPEAT=R           add-one trials (default 5)
 #   BENCH_WARM=0                 skip the restart-over-existing-table measurement
+#   BENCH_UPSTREAM_WARM_MAX=N    upstream's restart measurement is skipped above N services
+#                                (default 10000: at 10k it already takes ~2 min)
 #   BENCH_THREADS=T              API client threads creating objects (default 16)
 #   BENCH_OUT=DIR                results and logs (default /tmp/knode-bench-proxy.PID, kept)
 #   KNODE=PATH                   knode binary (default: the static build that ships,
@@ -50,6 +52,7 @@ NPL_REPEAT=${BENCH_NPL_REPEAT:-5}
 THREADS=${BENCH_THREADS:-16}
 WARM=--warm
 [ "${BENCH_WARM:-1}" = 0 ] && WARM=
+UPSTREAM_WARM_MAX=${BENCH_UPSTREAM_WARM_MAX:-10000}
 OUT=${BENCH_OUT:-/tmp/knode-bench-proxy.$$}
 KNODE=${KNODE:-$ROOT/build/static/knode}
 NS=knbench-$$
@@ -124,12 +127,16 @@ say "knode: $KNODE ($("$KNODE" version 2>/dev/null | head -1 || true))"
 [ "$KNODE_ONLY" = 1 ] || say "upstream: $UPSTREAM ($("$UPSTREAM" --version 2>/dev/null || true))"
 
 run_proxy() { # name n e npl npl_base -- cmd...
-        local name=$1 n=$2 e=$3 npl=$4 base=$5
+        local name=$1 n=$2 e=$3 npl=$4 base=$5 warm=$WARM
         shift 5
+        if [ -n "$warm" ] && [ "$name" = upstream ] && [ "$n" -gt "$UPSTREAM_WARM_MAX" ]; then
+                warm=
+                skipped+=("upstream ${n}x$e restart (over BENCH_UPSTREAM_WARM_MAX=$UPSTREAM_WARM_MAX)")
+        fi
         clean_tables
         in_ns python3 "$HERE/proxy_scale.py" run --name "$name" --n "$n" --endpoints "$e" --kubeconfig "$KC" \
                 --timeout "$TIMEOUT" --npl "$npl" --npl-base "$base" --log "$OUT/$name-${n}x$e.log" \
-                --out "$RESULTS" --pidfile "$PIDFILE" $WARM "$@" || say "$name run failed (see $OUT/$name-${n}x$e.log)"
+                --out "$RESULTS" --pidfile "$PIDFILE" $warm "$@" || say "$name run failed (see $OUT/$name-${n}x$e.log)"
         clean_tables
 }
 
