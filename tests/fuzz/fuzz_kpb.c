@@ -5,20 +5,13 @@
 #include "api.h"
 #include "kpb.h"
 #include "watch.h"
+#include "watch_cb.h"
 
-static int cb(enum kn_watch_type t, cJSON *obj, void *u)
+static int take_item(cJSON *item, void *u)
 {
-        char *k = kn_obj_key(obj);
         (void)u;
-        if (t == KN_WATCH_ERROR) {
-                char *s = cJSON_PrintUnformatted(obj);
-                kn_api_error e;
-                kn_api_decode_status(0, s, s ? strlen(s) : 0, &e);
-                free(s);
-        }
-        kn_obj_str(obj, "metadata.resourceVersion");
-        free(k);
-        cJSON_Delete(obj);
+        free(kn_obj_key(item));
+        cJSON_Delete(item);
         return 0;
 }
 
@@ -39,6 +32,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(o, "items")) free(kn_obj_key(it));
                         cJSON_Delete(o);
                 }
+                o = NULL;
+                if (kn_kpb_decode_list(data, size, take_item, NULL, &o, &err) == 0)
+                        cJSON_Delete(o);
                 kn_api_decode_status(500, (const char *)data, size, &e);
         } else {
                 kn_watch_decoder d;

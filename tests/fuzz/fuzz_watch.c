@@ -2,22 +2,7 @@
 /* libFuzzer: the watch-event stream decoder, fed in random-sized chunks. */
 #include "api.h"
 #include "watch.h"
-
-static int cb(enum kn_watch_type t, cJSON *obj, void *u)
-{
-        char *k = kn_obj_key(obj);
-        (void)u;
-        if (t == KN_WATCH_ERROR) {
-                char *s = cJSON_PrintUnformatted(obj);
-                kn_api_error e;
-                kn_api_decode_status(0, s, s ? strlen(s) : 0, &e);
-                free(s);
-        }
-        kn_obj_str(obj, "metadata.resourceVersion");
-        free(k);
-        cJSON_Delete(obj);
-        return 0;
-}
+#include "watch_cb.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
