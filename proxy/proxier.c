@@ -43,6 +43,7 @@ struct record {
         struct rec_elem *elems;
         plan_flow *flows;
         uint32_t n_chains, n_sets, n_elems, n_flows;
+        uint32_t gen; /* the full sync that made it (proxier.gen) */
 };
 
 struct proxier {
@@ -55,6 +56,7 @@ struct proxier {
         kn_cidr *service_cidrs;
         bool need_full;
         bool base_chains_reset; /* the first full sync re-created the base chains */
+        uint32_t gen;           /* full syncs so far */
         kn_hashmap records; /* ns/name -> struct record */
         kn_hashmap shared;  /* element id -> how many Services program it (hairpin-connections) */
 };
@@ -287,11 +289,14 @@ static int records_names(proxier *px, char ***ret_chains, char ***ret_sets)
         return 0;
 }
 
+static int strp_cmp(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
 static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *err)
 {
         char **kchains = NULL, **ksets = NULL;
         kn_nft_tx *tx = kn_nft_tx_new(px->nft, KN_TABLE);
-        kn_hashmap fresh = {0}, shared = {0};
+        kn_hashmap olds = {0}, shared = {0}; /* olds: replaced records with UDP flows, for conntrack */
+        uint32_t gen = ++px->gen;
         plan sp;
         const char *key;
         void *v;
@@ -360,35 +365,54 @@ static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *e
                                 kn_nft_tx_add_elem(tx, p.elems[i].set, &p.elems[i].e);
                         shared_set_count(&shared, p.elems[i].id, c + 1);
                 }
-                kn_hashmap_put(&fresh, key, record_of(&p), NULL);
+                {
+                        /* The new record replaces the old one at once (memory: not two sets
+                         * of records at 10k+); an old one with UDP flows is kept for conntrack. */
+                        struct record *rec = record_of(&p), *old = NULL;
+                        rec->gen = gen;
+                        kn_hashmap_put(&px->records, key, rec, (void **)&old);
+                        if (old && old->n_flows)
+                                kn_hashmap_put(&olds, key, old, NULL);
+                        else
+                                record_free(old);
+                }
                 plan_free(&p);
         }
-        /* Delete what is left over from before: chains first, then affinity sets. */
+        /* Delete what is left over from before: chains first, then affinity sets. What this
+         * sync keeps is a sorted array of names borrowed from the plans and records. */
         {
-                kn_hashmap wanted = {0}; /* every chain and set name this sync keeps */
+                size_t n = sp.n_chains + sp.n_base_chains + sp.n_sets, k = 0;
+                const char **want;
+                for (size_t it = 0; kn_hashmap_next(&px->records, &it, NULL, &v);)
+                        if (((const struct record *)v)->gen == gen)
+                                n += ((const struct record *)v)->n_chains + ((const struct record *)v)->n_sets;
+                want = kn_calloc(n + 1, sizeof(*want));
                 for (size_t i = 0; i < sp.n_chains; i++)
-                        kn_hashmap_put(&wanted, sp.chains[i], (void *)1, NULL);
+                        want[k++] = sp.chains[i];
                 for (size_t i = 0; i < sp.n_base_chains; i++)
-                        kn_hashmap_put(&wanted, sp.base_chains[i].name, (void *)1, NULL);
+                        want[k++] = sp.base_chains[i].name;
                 for (size_t i = 0; i < sp.n_sets; i++)
-                        kn_hashmap_put(&wanted, sp.sets[i].name, (void *)1, NULL);
-                for (size_t it = 0; kn_hashmap_next(&fresh, &it, NULL, &v);) {
+                        want[k++] = sp.sets[i].name;
+                for (size_t it = 0; kn_hashmap_next(&px->records, &it, NULL, &v);) {
                         const struct record *rec = v;
+                        if (rec->gen != gen)
+                                continue; /* a Service that is gone */
                         for (size_t i = 0; i < rec->n_chains; i++)
-                                kn_hashmap_put(&wanted, rec->chains[i], (void *)1, NULL);
+                                want[k++] = rec->chains[i];
                         for (size_t i = 0; i < rec->n_sets; i++)
-                                kn_hashmap_put(&wanted, rec->sets[i], (void *)1, NULL);
+                                want[k++] = rec->sets[i];
                 }
+                qsort(want, k, sizeof(*want), strp_cmp);
                 for (char **c = kchains; c && *c; c++)
-                        if (!kn_hashmap_get(&wanted, *c)) {
+                        if (!bsearch(c, want, k, sizeof(*want), strp_cmp)) {
                                 if (!strchr(*c, '/'))
                                         kn_nft_tx_flush_chain(tx, *c);
                                 kn_nft_tx_delete_chain(tx, *c);
                         }
                 for (char **s = ksets; s && *s; s++)
-                        if (!kn_hashmap_get(&wanted, *s))
+                        if (!bsearch(s, want, k, sizeof(*want), strp_cmp))
                                 kn_nft_tx_delete_set(tx, *s);
-                kn_hashmap_clear(&wanted, NULL);
+                free(want);
         }
         {
                 int64_t t0 = kn_now_ms();
@@ -400,22 +424,40 @@ static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *e
         kn_strv_free(kchains);
         kn_strv_free(ksets);
         if (r < 0) {
-                kn_hashmap_clear(&fresh, record_free);
+                /* Nothing was applied. The records now describe what this sync wanted, so
+                 * the next full sync lists the kernel's chains instead; old records with
+                 * UDP flows go back, so their flows are still known. */
+                for (size_t it = 0; kn_hashmap_next(&olds, &it, &key, &v);) {
+                        struct record *uncommitted = NULL;
+                        kn_hashmap_put(&px->records, key, v, (void **)&uncommitted);
+                        record_free(uncommitted);
+                }
+                kn_hashmap_clear(&olds, NULL);
                 kn_hashmap_clear(&shared, NULL);
+                px->base_chains_reset = false;
                 return r;
         }
-        /* Conntrack: compare against what we believed before. */
-        for (size_t it = 0; kn_hashmap_next(&fresh, &it, &key, &v);) {
-                struct record *old = kn_hashmap_get(&px->records, key), *nw = v;
-                plan p = {.flows = nw->flows, .n_flows = nw->n_flows};
-                if (old || nw->n_flows)
-                        clear_flows(px, old, &p, st);
+        /* Conntrack: compare against what we believed before; forget Services that are gone. */
+        {
+                size_t n_gone = 0;
+                char **gone = kn_calloc(px->records.len + 1, sizeof(char *));
+                for (size_t it = 0; kn_hashmap_next(&px->records, &it, &key, &v);) {
+                        struct record *nw = v, *old = kn_hashmap_get(&olds, key);
+                        plan p = {.flows = nw->flows, .n_flows = nw->n_flows};
+                        if (nw->gen != gen) {
+                                clear_flows(px, nw, NULL, st);
+                                gone[n_gone++] = kn_strdup(key);
+                        } else if (old || nw->n_flows) {
+                                clear_flows(px, old, &p, st);
+                        }
+                }
+                for (size_t i = 0; i < n_gone; i++) {
+                        record_free(kn_hashmap_remove(&px->records, gone[i]));
+                        free(gone[i]);
+                }
+                free(gone);
         }
-        for (size_t it = 0; kn_hashmap_next(&px->records, &it, &key, &v);)
-                if (!kn_hashmap_get(&fresh, key))
-                        clear_flows(px, v, NULL, st);
-        kn_hashmap_clear(&px->records, record_free);
-        px->records = fresh;
+        kn_hashmap_clear(&olds, record_free);
         kn_hashmap_clear(&px->shared, NULL);
         px->shared = shared;
         px->base_chains_reset = true;
