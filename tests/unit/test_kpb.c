@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "api.h"
+#include "fakeapi.h"
 #include "httpd.h"
 #include "informer.h"
 #include "kpb.h"
@@ -668,26 +669,15 @@ static kn_api *api;
 
 static int setup(void **state)
 {
-        kn_kubeconfig kc = {0};
-        kn_error err;
-        char url[64];
         (void)state;
-        assert_int_equal(kn_httpd_new("127.0.0.1:0", &srv, &err), 0);
-        kn_httpd_route(srv, "/api", handler, NULL);
-        kn_httpd_route(srv, "/api/", handler, NULL);
-        kn_httpd_route(srv, "/apis/", handler, NULL);
-        kn_httpd_start(srv);
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d", kn_httpd_port(srv));
-        kc.server = url;
-        assert_int_equal(kn_api_new(&kc, &(kn_api_opts){.max_response = 1 << 20, .timeout_ms = 5000}, &api, &err), 0);
+        fake_api_start(handler, NULL, &srv, &api);
         return 0;
 }
 
 static int teardown(void **state)
 {
         (void)state;
-        kn_api_free(api);
-        kn_httpd_free(srv);
+        fake_api_stop(srv, api);
         return 0;
 }
 
