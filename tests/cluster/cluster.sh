@@ -9,7 +9,7 @@ KUBE_VERSION=${KNODE_KUBE_VERSION:-$(tr -d ' \t\r\n' <"$REPO_ROOT/KUBE_VERSION")
 CACHE=${KNODE_CACHE:-/var/cache/knode}
 BUILD_DIR=$CACHE/k8s-$KUBE_VERSION
 BIN_DIR=$BUILD_DIR/bin
-BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl kube-proxy etcd)
+BINARIES=(kube-apiserver kube-controller-manager kube-scheduler kubectl kube-proxy kubelet etcd)
 
 CLUSTER_DIR=${KNODE_CLUSTER_DIR:-/tmp/knode-cluster}
 PKI=$CLUSTER_DIR/pki
@@ -107,6 +107,7 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-proxy"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubelet"
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 EOF
@@ -140,7 +141,8 @@ EOF
 		k8s.io/kubernetes/cmd/kube-controller-manager \
 		k8s.io/kubernetes/cmd/kube-scheduler \
 		k8s.io/kubernetes/cmd/kubectl \
-		k8s.io/kubernetes/cmd/kube-proxy) || die "go build failed"
+		k8s.io/kubernetes/cmd/kube-proxy \
+		k8s.io/kubernetes/cmd/kubelet) || die "go build failed"
 	echo "$KUBE_VERSION" >"$BIN_DIR/.complete"
 	"$BIN_DIR/kube-apiserver" --version >&2
 	"$BIN_DIR/etcd" --version 2>&1 | head -1 >&2
