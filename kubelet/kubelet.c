@@ -1,22 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The kubelet applet. For now: configuration, API connection, the node's own Node and
- * Pod informers, and /healthz. Pod lifecycle arrives with the kubelet issues. */
-#include "kubelet.h"
-
+/* The kubelet applet: configuration, the API connection, the node's own Node and Pod
+ * informers, the node thread (node.c) and /healthz. */
 #include <stdio.h>
 
-#include "../core/httpd.h"
-#include "../core/log.h"
 #include "../core/signals.h"
-
-struct kubelet {
-        kubelet_config cfg;
-        kn_common_opts common;
-        kn_env *env; /* borrowed */
-        char *node_name;
-        kn_informer *node_informer, *pod_informer;
-        kn_httpd *healthz;
-};
+#include "internal.h"
 
 const kn_applet_spec kubelet_spec = {
         .name = "kubelet",
@@ -41,6 +29,8 @@ int kubelet_new(int argc, char **argv, kubelet **ret)
                 return r;
         }
         k->node_name = kn_node_name(k->cfg.hostname_override);
+        pthread_mutex_init(&k->runtime_lock, NULL);
+        k->start_ms = kn_now_ms();
         *ret = k;
         return KN_PARSE_CONTINUE;
 }
@@ -96,6 +86,11 @@ int kubelet_start(kubelet *k, kn_env *env)
         kn_informer_add_handlers(k->pod_informer, &(kn_informer_handlers){.on_synced = pods_synced, .userdata = k});
         kn_informer_start(k->node_informer);
         kn_informer_start(k->pod_informer);
+        r = kubelet_node_start(k);
+        if (r < 0) {
+                kn_err("failed to start the node status thread: %s", strerror(-r));
+                return r;
+        }
         kn_info("kubelet %s (knode %s) started for node %s, API server %s", KN_KUBE_VERSION, kn_version_string,
                 k->node_name, kn_api_server(env->api));
         return 0;
@@ -103,7 +98,15 @@ int kubelet_start(kubelet *k, kn_env *env)
 
 void kubelet_stop(kubelet *k)
 {
+        kubelet_node_stop(k);
         kn_httpd_free(TAKE_PTR(k->healthz));
+}
+
+void kubelet_runtime_get(kubelet *k, kubelet_runtime_state *ret)
+{
+        pthread_mutex_lock(&k->runtime_lock);
+        *ret = k->runtime;
+        pthread_mutex_unlock(&k->runtime_lock);
 }
 
 void kubelet_free(kubelet *k)
@@ -114,6 +117,7 @@ void kubelet_free(kubelet *k)
         kn_fields_free(kubelet_fields, kubelet_n_fields, &k->cfg);
         kn_common_free(&k->common);
         free(k->node_name);
+        pthread_mutex_destroy(&k->runtime_lock);
         free(k);
 }
 
