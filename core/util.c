@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -167,6 +168,38 @@ int64_t kn_now_ms(void)
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int kn_mkdir_p(const char *path, mode_t mode)
+{
+        _cleanup_free_ char *p = kn_strdup(path);
+
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = 0;
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        (void)st, (void)ftw;
+        if ((type == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT)
+                return 0; /* go on: remove what can be removed */
+        return 0;
+}
+
+int kn_rm_rf(const char *path)
+{
+        if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
 }
 
 int64_t kn_wall_ms(void)

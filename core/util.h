@@ -71,6 +71,10 @@ void kn_buf_printf(kn_buf *b, const char *fmt, ...) KN_PRINTF(2, 3);
 void kn_buf_free(kn_buf *b);
 
 int kn_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
+/* mkdir -p; existing directories are fine. */
+int kn_mkdir_p(const char *path, mode_t mode);
+/* rm -rf, staying on PATH's file system (mounts below it are left alone). */
+int kn_rm_rf(const char *path);
 bool kn_streq(const char *a, const char *b); /* NULL-safe */
 /* Monotonic clock in milliseconds. */
 int64_t kn_now_ms(void);

@@ -26,7 +26,7 @@ struct kubelet {
         kn_common_opts common;
         kn_env *env; /* borrowed */
         char *node_name;
-        kn_informer *node_informer, *pod_informer;
+        kn_informer *node_informer, *pod_informer, *svc_informer;
         kn_httpd *healthz;
         kubelet_node *node;
         kubelet_pods *pods;
