@@ -32,7 +32,10 @@ OBJ := $(SRC:%.c=build/obj/%.o)
 CORE_OBJ := $(CORE_SRC:%.c=build/obj/%.o)
 # proxy modules with no applet state, linked into unit tests too
 PROXY_LIB_SRC := proxy/nft.c proxy/nft_expr.c proxy/conntrack.c proxy/model.c proxy/rules.c proxy/proxier.c
-LIB_OBJ := $(CORE_OBJ) $(PROXY_LIB_SRC:%.c=build/obj/%.o)
+# kubelet modules with no applet state, linked into unit tests too
+KUBELET_LIB_SRC := kubelet/volumes.c kubelet/volume_sources.c kubelet/volume_mounts.c kubelet/volume_fs.c \
+	kubelet/atomic_writer.c
+LIB_OBJ := $(CORE_OBJ) $(PROXY_LIB_SRC:%.c=build/obj/%.o) $(KUBELET_LIB_SRC:%.c=build/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 
@@ -82,7 +85,7 @@ $(STATIC_PREFIX)/static.mk:
 build/unit/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -Icore -Iproxy -o $@ $^ $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) -Icore -Iproxy -Ikubelet -o $@ $^ $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -92,7 +95,8 @@ asan:
 	$(MAKE) --no-print-directory BUILD_ASAN=1 OPTFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" asan-run
 
 ifdef BUILD_ASAN
-ASAN_CORE_OBJ := $(CORE_SRC:%.c=build/asan/obj/%.o) $(PROXY_LIB_SRC:%.c=build/asan/obj/%.o)
+ASAN_CORE_OBJ := $(CORE_SRC:%.c=build/asan/obj/%.o) $(PROXY_LIB_SRC:%.c=build/asan/obj/%.o) \
+	$(KUBELET_LIB_SRC:%.c=build/asan/obj/%.o)
 ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/unit/%)
 build/asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -101,7 +105,7 @@ build/asan/obj/%.o: %.c
 build/asan/unit/test_%: tests/unit/test_%.c $(ASAN_CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@ (asan)"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Icore -Iproxy -o $@ $^ $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Icore -Iproxy -Ikubelet -o $@ $^ $(LDLIBS) -lcmocka
 asan-run: $(ASAN_UNIT_BIN)
 	@set -e; for t in $(ASAN_UNIT_BIN); do echo "== $$t (asan+ubsan)"; \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
