@@ -122,7 +122,8 @@ static char *resource_value(kubelet *k, const cJSON *pod, const cJSON *container
         const char *div = cJSON_GetStringValue(cJSON_GetObjectItem(ref, "divisor"));
         const char *cname = cJSON_GetStringValue(cJSON_GetObjectItem(ref, "containerName"));
         const cJSON *c = container, *it;
-        kn_quantity q = {0}, d = {.milli = 1000};
+        kn_quantity q, d;
+        int64_t qm = 0, dm = 1000;
         bool cpu, have = false;
         char buf[64];
 
@@ -141,26 +142,28 @@ static char *resource_value(kubelet *k, const cJSON *pod, const cJSON *container
                                               cJSON_GetObjectItem(cJSON_GetObjectItem(c, "resources"), section), dot + 1))
                                     : NULL;
                 have = v && kn_quantity_parse(v, &q) >= 0;
+                if (have)
+                        qm = kn_quantity_milli_value(&q);
         }
         if (!have) {
                 kubelet_node_resources nr;
                 kubelet_node_resources_get(k, &nr);
                 /* an unset limit is the node's allocatable; an unset request is 0 */
                 if (!strncmp(res, "requests.", 9))
-                        q.milli = 0;
+                        qm = 0;
                 else if (cpu)
-                        q.milli = nr.allocatable[RES_CPU];
+                        qm = nr.allocatable[RES_CPU];
                 else if (strstr(res, "ephemeral-storage"))
-                        q.milli = nr.allocatable[RES_EPHEMERAL] * 1000;
+                        qm = nr.allocatable[RES_EPHEMERAL] * 1000;
                 else
-                        q.milli = nr.allocatable[RES_MEMORY] * 1000;
+                        qm = nr.allocatable[RES_MEMORY] * 1000;
         }
-        if (div && kn_quantity_parse(div, &d) < 0)
-                d.milli = 1000;
-        if (d.milli <= 0)
-                d.milli = 1000;
+        if (div && kn_quantity_parse(div, &d) >= 0)
+                dm = kn_quantity_milli_value(&d);
+        if (dm <= 0)
+                dm = 1000;
         /* ceil(value / divisor), as upstream's ExtractContainerResourceValue */
-        snprintf(buf, sizeof(buf), "%lld", (long long)((q.milli + d.milli - 1) / d.milli));
+        snprintf(buf, sizeof(buf), "%lld", (long long)((qm + dm - 1) / dm));
         return kn_strdup(buf);
 }
 

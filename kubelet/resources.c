@@ -49,7 +49,7 @@ static int64_t reserved(const cJSON *map, const char *key, int64_t capacity, boo
                 kn_warn("ignoring %s=%s: not a quantity", key, v);
                 return 0;
         }
-        return milli ? kn_quantity_milli(&q) : kn_quantity_value(&q);
+        return milli ? kn_quantity_milli_value(&q) : kn_quantity_value(&q);
 }
 
 void kubelet_node_resources_get(kubelet *k, kubelet_node_resources *ret)
