@@ -40,17 +40,12 @@ OBJ := $(SRC:%.c=build/obj/%.o)
 CORE_OBJ := $(CORE_SRC:%.c=build/obj/%.o)
 # proxy and runtime modules with no applet state, linked into unit tests too
 PROXY_LIB_SRC := proxy/nft.c proxy/nft_expr.c proxy/conntrack.c proxy/model.c proxy/rules.c proxy/proxier.c
-<<<<<<< HEAD
-LIB_SRC := $(CORE_SRC) $(PROXY_LIB_SRC) $(RUNTIME_SRC) $(GEN_SRC)
+# the kubelet's modules (kubelet/ depends only on core/ and runtime/)
+KUBELET_LIB_SRC := $(wildcard kubelet/*.c)
+LIB_SRC := $(CORE_SRC) $(PROXY_LIB_SRC) $(RUNTIME_SRC) $(GEN_SRC) $(KUBELET_LIB_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=build/obj/%.o)
 # the unit tests' scripted HTTP/2 server (test_cri) uses libnghttp2
 UNIT_LDLIBS := $(shell $(PKG_CONFIG) --libs libnghttp2) -lcmocka
-=======
-# kubelet modules with no applet state, linked into unit tests too
-KUBELET_LIB_SRC := kubelet/volumes.c kubelet/volume_sources.c kubelet/volume_mounts.c kubelet/volume_fs.c \
-	kubelet/atomic_writer.c
-LIB_OBJ := $(CORE_OBJ) $(PROXY_LIB_SRC:%.c=build/obj/%.o) $(KUBELET_LIB_SRC:%.c=build/obj/%.o)
->>>>>>> volumes
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 
@@ -110,11 +105,7 @@ $(GEN_SRC) $(GEN_HDR) &: $(GEN)/api.proto
 build/unit/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-<<<<<<< HEAD
-	$(Q)$(CC) $(CFLAGS) -Icore -Iproxy -o $@ $^ $(LDLIBS) $(UNIT_LDLIBS)
-=======
-	$(Q)$(CC) $(CFLAGS) -Icore -Iproxy -Ikubelet -o $@ $^ $(LDLIBS) -lcmocka
->>>>>>> volumes
+	$(Q)$(CC) $(CFLAGS) -Icore -Iproxy -Ikubelet -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(UNIT_LDLIBS)
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -124,12 +115,7 @@ asan:
 	$(MAKE) --no-print-directory BUILD_ASAN=1 OPTFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" asan-run
 
 ifdef BUILD_ASAN
-<<<<<<< HEAD
 ASAN_CORE_OBJ := $(LIB_SRC:%.c=build/asan/obj/%.o)
-=======
-ASAN_CORE_OBJ := $(CORE_SRC:%.c=build/asan/obj/%.o) $(PROXY_LIB_SRC:%.c=build/asan/obj/%.o) \
-	$(KUBELET_LIB_SRC:%.c=build/asan/obj/%.o)
->>>>>>> volumes
 ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/unit/%)
 build/asan/obj/%.o: %.c | $(GEN_HDR)
 	@mkdir -p $(dir $@)
@@ -138,11 +124,7 @@ build/asan/obj/%.o: %.c | $(GEN_HDR)
 build/asan/unit/test_%: tests/unit/test_%.c $(ASAN_CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@ (asan)"
-<<<<<<< HEAD
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Icore -Iproxy -o $@ $^ $(LDLIBS) $(UNIT_LDLIBS)
-=======
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Icore -Iproxy -Ikubelet -o $@ $^ $(LDLIBS) -lcmocka
->>>>>>> volumes
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Icore -Iproxy -Ikubelet -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(UNIT_LDLIBS)
 asan-run: $(ASAN_UNIT_BIN)
 	@set -e; for t in $(ASAN_UNIT_BIN); do echo "== $$t (asan+ubsan)"; \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
@@ -196,4 +178,5 @@ clean:
 	rm -rf build knode
 
 .PHONY: all deps static unit asan asan-run fuzz e2e bench test run clean
--include $(OBJ:.o=.d) $(STATIC_OBJ:.o=.d) $(LIB_OBJ:.o=.d)
+# unit test binaries are compiled in one step, so their .d sits next to them
+-include $(OBJ:.o=.d) $(STATIC_OBJ:.o=.d) $(UNIT_BIN:=.d)
