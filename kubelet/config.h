@@ -34,6 +34,12 @@ typedef struct kubelet_config {
         char *volume_plugin_dir;
         char *resolv_conf;
         int64_t shutdown_grace_period;
+        char *register_with_taints, *cert_dir, *pod_infra_container_image;
+        cJSON *kube_reserved, *system_reserved;
+        bool fail_cgroupv1, cgroups_per_qos, cpu_cfs_quota;
+        int64_t pod_pids_limit, container_log_max_files, node_status_max_images;
+        char *container_log_max_size;
+        char *provider_id;
 } kubelet_config;
 
 extern const kn_field kubelet_fields[];
