@@ -135,6 +135,7 @@ static int cg_write(const char *dir, const char *file, const char *val)
 
         if (fd < 0)
                 return -errno;
+        errno = 0;
         if (write(fd, val, n) != (ssize_t)n)
                 return errno ? -errno : -EIO;
         return 0;
@@ -644,19 +645,19 @@ static void collect(const char *dir, int depth, pidset *s)
 /* SIGKILL what is in DIRS and wait (pidfds, no polling) until it is gone or DEADLINE. */
 static size_t kill_round(char **dirs, size_t n_dirs, int64_t deadline)
 {
-        static __thread pidset s;
-        int fds[MAX_KILL];
+        _cleanup_free_ pidset *s = kn_calloc(1, sizeof(*s));
+        _cleanup_free_ int *fds = kn_calloc(MAX_KILL, sizeof(*fds));
         size_t n_fds = 0;
 
-        s.n = 0;
         for (size_t i = 0; i < n_dirs; i++)
-                collect(dirs[i], 0, &s);
-        for (size_t i = 0; i < s.n; i++) {
-                int fd = pidfd_open_(s.pids[i]);
+                collect(dirs[i], 0, s);
+        for (size_t i = 0; i < s->n; i++) {
+                /* a pidfd: no signal for a recycled pid, and something to wait on */
+                int fd = pidfd_open_(s->pids[i]);
                 if (fd < 0)
                         continue; /* gone already */
                 if (pidfd_kill(fd) < 0 && errno != ESRCH)
-                        kn_debug("cgroups: cannot kill pid %d: %s", (int)s.pids[i], strerror(errno));
+                        kn_debug("cgroups: cannot kill pid %d: %s", (int)s->pids[i], strerror(errno));
                 fds[n_fds++] = fd;
         }
         for (size_t i = 0; i < n_fds; i++) {
@@ -667,7 +668,7 @@ static size_t kill_round(char **dirs, size_t n_dirs, int64_t deadline)
                                 ;
                 close(fds[i]);
         }
-        return s.n;
+        return s->n;
 }
 
 /* Remove DIR's sub-cgroups, then DIR. */
@@ -696,7 +697,7 @@ int kubelet_cgroups_pod_remove(kubelet_cgroups *c, const char *pod_uid, kn_error
 {
         const char *classes[] = {KUBELET_QOS_GUARANTEED, KUBELET_QOS_BURSTABLE, KUBELET_QOS_BESTEFFORT};
         char *dirs[MAX_HIER * 3];
-        size_t n_dirs = 0, left = 0;
+        size_t n_dirs = 0;
         int64_t deadline = kn_now_ms() + KILL_WAIT_MS;
         int r = 0;
 
@@ -723,14 +724,14 @@ int kubelet_cgroups_pod_remove(kubelet_cgroups *c, const char *pod_uid, kn_error
                 }
         }
         for (int round = 0; round < KILL_ROUNDS && n_dirs; round++)
-                if ((left = kill_round(dirs, n_dirs, deadline)) == 0)
+                if (kill_round(dirs, n_dirs, deadline) == 0)
                         break;
         r = 0;
         for (size_t i = 0; i < n_dirs; i++) {
                 int q = rmdir_tree(dirs[i], 0);
                 if (q < 0 && r == 0)
-                        r = kn_error_set(err, q, "failed to delete cgroup paths for pod %s: %s: %s%s", pod_uid, dirs[i],
-                                         strerror(-q), left ? " (processes still running)" : "");
+                        r = kn_error_set(err, q, "failed to delete cgroup paths for pod %s: %s: %s", pod_uid, dirs[i],
+                                         q == -EBUSY ? "processes still running" : strerror(-q));
                 free(dirs[i]);
         }
         return r;
