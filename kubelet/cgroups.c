@@ -604,6 +604,54 @@ int kubelet_cgroups_pod_ensure(kubelet_cgroups *c, const cJSON *pod, char **ret_
         return 0;
 }
 
+/* Existing directories of the pod's cgroup (any QoS), in the hierarchies that get them
+ * (ALL: every mount, a hybrid host's unified tree too). Returns how many. */
+static size_t pod_dirs(const kubelet_cgroups *c, const char *uid, bool all, char **ret)
+{
+        const char *classes[] = {KUBELET_QOS_GUARANTEED, KUBELET_QOS_BURSTABLE, KUBELET_QOS_BESTEFFORT};
+        size_t n = 0;
+
+        for (size_t q = 0; q < KN_ARRAY_SIZE(classes); q++) {
+                _cleanup_free_ char *name = pod_name(c, classes[q], uid);
+                for (size_t i = 0; i < c->n_h; i++) {
+                        char *dir;
+                        if (!all && !creates_in(c, &c->h[i]))
+                                continue;
+                        dir = kn_asprintf("%s%s", c->h[i].mount, name);
+                        if (access(dir, F_OK) == 0)
+                                ret[n++] = dir;
+                        else
+                                free(dir);
+                }
+        }
+        return n;
+}
+
+int kubelet_cgroups_pod_reduce_cpu(kubelet_cgroups *c, const char *pod_uid, kn_error *err)
+{
+        const kubelet_cgroup_config min = {.cpu_shares = KUBELET_MIN_SHARES};
+        char *dirs[MAX_HIER * 3];
+        size_t n;
+        int r = 0;
+
+        if (!valid_uid(pod_uid))
+                return kn_error_set(err, -EINVAL, "invalid pod UID");
+        if (!c->per_qos)
+                return 0;
+        n = pod_dirs(c, pod_uid, false, dirs);
+        for (size_t i = 0; i < n; i++) {
+                const hier *h = NULL;
+                for (size_t k = 0; k < c->n_h && !h; k++)
+                        if (!strncmp(dirs[i], c->h[k].mount, strlen(c->h[k].mount)) &&
+                            dirs[i][strlen(c->h[k].mount)] == '/')
+                                h = &c->h[k];
+                if (r >= 0 && h && (c->mode == MODE_V2 || h->flags & H_CPU))
+                        r = set_values(c, h, dirs[i], &min, err);
+                free(dirs[i]);
+        }
+        return r;
+}
+
 /* ---- removal ---- */
 
 static int pidfd_open_(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
@@ -695,7 +743,6 @@ static int rmdir_tree(const char *dir, int depth)
 
 int kubelet_cgroups_pod_remove(kubelet_cgroups *c, const char *pod_uid, kn_error *err)
 {
-        const char *classes[] = {KUBELET_QOS_GUARANTEED, KUBELET_QOS_BURSTABLE, KUBELET_QOS_BESTEFFORT};
         char *dirs[MAX_HIER * 3];
         size_t n_dirs = 0;
         int64_t deadline = kn_now_ms() + KILL_WAIT_MS;
@@ -713,16 +760,7 @@ int kubelet_cgroups_pod_remove(kubelet_cgroups *c, const char *pod_uid, kn_error
                 kn_debug("cgroups: %s (ignored while removing pod %s)", err ? err->msg : "", pod_uid);
 
         /* every hierarchy, the unified one of a hybrid host included: runc may use it */
-        for (size_t q = 0; q < KN_ARRAY_SIZE(classes); q++) {
-                _cleanup_free_ char *name = pod_name(c, classes[q], pod_uid);
-                for (size_t i = 0; i < c->n_h; i++) {
-                        char *dir = kn_asprintf("%s%s", c->h[i].mount, name);
-                        if (access(dir, F_OK) == 0)
-                                dirs[n_dirs++] = dir;
-                        else
-                                free(dir);
-                }
-        }
+        n_dirs = pod_dirs(c, pod_uid, true, dirs);
         for (int round = 0; round < KILL_ROUNDS && n_dirs; round++)
                 if (kill_round(dirs, n_dirs, deadline) == 0)
                         break;

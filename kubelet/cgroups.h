@@ -125,6 +125,10 @@ int kubelet_cgroups_pod_ensure(kubelet_cgroups *c, const cJSON *pod, char **ret_
  * A pod with no cgroup is not an error. Thread-safe; blocks while processes die. */
 int kubelet_cgroups_pod_remove(kubelet_cgroups *c, const char *pod_uid, kn_error *err);
 
+/* Give a terminating pod's cgroup the minimum cpu shares while its containers are
+ * stopped (upstream's ReduceCPULimits). A pod with no cgroup is not an error. */
+int kubelet_cgroups_pod_reduce_cpu(kubelet_cgroups *c, const char *pod_uid, kn_error *err);
+
 /* UIDs of the pod cgroups that exist under kubepods (any QoS, any hierarchy), for orphan
  * cleanup. *RET_UIDS is a malloc'd array of malloc'd strings (kubelet_cgroups_strv_free). */
 int kubelet_cgroups_list_pods(kubelet_cgroups *c, char ***ret_uids, size_t *ret_n);

@@ -630,6 +630,16 @@ static void test_hierarchy_cgroupfs(void **state)
                     (!strcmp(uids[1], "1111-2222") && !strcmp(uids[0], "3333-4444")));
         kubelet_cgroups_strv_free(uids, n);
 
+        /* a terminating pod first drops to the minimum shares */
+        assert_int_equal(kubelet_cgroups_pod_reduce_cpu(c, "3333-4444", &err), 0);
+        assert_int_equal(kubelet_cgroups_pod_reduce_cpu(c, "5555", &err), 0);
+        if (!is_v2()) {
+                char grel[300];
+                snprintf(grel, sizeof(grel), "%s/pod3333-4444", rel);
+                assert_int_equal(read_ll(hier("cpu"), grel, "cpu.shares"), 2);
+                assert_int_equal(read_ll(hier("cpu"), grel, "cpu.cfs_quota_us"), 100000);
+        }
+
         /* removal kills what is left, container sub-cgroups included, then removes */
         {
                 char crel[400];
