@@ -31,9 +31,11 @@
 
 #include "config.h"
 
-#define KUBELET_QOS_GUARANTEED "Guaranteed"
-#define KUBELET_QOS_BURSTABLE "Burstable"
-#define KUBELET_QOS_BESTEFFORT "BestEffort"
+/* The QoS class names; kubelet_pod_qos returns these very pointers. */
+extern const char kubelet_qos_guaranteed[], kubelet_qos_burstable[], kubelet_qos_besteffort[];
+#define KUBELET_QOS_GUARANTEED kubelet_qos_guaranteed
+#define KUBELET_QOS_BURSTABLE kubelet_qos_burstable
+#define KUBELET_QOS_BESTEFFORT kubelet_qos_besteffort
 
 /* upstream's constants (pkg/kubelet/cm/helpers_linux.go) */
 #define KUBELET_MIN_SHARES 2
@@ -46,7 +48,7 @@
 
 /* QoS class of a pod JSON: status.qosClass when the API server set it, else computed as
  * upstream's ComputePodQOS (containers and init containers; spec.resources alone when
- * present). Returns one of the KUBELET_QOS_* strings (static). */
+ * present). Returns one of the KUBELET_QOS_* strings. */
 const char *kubelet_pod_qos(const cJSON *pod);
 
 /* cpu.shares for a cpu request in millicores: 1024 per core, at least 2, at most 262144;
@@ -122,6 +124,10 @@ int kubelet_cgroups_pod_ensure(kubelet_cgroups *c, const cJSON *pod, char **ret_
  * 10 s in all), then remove the cgroups depth-first. -EBUSY if a process survived.
  * A pod with no cgroup is not an error. Thread-safe; blocks while processes die. */
 int kubelet_cgroups_pod_remove(kubelet_cgroups *c, const char *pod_uid, kn_error *err);
+
+/* Give a terminating pod's cgroup the minimum cpu shares while its containers are
+ * stopped (upstream's ReduceCPULimits). A pod with no cgroup is not an error. */
+int kubelet_cgroups_pod_reduce_cpu(kubelet_cgroups *c, const char *pod_uid, kn_error *err);
 
 /* UIDs of the pod cgroups that exist under kubepods (any QoS, any hierarchy), for orphan
  * cleanup. *RET_UIDS is a malloc'd array of malloc'd strings (kubelet_cgroups_strv_free). */
