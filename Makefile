@@ -32,7 +32,9 @@ OBJ := $(SRC:%.c=build/obj/%.o)
 CORE_OBJ := $(CORE_SRC:%.c=build/obj/%.o)
 # proxy modules with no applet state, linked into unit tests too
 PROXY_LIB_SRC := proxy/nft.c proxy/nft_expr.c proxy/conntrack.c proxy/model.c proxy/rules.c proxy/proxier.c
-LIB_OBJ := $(CORE_OBJ) $(PROXY_LIB_SRC:%.c=build/obj/%.o)
+# kubelet modules with no applet state, linked into unit tests too
+KUBELET_LIB_SRC := kubelet/probes.c kubelet/prober.c
+LIB_OBJ := $(CORE_OBJ) $(PROXY_LIB_SRC:%.c=build/obj/%.o) $(KUBELET_LIB_SRC:%.c=build/obj/%.o)
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 
@@ -84,6 +86,9 @@ build/unit/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -Icore -Iproxy -o $@ $^ $(LDLIBS) -lcmocka
 
+# test_probes serves HTTPS with a self-signed certificate
+build/unit/test_probes build/asan/unit/test_probes: LDLIBS += $(shell $(PKG_CONFIG) --libs libssl)
+
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
@@ -92,7 +97,8 @@ asan:
 	$(MAKE) --no-print-directory BUILD_ASAN=1 OPTFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" asan-run
 
 ifdef BUILD_ASAN
-ASAN_CORE_OBJ := $(CORE_SRC:%.c=build/asan/obj/%.o) $(PROXY_LIB_SRC:%.c=build/asan/obj/%.o)
+ASAN_CORE_OBJ := $(CORE_SRC:%.c=build/asan/obj/%.o) $(PROXY_LIB_SRC:%.c=build/asan/obj/%.o) \
+	$(KUBELET_LIB_SRC:%.c=build/asan/obj/%.o)
 ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/unit/%)
 build/asan/obj/%.o: %.c
 	@mkdir -p $(dir $@)
