@@ -107,6 +107,9 @@ build/unit/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -Icore -Iproxy -Ikubelet -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(UNIT_LDLIBS)
 
+# test_probes serves HTTPS with a self-signed certificate
+build/unit/test_probes build/asan/unit/test_probes: LDLIBS += $(shell $(PKG_CONFIG) --libs libssl)
+
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
 
