@@ -8,6 +8,7 @@
 #include "../core/httpd.h"
 #include "../core/informer.h"
 #include "../core/log.h"
+#include "../runtime/cri.h"
 #include "kubelet.h"
 
 /* What the container runtime last said about itself (CRI Version + Status). */
@@ -30,6 +31,7 @@ struct kubelet {
         kn_httpd *healthz;
         kubelet_node *node;
         kubelet_pods *pods;
+        cri_client *cri;
 
         pthread_mutex_t runtime_lock;
         kubelet_runtime_state runtime;

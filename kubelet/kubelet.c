@@ -5,6 +5,7 @@
 
 #include "../core/signals.h"
 #include "internal.h"
+#include "pods.h"
 
 const kn_applet_spec kubelet_spec = {
         .name = "kubelet",
@@ -56,6 +57,25 @@ static void pods_synced(void *u)
         kn_info("pods bound to node %s: %zu", k->node_name, kn_informer_count(k->pod_informer));
 }
 
+/* The kubelet keeps Services only for service-link environment variables. */
+static void trim_service(cJSON *obj)
+{
+        cJSON *spec = cJSON_GetObjectItem(obj, "spec"), *meta = cJSON_GetObjectItem(obj, "metadata"), *it, *next;
+
+        cJSON_DeleteItemFromObject(obj, "status");
+        for (it = meta ? meta->child : NULL; it; it = next) {
+                next = it->next;
+                if (strcmp(it->string, "name") && strcmp(it->string, "namespace") && strcmp(it->string, "resourceVersion") &&
+                    strcmp(it->string, "uid"))
+                        cJSON_Delete(cJSON_DetachItemViaPointer(meta, it));
+        }
+        for (it = spec ? spec->child : NULL; it; it = next) {
+                next = it->next;
+                if (strcmp(it->string, "clusterIP") && strcmp(it->string, "ports"))
+                        cJSON_Delete(cJSON_DetachItemViaPointer(spec, it));
+        }
+}
+
 int kubelet_start(kubelet *k, kn_env *env)
 {
         _cleanup_free_ char *nodesel = kn_asprintf("metadata.name=%s", k->node_name);
@@ -80,11 +100,25 @@ int kubelet_start(kubelet *k, kn_env *env)
                 kn_httpd_route(k->healthz, "/healthz", healthz, k);
                 kn_httpd_start(k->healthz);
         }
+        r = cri_client_new(k->cfg.container_runtime_endpoint, k->cfg.image_service_endpoint,
+                           (long)k->cfg.runtime_request_timeout, &k->cri, &err);
+        if (r < 0) {
+                kn_err("failed to set up the container runtime client: %s", err.msg);
+                return r;
+        }
         k->node_informer = kn_informers_get(env->informers, "v1", "nodes", NULL, &nopts);
         k->pod_informer = kn_informers_get(env->informers, "v1", "pods", NULL, &popts);
+        k->svc_informer = kn_informers_get(env->informers, "v1", "services", NULL,
+                                           &(kn_informer_opts){.transform = trim_service});
         kn_informer_add_handlers(k->node_informer, &(kn_informer_handlers){.on_add = node_seen, .userdata = k});
         kn_informer_add_handlers(k->pod_informer, &(kn_informer_handlers){.on_synced = pods_synced, .userdata = k});
+        r = kubelet_pods_start(k);
+        if (r < 0) {
+                kn_err("failed to start the pod manager: %s", strerror(-r));
+                return r;
+        }
         kn_informer_start(k->node_informer);
+        kn_informer_start(k->svc_informer);
         kn_informer_start(k->pod_informer);
         r = kubelet_node_start(k);
         if (r < 0) {
@@ -98,7 +132,12 @@ int kubelet_start(kubelet *k, kn_env *env)
 
 void kubelet_stop(kubelet *k)
 {
+        /* no informer may call into the pod manager once it is gone */
+        if (k->pod_informer)
+                kn_informer_stop(k->pod_informer);
         kubelet_node_stop(k);
+        kubelet_pods_stop(k);
+        cri_client_free(TAKE_PTR(k->cri));
         kn_httpd_free(TAKE_PTR(k->healthz));
 }
 
