@@ -11,6 +11,9 @@ PKGS=(
 	libcmocka-dev clang libclang-rt-14-dev libfuzzer-14-dev
 	nftables iproute2 conntrack openssl curl procps
 	python3 python3-pytest
+	# the test node (tests/node/node.sh): runtime, CNI, local registry, image tools
+	containerd runc containernetworking-plugins docker-registry umoci skopeo
+	busybox-static bash-static util-linux
 )
 
 missing=()
