@@ -372,8 +372,9 @@ setup_cgroups() {
 
 # every pid in the cgroup subtree CGROUP_ROOT (of the pids hierarchy, or the first one)
 cgroup_pids() {
-	local h
-	h=$(cgroup_hierarchies | grep -m1 '/pids$' || cgroup_hierarchies | head -1)
+	local h all
+	all=$(cgroup_hierarchies)
+	h=$(grep -x '.*/pids' <<<"$all" || head -1 <<<"$all")
 	[[ -d $h$CGROUP_ROOT ]] || return 0
 	find "$h$CGROUP_ROOT" -name cgroup.procs -exec cat {} + 2>/dev/null | sort -un
 }
@@ -672,7 +673,7 @@ unmount_under() { # DIR: every mount below DIR, deepest first
 }
 
 cmd_down() {
-	local purge=0 a pids i
+	local purge=0 a pids i id
 	for a in "$@"; do
 		case $a in
 		--purge) purge=1 ;;
@@ -695,6 +696,10 @@ cmd_down() {
 	restore_sysctls
 	unmount_under "$NODE_DIR"
 	remove_cgroups
+	# The CNI library's result cache of our sandboxes (no CNI DEL ran for them)
+	for id in $(ls "$CTRD_DIR/root/io.containerd.grpc.v1.cri/sandboxes" 2>/dev/null); do
+		rm -f /var/lib/cni/results/*-"$id"-*
+	done
 	rm -f /var/lib/cni/results/"$CNI_NET"-*
 	if [[ -f $RUN_DIR/cluster.owned && -e $NSPATH ]]; then
 		in_ns bash "$CLUSTER_SH" down --purge || true
