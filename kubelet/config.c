@@ -94,5 +94,6 @@ const kn_field kubelet_fields[] = {
          "size at which a container log is rotated"},
         {NULL, "nodeStatusMaxImages", I, O(node_status_max_images), "50", "images reported in node status"},
         {"provider-id", "providerID", S, O(provider_id), NULL, "the node's provider ID"},
+        {NULL, "podLogsDir", S, O(pod_logs_dir), "/var/log/pods", "directory of the pods' log files"},
 };
 const size_t kubelet_n_fields = KN_ARRAY_SIZE(kubelet_fields);

@@ -40,6 +40,7 @@ typedef struct kubelet_config {
         int64_t pod_pids_limit, container_log_max_files, node_status_max_images;
         char *container_log_max_size;
         char *provider_id;
+        char *pod_logs_dir;
 } kubelet_config;
 
 extern const kn_field kubelet_fields[];

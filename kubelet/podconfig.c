@@ -25,9 +25,9 @@ char *kubelet_pod_dir(kubelet *k, const char *uid)
         return kn_asprintf("%s/pods/%s", k->cfg.root_dir, uid);
 }
 
-char *kubelet_pod_log_dir(const cJSON *pod)
+char *kubelet_pod_log_dir(kubelet *k, const cJSON *pod)
 {
-        return kn_asprintf("/var/log/pods/%s_%s_%s", kubelet_pod_str(pod, "metadata.namespace"),
+        return kn_asprintf("%s/%s_%s_%s", k->cfg.pod_logs_dir, kubelet_pod_str(pod, "metadata.namespace"),
                            kubelet_pod_str(pod, "metadata.name"), kubelet_pod_str(pod, "metadata.uid"));
 }
 
@@ -216,7 +216,7 @@ cJSON *kubelet_sandbox_config(kubelet *k, const cJSON *pod, uint32_t attempt, co
         const cJSON *spec = cJSON_GetObjectItem(pod, "spec"), *psc = cJSON_GetObjectItem(spec, "securityContext");
         const char *hostname = cJSON_GetStringValue(cJSON_GetObjectItem(spec, "hostname"));
         cJSON *c = cJSON_CreateObject(), *md, *labels, *ann, *lx, *sc, *ports, *it, *sysctls;
-        _cleanup_free_ char *logdir = kubelet_pod_log_dir(pod);
+        _cleanup_free_ char *logdir = kubelet_pod_log_dir(k, pod);
         char host[64];
 
         md = cJSON_AddObjectToObject(c, "metadata");

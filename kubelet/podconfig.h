@@ -49,7 +49,7 @@ void kubelet_service_env(kubelet *k, const char *ns, bool links, cJSON *env);
 /* The pod's directory, ROOT/pods/UID. */
 char *kubelet_pod_dir(kubelet *k, const char *uid);
 /* /var/log/pods/NS_NAME_UID */
-char *kubelet_pod_log_dir(const cJSON *pod);
+char *kubelet_pod_log_dir(kubelet *k, const cJSON *pod);
 
 cJSON *kubelet_sandbox_config(kubelet *k, const cJSON *pod, uint32_t attempt, const char *cgroup_parent);
 int kubelet_container_config(kubelet *k, const cJSON *pod, const cJSON *container, const kubelet_start_info *si,

@@ -188,7 +188,7 @@ static void ns_time(int64_t ns, char buf[32])
 
 /* The termination message: the file the container wrote, or with FallbackToLogsOnError
  * the tail of its log when it failed and wrote nothing. */
-static char *termination_message(const kubelet_pod *p, const rt_container *c)
+static char *termination_message(kubelet *k, const kubelet_pod *p, const rt_container *c)
 {
         _cleanup_free_ char *data = NULL;
         size_t len = 0;
@@ -196,7 +196,7 @@ static char *termination_message(const kubelet_pod *p, const rt_container *c)
         if (c->term_path && *c->term_path && kn_read_file(c->term_path, TERM_MSG_MAX, &data, &len) >= 0 && len)
                 return TAKE_PTR(data);
         if (c->exit_code != 0 && kn_streq(c->term_policy, "FallbackToLogsOnError")) {
-                _cleanup_free_ char *path = kn_asprintf("/var/log/pods/%s_%s_%s/%s/%d.log", p->ns, p->name, p->uid,
+                _cleanup_free_ char *path = kn_asprintf("%s/%s_%s_%s/%s/%d.log", k->cfg.pod_logs_dir, p->ns, p->name, p->uid,
                                                         c->name, c->restart_count);
                 _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
                 char buf[TERM_LOG_BYTES * 2 + 1];
@@ -238,7 +238,7 @@ static char *termination_message(const kubelet_pod *p, const rt_container *c)
 static cJSON *terminated_json(kubelet *k, const kubelet_pod *p, const rt_container *c)
 {
         cJSON *t = cJSON_CreateObject();
-        _cleanup_free_ char *msg = termination_message(p, c);
+        _cleanup_free_ char *msg = termination_message(k, p, c);
         _cleanup_free_ char *cid = kn_asprintf("%s://%s", k->runtime.name[0] ? k->runtime.name : "containerd", c->id);
         char buf[32];
 

@@ -179,7 +179,7 @@ static void cleanup_pod(kubelet *k, kubelet_pod *p, const rt_pod *rp)
 {
         kn_error err;
         _cleanup_free_ char *dir = kubelet_pod_dir(k, p->uid);
-        _cleanup_free_ char *logs = kn_asprintf("/var/log/pods/%s_%s_%s", p->ns, p->name, p->uid);
+        _cleanup_free_ char *logs = kn_asprintf("%s/%s_%s_%s", k->cfg.pod_logs_dir, p->ns, p->name, p->uid);
 
         for (size_t i = 0; i < rp->n_c; i++)
                 remove_container(k, rp->c[i].id);
@@ -224,7 +224,7 @@ static int ensure_sandbox(kubelet *k, kubelet_pod *p, const cJSON *pod, rt_pod *
         r = kubelet_cgroups_pod_ensure(k->pods->cgroups, pod, &parent, err);
         if (r < 0)
                 return r;
-        logdir = kubelet_pod_log_dir(pod);
+        logdir = kubelet_pod_log_dir(k, pod);
         kn_mkdir_p(logdir, 0755);
         pod_dir = kubelet_pod_dir(k, p->uid);
         kn_mkdir_p(pod_dir, 0750);
