@@ -86,8 +86,8 @@ build/unit/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -Icore -Iproxy -o $@ $^ $(LDLIBS) -lcmocka
 
-# test_probes serves HTTPS with a self-signed certificate
-build/unit/test_probes build/asan/unit/test_probes: LDLIBS += $(shell $(PKG_CONFIG) --libs libssl)
+# test_probes serves HTTPS with a self-signed certificate, and gRPC over h2c
+build/unit/test_probes build/asan/unit/test_probes: LDLIBS += $(shell $(PKG_CONFIG) --libs libssl libnghttp2)
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include <nghttp2/nghttp2.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -345,6 +346,164 @@ static void test_tcp_handler(void **state)
         assert_int_equal(res, PROBE_FAILURE);
         assert_non_null(strstr(msg, "connection refused"));
         assert_int_equal(run1("{\"tcpSocket\":{\"port\":70000}}", port, &res, msg), -EINVAL);
+}
+
+/* ---- a scripted gRPC health server over h2c (libnghttp2), one thread per connection ---- */
+
+struct h2c {
+        int fd;
+        char service[64], ua[128];
+        unsigned char resp[8];
+        size_t resp_len, resp_off;
+};
+
+static ssize_t h2_send(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *ud)
+{
+        struct h2c *c = ud;
+        ssize_t n = write(c->fd, data, len);
+        return n < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : n;
+}
+
+static int h2_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nl,
+                     const uint8_t *value, size_t vl, uint8_t flags, void *ud)
+{
+        struct h2c *c = ud;
+        if (nl == 10 && memcmp(name, "user-agent", 10) == 0)
+                snprintf(c->ua, sizeof(c->ua), "%.*s", (int)vl, value);
+        return 0;
+}
+
+static int h2_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *d, size_t len, void *ud)
+{
+        struct h2c *c = ud;
+        /* HealthCheckRequest behind the 5-byte prefix: 0x0a LEN service, or nothing */
+        if (len >= 7 && d[5] == 0x0a && d[6] < sizeof(c->service) && (size_t)d[6] + 7 <= len)
+                snprintf(c->service, sizeof(c->service), "%.*s", d[6], (const char *)d + 7);
+        return 0;
+}
+
+static ssize_t h2_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                       nghttp2_data_source *src, void *ud)
+{
+        struct h2c *c = ud;
+        nghttp2_nv trailer[] = {{(uint8_t *)"grpc-status", (uint8_t *)"0", 11, 1, 0}};
+        size_t n = c->resp_len - c->resp_off;
+        if (n > len)
+                n = len;
+        memcpy(buf, c->resp + c->resp_off, n);
+        c->resp_off += n;
+        if (c->resp_off == c->resp_len) {
+                *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+                nghttp2_submit_trailer(s, id, trailer, 1);
+        }
+        return (ssize_t)n;
+}
+
+#define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, 0}
+
+static int h2_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+        struct h2c *c = ud;
+        nghttp2_nv ok[] = {NV(":status", "200"), NV("content-type", "application/grpc")};
+        nghttp2_nv unimpl[] = {NV(":status", "200"), NV("content-type", "application/grpc"),
+                               NV("grpc-status", "12"), NV("grpc-message", "unknown service")};
+        nghttp2_data_provider dp = {.read_callback = h2_read};
+
+        if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) || (f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS))
+                return 0;
+        if (strcmp(c->service, "slow") == 0)
+                return 0; /* never answers */
+        if (strcmp(c->service, "unimpl") == 0)
+                return nghttp2_submit_response(s, f->hd.stream_id, unimpl, 4, NULL);
+        /* HealthCheckResponse{status = SERVING (1) or NOT_SERVING (2)} */
+        memcpy(c->resp, "\0\0\0\0\2\x08", 6);
+        c->resp[6] = strcmp(c->service, "down") == 0 ? 2 : 1;
+        c->resp_len = 7;
+        return nghttp2_submit_response(s, f->hd.stream_id, ok, 2, &dp);
+}
+
+static char grpc_last_ua[128];
+
+static void *h2c_main(void *arg)
+{
+        struct h2c *c = arg;
+        nghttp2_session_callbacks *cb;
+        nghttp2_session *s;
+        uint8_t buf[4096];
+        ssize_t n;
+
+        nghttp2_session_callbacks_new(&cb);
+        nghttp2_session_callbacks_set_send_callback(cb, h2_send);
+        nghttp2_session_callbacks_set_on_header_callback(cb, h2_header);
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, h2_data);
+        nghttp2_session_callbacks_set_on_frame_recv_callback(cb, h2_frame);
+        nghttp2_session_server_new(&s, cb, c);
+        nghttp2_session_callbacks_del(cb);
+        nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, NULL, 0);
+        nghttp2_session_send(s);
+        while ((n = read(c->fd, buf, sizeof(buf))) > 0) {
+                if (nghttp2_session_mem_recv(s, buf, (size_t)n) < 0 || nghttp2_session_send(s) != 0)
+                        break;
+                snprintf(grpc_last_ua, sizeof(grpc_last_ua), "%s", c->ua);
+        }
+        nghttp2_session_del(s);
+        close(c->fd);
+        free(c);
+        return NULL;
+}
+
+static void *h2c_accept(void *arg)
+{
+        int lfd = (int)(intptr_t)arg;
+        for (;;) {
+                int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+                struct h2c *c;
+                pthread_t t;
+                if (fd < 0)
+                        return NULL;
+                c = kn_calloc(1, sizeof(*c));
+                c->fd = fd;
+                pthread_create(&t, NULL, h2c_main, c);
+                pthread_detach(t);
+        }
+}
+
+static probe_result grpc1(int port, const char *service, char *msg)
+{
+        char probe[256];
+        probe_result res;
+        snprintf(probe, sizeof(probe), "{\"grpc\":{\"port\":%d%s%s%s}}", port, service ? ",\"service\":\"" : "",
+                 service ? service : "", service ? "\"" : "");
+        assert_int_equal(run1(probe, port, &res, msg), 0);
+        return res;
+}
+
+static void test_grpc_handler(void **state)
+{
+        char msg[PROBE_MSG_MAX];
+        pthread_t t;
+        int port, fd = listen_any(&port);
+        int64_t t0;
+
+        pthread_create(&t, NULL, h2c_accept, (void *)(intptr_t)fd);
+        assert_int_equal(grpc1(port, NULL, msg), PROBE_SUCCESS);
+        assert_string_equal(msg, "service healthy");
+        assert_non_null(strstr(grpc_last_ua, "kube-probe/1."));
+        assert_int_equal(grpc1(port, "web", msg), PROBE_SUCCESS);
+        assert_int_equal(grpc1(port, "down", msg), PROBE_FAILURE);
+        assert_string_equal(msg, "service unhealthy (responded with \"NOT_SERVING\")");
+        assert_int_equal(grpc1(port, "unimpl", msg), PROBE_FAILURE);
+        assert_non_null(strstr(msg, "does not implement the grpc health protocol"));
+        t0 = kn_now_ms();
+        assert_int_equal(grpc1(port, "slow", msg), PROBE_FAILURE);
+        assert_non_null(strstr(msg, "timeout"));
+        assert_true(kn_now_ms() - t0 < 1400);
+        shutdown(fd, SHUT_RDWR);
+        pthread_join(t, NULL);
+        close(fd);
+        /* nobody listening */
+        assert_int_equal(grpc1(port, NULL, msg), PROBE_FAILURE);
+        usleep(50 * 1000);
 }
 
 static void test_spec_parse(void **state)
@@ -720,6 +879,7 @@ int main(void)
                 cmocka_unit_test(test_http_handler),
                 cmocka_unit_test(test_https_handler),
                 cmocka_unit_test(test_tcp_handler),
+                cmocka_unit_test(test_grpc_handler),
                 cmocka_unit_test(test_manager_thresholds),
                 cmocka_unit_test(test_manager_initial_delay_and_jitter),
                 cmocka_unit_test(test_manager_startup_gates),
