@@ -9,13 +9,13 @@
 CC ?= cc
 SHELL := /bin/bash
 PKG_CONFIG ?= pkg-config
-PKGS := libcurl libcjson yaml-0.1 libnftnl libmnl libcrypto
+PKGS := libcurl libcjson yaml-0.1 libnftnl libmnl libcrypto libprotobuf-c
 KUBE_VERSION := $(shell cat KUBE_VERSION)
 VERSION := 0.1.0$(shell git rev-parse --short HEAD 2>/dev/null | sed 's/^/+g/')
 
 OPTFLAGS ?= -O2 -g
 CFLAGS += $(OPTFLAGS) -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -MMD -MP -D_GNU_SOURCE \
-	-DKN_KUBE_VERSION='"$(KUBE_VERSION)"' \
+	-DKN_KUBE_VERSION='"$(KUBE_VERSION)"' -Ibuild/gen -Ulinux \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
 LDLIBS += $(shell $(PKG_CONFIG) --libs $(PKGS)) -lpthread -lm
 
@@ -25,16 +25,27 @@ else
 Q := @
 endif
 
+# C generated at build time from CRI's own api.proto (k8s.io/cri-api, fetched by
+# scripts/cri-proto.sh); never committed. -Ibuild/gen makes it <runtime/api.pb-c.h>;
+# -Ulinux because GNU C predefines `linux` and CRI messages have a field of that name.
+GEN := build/gen/runtime
+GEN_SRC := $(GEN)/api.pb-c.c
+GEN_HDR := $(GEN)/api.pb-c.h
+
 CORE_SRC := $(wildcard core/*.c)
-APP_SRC := $(wildcard cmd/*.c kubelet/*.c proxy/*.c runtime/*.c)
-SRC := $(CORE_SRC) $(APP_SRC)
+RUNTIME_SRC := $(wildcard runtime/*.c)
+APP_SRC := $(wildcard cmd/*.c kubelet/*.c proxy/*.c) $(RUNTIME_SRC)
+SRC := $(CORE_SRC) $(APP_SRC) $(GEN_SRC)
 OBJ := $(SRC:%.c=build/obj/%.o)
 CORE_OBJ := $(CORE_SRC:%.c=build/obj/%.o)
-# proxy modules with no applet state, linked into unit tests too
+# proxy and runtime modules with no applet state, linked into unit tests too
 PROXY_LIB_SRC := proxy/nft.c proxy/nft_expr.c proxy/conntrack.c proxy/model.c proxy/rules.c proxy/proxier.c
 # kubelet modules with no applet state, linked into unit tests too
 KUBELET_LIB_SRC := kubelet/probes.c kubelet/prober.c
-LIB_OBJ := $(CORE_OBJ) $(PROXY_LIB_SRC:%.c=build/obj/%.o) $(KUBELET_LIB_SRC:%.c=build/obj/%.o)
+LIB_SRC := $(CORE_SRC) $(PROXY_LIB_SRC) $(KUBELET_LIB_SRC) $(RUNTIME_SRC) $(GEN_SRC)
+LIB_OBJ := $(LIB_SRC:%.c=build/obj/%.o)
+# the unit tests' scripted HTTP/2 server (test_cri) uses libnghttp2
+UNIT_LDLIBS := $(shell $(PKG_CONFIG) --libs libnghttp2) -lcmocka
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/unit/%)
 
@@ -49,7 +60,7 @@ knode: $(OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-build/obj/%.o: %.c
+build/obj/%.o: %.c | $(GEN_HDR)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
@@ -72,7 +83,7 @@ build/static/knode: $(STATIC_PREFIX)/static.mk $(STATIC_OBJ)
 	$(Q)strip -o $@.stripped $@
 	@ls -l $@.stripped | awk '{print "  SIZE    " $$5 " bytes (stripped)"}'
 
-build/static/obj/%.o: %.c $(STATIC_PREFIX)/static.mk
+build/static/obj/%.o: %.c $(STATIC_PREFIX)/static.mk | $(GEN_HDR)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (static)"
 	$(Q)$(CC) $(STATIC_CFLAGS) $(CFLAGS) -c -o $@ $<
@@ -80,14 +91,24 @@ build/static/obj/%.o: %.c $(STATIC_PREFIX)/static.mk
 $(STATIC_PREFIX)/static.mk:
 	bash scripts/static-deps.sh $(STATIC_PREFIX)
 
+# ---- generated CRI messages ----
+$(GEN)/api.proto: scripts/cri-proto.sh KUBE_VERSION
+	@mkdir -p $(dir $@)
+	@echo "  PROTO   $@"
+	$(Q)src=$$(bash scripts/cri-proto.sh $(KUBE_VERSION)) && \
+		sed -e 's/ *\[debug_redact *= *true\]//' -e '/gogoproto/d' "$$src" >$@.tmp && mv $@.tmp $@
+$(GEN_SRC) $(GEN_HDR) &: $(GEN)/api.proto
+	@echo "  PROTOC  $<"
+	$(Q)protoc-c --proto_path=$(GEN) --c_out=$(GEN) $<
+
 # ---- unit tests ----
 build/unit/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -Icore -Iproxy -o $@ $^ $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) -Icore -Iproxy -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(UNIT_LDLIBS)
 
-# test_probes serves HTTPS with a self-signed certificate, and gRPC over h2c
-build/unit/test_probes build/asan/unit/test_probes: LDLIBS += $(shell $(PKG_CONFIG) --libs libssl libnghttp2)
+# test_probes serves HTTPS with a self-signed certificate (and gRPC over h2c)
+build/unit/test_probes build/asan/unit/test_probes: LDLIBS += $(shell $(PKG_CONFIG) --libs libssl)
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -97,17 +118,16 @@ asan:
 	$(MAKE) --no-print-directory BUILD_ASAN=1 OPTFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" asan-run
 
 ifdef BUILD_ASAN
-ASAN_CORE_OBJ := $(CORE_SRC:%.c=build/asan/obj/%.o) $(PROXY_LIB_SRC:%.c=build/asan/obj/%.o) \
-	$(KUBELET_LIB_SRC:%.c=build/asan/obj/%.o)
+ASAN_CORE_OBJ := $(LIB_SRC:%.c=build/asan/obj/%.o)
 ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/unit/%)
-build/asan/obj/%.o: %.c
+build/asan/obj/%.o: %.c | $(GEN_HDR)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (asan)"
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
 build/asan/unit/test_%: tests/unit/test_%.c $(ASAN_CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@ (asan)"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Icore -Iproxy -o $@ $^ $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Icore -Iproxy -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(UNIT_LDLIBS)
 asan-run: $(ASAN_UNIT_BIN)
 	@set -e; for t in $(ASAN_UNIT_BIN); do echo "== $$t (asan+ubsan)"; \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
@@ -115,8 +135,8 @@ endif
 
 # ---- fuzzing (clang + libFuzzer) ----
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := config watch kubeconfig kpb
-FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE \
+FUZZ_TARGETS := config watch kubeconfig kpb cri
+FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Ibuild/gen -Ulinux \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 	@set -e -o pipefail; for t in $(FUZZ_TARGETS); do mkdir -p build/fuzz/corpus_$$t; \
@@ -125,6 +145,11 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 			-artifact_prefix=build/fuzz/crash_$$t- \
 			build/fuzz/corpus_$$t tests/fuzz/seeds/$$t 2>&1 | tail -n 3; done
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)clang $(FUZZ_CFLAGS) -Icore -o $@ $^ $(LDLIBS)
+# the gRPC frame and CRI message decoding, without the transport
+build/fuzz/fuzz_cri: tests/fuzz/fuzz_cri.c $(CORE_SRC) runtime/grpc.c $(GEN_SRC)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	$(Q)clang $(FUZZ_CFLAGS) -Icore -o $@ $^ $(LDLIBS)
@@ -156,4 +181,5 @@ clean:
 	rm -rf build knode
 
 .PHONY: all deps static unit asan asan-run fuzz e2e bench test run clean
--include $(OBJ:.o=.d) $(STATIC_OBJ:.o=.d)
+# unit test binaries are compiled in one step, so their .d sits next to them
+-include $(OBJ:.o=.d) $(STATIC_OBJ:.o=.d) $(UNIT_BIN:=.d)

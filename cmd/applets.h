@@ -4,5 +4,7 @@
 
 int all_main(int argc, char **argv);
 int debug_main(int argc, char **argv);
+/* `knode debug cri CMD` (debug_cri.c): 0, or the exit code. */
+int debug_cri(const char *cmd, const char *runtime_endpoint, const char *image_endpoint, long timeout_ms);
 
 #endif

@@ -5,6 +5,8 @@
  *   knode debug list GV RESOURCE [--limit N]   list with paging, one key (or --objects: one
  *                                              JSON object) per line
  *   knode debug watch GV RESOURCE              run an informer, one line per event
+ *   knode debug cri version|status|pods|containers|images
+ *                                              ask the container runtime (CRI), no API server
  *
  * Common flags: --kubeconfig, --namespace, --selector, --field-selector, --watch-timeout,
  * --protobuf (ask for Kubernetes protobuf, printed as the JSON it decodes to). */
@@ -18,7 +20,8 @@
 
 typedef struct debug_opts {
         char *kubeconfig, *namespace, *selector, *field_selector;
-        int64_t limit, watch_timeout;
+        char *runtime_endpoint, *image_endpoint;
+        int64_t limit, watch_timeout, runtime_timeout;
         bool keys_only, protobuf, objects;
 } debug_opts;
 
@@ -33,6 +36,11 @@ static const kn_field debug_fields[] = {
         {"keys-only", NULL, KN_FIELD_BOOL, O(keys_only), NULL, "informer keeps keys only"},
         {"protobuf", NULL, KN_FIELD_BOOL, O(protobuf), NULL, "ask for Kubernetes protobuf (list, watch)"},
         {"objects", NULL, KN_FIELD_BOOL, O(objects), NULL, "list: print each object as one JSON line"},
+        {"container-runtime-endpoint", NULL, KN_FIELD_STRING, O(runtime_endpoint),
+         "unix:///run/containerd/containerd.sock", "cri: the runtime's CRI socket"},
+        {"image-service-endpoint", NULL, KN_FIELD_STRING, O(image_endpoint), NULL,
+         "cri: the image service's socket (the runtime's when empty)"},
+        {"runtime-request-timeout", NULL, KN_FIELD_DURATION, O(runtime_timeout), "2m", "cri: deadline of each call"},
 };
 
 static void print_event(const char *what, const cJSON *obj)
@@ -75,9 +83,14 @@ int debug_main(int argc, char **argv)
         }
         kn_common_apply(&common);
         if (common.help || fl.n_args < 2) {
-                printf("Usage: knode debug get PATH | list GV RESOURCE | watch GV RESOURCE [flags]\n");
+                printf("Usage: knode debug get PATH | list GV RESOURCE | watch GV RESOURCE |\n"
+                       "       cri version|status|pods|containers|images [flags]\n");
                 kn_flags_usage(stdout, sets, 2);
                 ret = common.help ? 0 : 2;
+                goto out;
+        }
+        if (strcmp(fl.args[0], "cri") == 0) {
+                ret = debug_cri(fl.args[1], o.runtime_endpoint, o.image_endpoint, (long)o.runtime_timeout);
                 goto out;
         }
         r = kn_env_new(o.kubeconfig, NULL, "knode-debug", &env, &err);

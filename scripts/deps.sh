@@ -6,10 +6,11 @@ set -euo pipefail
 
 PKGS=(
 	build-essential pkg-config git ca-certificates
-	libcurl4-openssl-dev libcjson-dev libyaml-dev libnftnl-dev libmnl-dev libprotobuf-c-dev
+	libcurl4-openssl-dev libcjson-dev libyaml-dev libnftnl-dev libmnl-dev libprotobuf-c-dev protobuf-c-compiler
 	libssl-dev libnghttp2-dev zlib1g-dev
 	libcmocka-dev clang libclang-rt-14-dev libfuzzer-14-dev
 	nftables iproute2 conntrack openssl curl procps
+	containerd runc containernetworking-plugins
 	python3 python3-pytest
 )
 
