@@ -20,6 +20,9 @@
 #include <openssl/x509.h>
 
 #include "../../kubelet/prober.h"
+#include "../../runtime/cri.h"
+#include "../../runtime/grpc.h"
+#include "fakecri.h"
 
 /* ---- a small HTTP/1.1 server: one thread per connection ---- */
 
@@ -506,6 +509,99 @@ static void test_grpc_handler(void **state)
         usleep(50 * 1000);
 }
 
+/* ---- the exec runner over CRI ExecSync, against a scripted runtime ---- */
+
+static char exec_seen[128];
+
+static void cri_handler(void *u, const char *method, const uint8_t *req, size_t len, const char *tmo,
+                        fake_cri_reply *reply)
+{
+        Runtime__V1__ExecSyncRequest *in;
+        Runtime__V1__ExecSyncResponse out = RUNTIME__V1__EXEC_SYNC_RESPONSE__INIT;
+
+        if (strcmp(method, "/runtime.v1.RuntimeService/ExecSync") != 0 || len < 5 ||
+            !(in = runtime__v1__exec_sync_request__unpack(NULL, len - 5, req + 5))) {
+                reply->trailers_only = true;
+                reply->grpc_status = CRI_GRPC_UNIMPLEMENTED;
+                return;
+        }
+        snprintf(exec_seen, sizeof(exec_seen), "%s %s %zu %lld", in->container_id, in->n_cmd ? in->cmd[0] : "",
+                 in->n_cmd, (long long)in->timeout);
+        if (in->n_cmd && strcmp(in->cmd[0], "hang") == 0) {
+                reply->trailers_only = true;
+                reply->grpc_status = CRI_GRPC_DEADLINE_EXCEEDED;
+                reply->grpc_message = "timeout%201s%20exceeded";
+        } else if (in->n_cmd && strcmp(in->cmd[0], "gone") == 0) {
+                reply->trailers_only = true;
+                reply->grpc_status = CRI_GRPC_NOT_FOUND;
+                reply->grpc_message = "container%20not%20found";
+        } else {
+                bool ok = in->n_cmd && strcmp(in->cmd[0], "ok") == 0;
+                out.exit_code = ok ? 0 : 3;
+                out.stdout.data = (uint8_t *)(ok ? "fine\n" : "");
+                out.stdout.len = ok ? 5 : 0;
+                out.stderr.data = (uint8_t *)(ok ? "" : "broken\n");
+                out.stderr.len = ok ? 0 : 7;
+                fake_cri_reply_msg(reply, &out.base);
+        }
+        runtime__v1__exec_sync_request__free_unpacked(in, NULL);
+}
+
+static int exec1(cri_client *cli, const char *cmd, probe_result *res, char *msg)
+{
+        char probe[256];
+        _cleanup_cjson_ cJSON *p = NULL, *c = json("{\"name\":\"c\"}");
+        probe_spec *s = NULL;
+        probe_run r = {.container_id = "ctr1", .exec = probe_exec_cri, .exec_ud = cli, .cancel_fd = -1};
+        int rc;
+
+        snprintf(probe, sizeof(probe), "{\"exec\":{\"command\":[\"%s\",\"arg\"]},\"timeoutSeconds\":2}", cmd);
+        p = json("%s", probe);
+        assert_int_equal(probe_spec_parse(p, c, PROBE_LIVENESS, &s, NULL), 0);
+        r.spec = s;
+        *res = PROBE_UNKNOWN;
+        rc = probe_run_once(&r, res, msg, PROBE_MSG_MAX);
+        probe_spec_free(s);
+        return rc;
+}
+
+static void test_exec_cri(void **state)
+{
+        char dir[64] = "/tmp/knode-test-probes.XXXXXX", sock[96], endpoint[160], msg[PROBE_MSG_MAX];
+        fake_cri *srv;
+        cri_client *cli;
+        probe_result res;
+        kn_error err;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(sock, sizeof(sock), "%s/cri.sock", dir);
+        snprintf(endpoint, sizeof(endpoint), "unix://%s", sock);
+        srv = fake_cri_start(sock, cri_handler, NULL);
+        assert_int_equal(cri_client_new(endpoint, NULL, 5000, &cli, &err), 0);
+
+        assert_int_equal(exec1(cli, "ok", &res, msg), 0);
+        assert_int_equal(res, PROBE_SUCCESS);
+        assert_string_equal(exec_seen, "ctr1 ok 2 2");
+        assert_string_equal(msg, "fine");
+        assert_int_equal(exec1(cli, "bad", &res, msg), 0);
+        assert_int_equal(res, PROBE_FAILURE);
+        assert_string_equal(msg, "command exited with 3: broken");
+        /* the runtime's timeout is a failure */
+        assert_int_equal(exec1(cli, "hang", &res, msg), 0);
+        assert_int_equal(res, PROBE_FAILURE);
+        assert_non_null(strstr(msg, "timed out"));
+        /* any other runtime error: the probe could not run */
+        assert_true(exec1(cli, "gone", &res, msg) < 0);
+        assert_non_null(strstr(msg, "not found"));
+        /* no runtime at all */
+        assert_int_equal(probe_exec_cri(NULL, "x", (char *[]){"ok", NULL}, 1000, &(int){0}, msg, sizeof(msg), &err),
+                         -EOPNOTSUPP);
+
+        cri_client_free(cli);
+        fake_cri_stop(srv);
+        rmdir(dir);
+}
+
 static void test_spec_parse(void **state)
 {
         _cleanup_cjson_ cJSON *c = json("{\"name\":\"c\"}");
@@ -789,7 +885,8 @@ struct fake_exec {
         char last[64];
 };
 
-static int fake_exec(void *ud, const char *id, char *const *argv, long timeout_ms, int *ret_code, kn_error *err)
+static int fake_exec(void *ud, const char *id, char *const *argv, long timeout_ms, int *ret_code, char *out,
+                     size_t outlen, kn_error *err)
 {
         struct fake_exec *f = ud;
         int rc;
@@ -880,6 +977,7 @@ int main(void)
                 cmocka_unit_test(test_https_handler),
                 cmocka_unit_test(test_tcp_handler),
                 cmocka_unit_test(test_grpc_handler),
+                cmocka_unit_test(test_exec_cri),
                 cmocka_unit_test(test_manager_thresholds),
                 cmocka_unit_test(test_manager_initial_delay_and_jitter),
                 cmocka_unit_test(test_manager_startup_gates),
