@@ -107,7 +107,7 @@ build/unit/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(CFLAGS) -Icore -Iproxy -Ikubelet -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(UNIT_LDLIBS)
 
-# test_probes serves HTTPS with a self-signed certificate
+# test_probes serves HTTPS with a self-signed certificate (and gRPC over h2c)
 build/unit/test_probes build/asan/unit/test_probes: LDLIBS += $(shell $(PKG_CONFIG) --libs libssl)
 
 unit: $(UNIT_BIN)

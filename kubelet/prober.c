@@ -775,6 +775,7 @@ int probe_run_once(const probe_run *r, probe_result *ret, char *msg, size_t msgl
 {
         const probe_spec *s = r->spec;
         kn_error err = {0};
+        char out[PROBE_MSG_MAX / 2] = "";
         int rc, code = -1;
 
         msg[0] = '\0';
@@ -796,7 +797,8 @@ int probe_run_once(const probe_run *r, probe_result *ret, char *msg, size_t msgl
                 snprintf(msg, msglen, "no container runtime to exec in");
                 return -EOPNOTSUPP;
         }
-        rc = r->exec(r->exec_ud, r->container_id, s->argv, (long)s->timeout_s * 1000, &code, &err);
+        rc = r->exec(r->exec_ud, r->container_id, s->argv, (long)s->timeout_s * 1000, &code, out, sizeof(out),
+                     &err);
         if (rc == -ETIMEDOUT) {
                 snprintf(msg, msglen, "command timed out after %llds", (long long)s->timeout_s);
                 *ret = PROBE_FAILURE;
@@ -807,9 +809,10 @@ int probe_run_once(const probe_run *r, probe_result *ret, char *msg, size_t msgl
                 return rc;
         }
         if (code == 0) {
+                snprintf(msg, msglen, "%s", out);
                 *ret = PROBE_SUCCESS;
         } else {
-                snprintf(msg, msglen, "command exited with %d", code);
+                snprintf(msg, msglen, "command exited with %d: %s", code, out);
                 *ret = PROBE_FAILURE;
         }
         return 0;

@@ -43,10 +43,14 @@ int probe_spec_parse(const cJSON *probe, const cJSON *container, probe_kind kind
                      kn_error *err);
 void probe_spec_free(probe_spec *s);
 
-/* Runs an exec probe: 0 and *RET_EXIT_CODE when the command ran, -ETIMEDOUT when it did not
- * finish within TIMEOUT_MS, another -errno when it could not run. */
+/* Runs an exec probe: 0 and *RET_EXIT_CODE (and the command's output, cut to OUTLEN, in OUT)
+ * when the command ran, -ETIMEDOUT when it did not finish within TIMEOUT_MS, another -errno
+ * when it could not run. */
 typedef int (*probe_exec_fn)(void *ud, const char *container_id, char *const *argv, long timeout_ms,
-                             int *ret_exit_code, kn_error *err);
+                             int *ret_exit_code, char *out, size_t outlen, kn_error *err);
+/* The default runner: CRI ExecSync; UD is the struct cri_client. */
+int probe_exec_cri(void *ud, const char *container_id, char *const *argv, long timeout_ms, int *ret_exit_code,
+                   char *out, size_t outlen, kn_error *err);
 /* Replace the exec runner (tests; the default is CRI ExecSync). */
 void kubelet_probes_set_exec(kubelet_probes *p, probe_exec_fn fn, void *ud);
 

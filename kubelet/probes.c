@@ -332,7 +332,7 @@ int kubelet_probes_new(struct cri_client *cri, kubelet_probes_change_fn on_chang
         pthread_cond_init(&p->idle, &ca);
         pthread_condattr_destroy(&ca);
         p->cri = cri;
-        p->exec = NULL; /* CRI ExecSync: comes with runtime/cri.h */
+        p->exec = probe_exec_cri;
         p->exec_ud = cri;
         p->on_change = on_change;
         p->ud = ud;

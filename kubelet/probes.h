@@ -54,10 +54,13 @@ typedef struct kubelet_probes kubelet_probes;
 typedef void (*kubelet_probes_change_fn)(void *ud, const char *pod_uid, const char *container,
                                          const char *container_id, probe_kind kind, probe_result r);
 
-/* CRI (borrowed, may be NULL: exec probes then fail to run) must outlive the manager. */
+/* CRI (borrowed, may be NULL: exec probes then cannot run) must outlive the manager; exec
+ * probes call ExecSync on it with the probe's timeout plus CRI_DEFAULT_TIMEOUT_MS. */
 int kubelet_probes_new(struct cri_client *cri, kubelet_probes_change_fn on_change, void *ud,
                        kubelet_probes **ret);
-/* Stops every worker and waits for their threads (at most one probe timeout). Accepts NULL. */
+/* Stops every worker and waits for their threads: HTTP, gRPC and TCP probes in flight end
+ * at once; an exec probe ends with its CRI call, so at shutdown cancel the CRI client first
+ * (cri_client_cancel). Accepts NULL. */
 void kubelet_probes_free(kubelet_probes *p);
 
 /* Start the probes of a container that runs, or keep them if CONTAINER_ID is the one already

@@ -13,12 +13,16 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include <nghttp2/nghttp2.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 #include "../../kubelet/prober.h"
+#include "../../runtime/cri.h"
+#include "../../runtime/grpc.h"
+#include "fakecri.h"
 
 /* ---- a small HTTP/1.1 server: one thread per connection ---- */
 
@@ -347,6 +351,257 @@ static void test_tcp_handler(void **state)
         assert_int_equal(run1("{\"tcpSocket\":{\"port\":70000}}", port, &res, msg), -EINVAL);
 }
 
+/* ---- a scripted gRPC health server over h2c (libnghttp2), one thread per connection ---- */
+
+struct h2c {
+        int fd;
+        char service[64], ua[128];
+        unsigned char resp[8];
+        size_t resp_len, resp_off;
+};
+
+static ssize_t h2_send(nghttp2_session *s, const uint8_t *data, size_t len, int flags, void *ud)
+{
+        struct h2c *c = ud;
+        ssize_t n = write(c->fd, data, len);
+        return n < 0 ? NGHTTP2_ERR_CALLBACK_FAILURE : n;
+}
+
+static int h2_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nl,
+                     const uint8_t *value, size_t vl, uint8_t flags, void *ud)
+{
+        struct h2c *c = ud;
+        if (nl == 10 && memcmp(name, "user-agent", 10) == 0)
+                snprintf(c->ua, sizeof(c->ua), "%.*s", (int)vl, value);
+        return 0;
+}
+
+static int h2_data(nghttp2_session *s, uint8_t flags, int32_t id, const uint8_t *d, size_t len, void *ud)
+{
+        struct h2c *c = ud;
+        /* HealthCheckRequest behind the 5-byte prefix: 0x0a LEN service, or nothing */
+        if (len >= 7 && d[5] == 0x0a && d[6] < sizeof(c->service) && (size_t)d[6] + 7 <= len)
+                snprintf(c->service, sizeof(c->service), "%.*s", d[6], (const char *)d + 7);
+        return 0;
+}
+
+static ssize_t h2_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *flags,
+                       nghttp2_data_source *src, void *ud)
+{
+        struct h2c *c = ud;
+        nghttp2_nv trailer[] = {{(uint8_t *)"grpc-status", (uint8_t *)"0", 11, 1, 0}};
+        size_t n = c->resp_len - c->resp_off;
+        if (n > len)
+                n = len;
+        memcpy(buf, c->resp + c->resp_off, n);
+        c->resp_off += n;
+        if (c->resp_off == c->resp_len) {
+                *flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+                nghttp2_submit_trailer(s, id, trailer, 1);
+        }
+        return (ssize_t)n;
+}
+
+#define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, sizeof(v) - 1, 0}
+
+static int h2_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
+{
+        struct h2c *c = ud;
+        nghttp2_nv ok[] = {NV(":status", "200"), NV("content-type", "application/grpc")};
+        nghttp2_nv unimpl[] = {NV(":status", "200"), NV("content-type", "application/grpc"),
+                               NV("grpc-status", "12"), NV("grpc-message", "unknown service")};
+        nghttp2_data_provider dp = {.read_callback = h2_read};
+
+        if (!(f->hd.flags & NGHTTP2_FLAG_END_STREAM) || (f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS))
+                return 0;
+        if (strcmp(c->service, "slow") == 0)
+                return 0; /* never answers */
+        if (strcmp(c->service, "unimpl") == 0)
+                return nghttp2_submit_response(s, f->hd.stream_id, unimpl, 4, NULL);
+        /* HealthCheckResponse{status = SERVING (1) or NOT_SERVING (2)} */
+        memcpy(c->resp, "\0\0\0\0\2\x08", 6);
+        c->resp[6] = strcmp(c->service, "down") == 0 ? 2 : 1;
+        c->resp_len = 7;
+        return nghttp2_submit_response(s, f->hd.stream_id, ok, 2, &dp);
+}
+
+static char grpc_last_ua[128];
+
+static void *h2c_main(void *arg)
+{
+        struct h2c *c = arg;
+        nghttp2_session_callbacks *cb;
+        nghttp2_session *s;
+        uint8_t buf[4096];
+        ssize_t n;
+
+        nghttp2_session_callbacks_new(&cb);
+        nghttp2_session_callbacks_set_send_callback(cb, h2_send);
+        nghttp2_session_callbacks_set_on_header_callback(cb, h2_header);
+        nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, h2_data);
+        nghttp2_session_callbacks_set_on_frame_recv_callback(cb, h2_frame);
+        nghttp2_session_server_new(&s, cb, c);
+        nghttp2_session_callbacks_del(cb);
+        nghttp2_submit_settings(s, NGHTTP2_FLAG_NONE, NULL, 0);
+        nghttp2_session_send(s);
+        while ((n = read(c->fd, buf, sizeof(buf))) > 0) {
+                if (nghttp2_session_mem_recv(s, buf, (size_t)n) < 0 || nghttp2_session_send(s) != 0)
+                        break;
+                snprintf(grpc_last_ua, sizeof(grpc_last_ua), "%s", c->ua);
+        }
+        nghttp2_session_del(s);
+        close(c->fd);
+        free(c);
+        return NULL;
+}
+
+static void *h2c_accept(void *arg)
+{
+        int lfd = (int)(intptr_t)arg;
+        for (;;) {
+                int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+                struct h2c *c;
+                pthread_t t;
+                if (fd < 0)
+                        return NULL;
+                c = kn_calloc(1, sizeof(*c));
+                c->fd = fd;
+                pthread_create(&t, NULL, h2c_main, c);
+                pthread_detach(t);
+        }
+}
+
+static probe_result grpc1(int port, const char *service, char *msg)
+{
+        char probe[256];
+        probe_result res;
+        snprintf(probe, sizeof(probe), "{\"grpc\":{\"port\":%d%s%s%s}}", port, service ? ",\"service\":\"" : "",
+                 service ? service : "", service ? "\"" : "");
+        assert_int_equal(run1(probe, port, &res, msg), 0);
+        return res;
+}
+
+static void test_grpc_handler(void **state)
+{
+        char msg[PROBE_MSG_MAX];
+        pthread_t t;
+        int port, fd = listen_any(&port);
+        int64_t t0;
+
+        pthread_create(&t, NULL, h2c_accept, (void *)(intptr_t)fd);
+        assert_int_equal(grpc1(port, NULL, msg), PROBE_SUCCESS);
+        assert_string_equal(msg, "service healthy");
+        assert_non_null(strstr(grpc_last_ua, "kube-probe/1."));
+        assert_int_equal(grpc1(port, "web", msg), PROBE_SUCCESS);
+        assert_int_equal(grpc1(port, "down", msg), PROBE_FAILURE);
+        assert_string_equal(msg, "service unhealthy (responded with \"NOT_SERVING\")");
+        assert_int_equal(grpc1(port, "unimpl", msg), PROBE_FAILURE);
+        assert_non_null(strstr(msg, "does not implement the grpc health protocol"));
+        t0 = kn_now_ms();
+        assert_int_equal(grpc1(port, "slow", msg), PROBE_FAILURE);
+        assert_non_null(strstr(msg, "timeout"));
+        assert_true(kn_now_ms() - t0 < 1400);
+        shutdown(fd, SHUT_RDWR);
+        pthread_join(t, NULL);
+        close(fd);
+        /* nobody listening */
+        assert_int_equal(grpc1(port, NULL, msg), PROBE_FAILURE);
+        usleep(50 * 1000);
+}
+
+/* ---- the exec runner over CRI ExecSync, against a scripted runtime ---- */
+
+static char exec_seen[128];
+
+static void cri_handler(void *u, const char *method, const uint8_t *req, size_t len, const char *tmo,
+                        fake_cri_reply *reply)
+{
+        Runtime__V1__ExecSyncRequest *in;
+        Runtime__V1__ExecSyncResponse out = RUNTIME__V1__EXEC_SYNC_RESPONSE__INIT;
+
+        if (strcmp(method, "/runtime.v1.RuntimeService/ExecSync") != 0 || len < 5 ||
+            !(in = runtime__v1__exec_sync_request__unpack(NULL, len - 5, req + 5))) {
+                reply->trailers_only = true;
+                reply->grpc_status = CRI_GRPC_UNIMPLEMENTED;
+                return;
+        }
+        snprintf(exec_seen, sizeof(exec_seen), "%s %s %zu %lld", in->container_id, in->n_cmd ? in->cmd[0] : "",
+                 in->n_cmd, (long long)in->timeout);
+        if (in->n_cmd && strcmp(in->cmd[0], "hang") == 0) {
+                reply->trailers_only = true;
+                reply->grpc_status = CRI_GRPC_DEADLINE_EXCEEDED;
+                reply->grpc_message = "timeout%201s%20exceeded";
+        } else if (in->n_cmd && strcmp(in->cmd[0], "gone") == 0) {
+                reply->trailers_only = true;
+                reply->grpc_status = CRI_GRPC_NOT_FOUND;
+                reply->grpc_message = "container%20not%20found";
+        } else {
+                bool ok = in->n_cmd && strcmp(in->cmd[0], "ok") == 0;
+                out.exit_code = ok ? 0 : 3;
+                out.stdout.data = (uint8_t *)(ok ? "fine\n" : "");
+                out.stdout.len = ok ? 5 : 0;
+                out.stderr.data = (uint8_t *)(ok ? "" : "broken\n");
+                out.stderr.len = ok ? 0 : 7;
+                fake_cri_reply_msg(reply, &out.base);
+        }
+        runtime__v1__exec_sync_request__free_unpacked(in, NULL);
+}
+
+static int exec1(cri_client *cli, const char *cmd, probe_result *res, char *msg)
+{
+        char probe[256];
+        _cleanup_cjson_ cJSON *p = NULL, *c = json("{\"name\":\"c\"}");
+        probe_spec *s = NULL;
+        probe_run r = {.container_id = "ctr1", .exec = probe_exec_cri, .exec_ud = cli, .cancel_fd = -1};
+        int rc;
+
+        snprintf(probe, sizeof(probe), "{\"exec\":{\"command\":[\"%s\",\"arg\"]},\"timeoutSeconds\":2}", cmd);
+        p = json("%s", probe);
+        assert_int_equal(probe_spec_parse(p, c, PROBE_LIVENESS, &s, NULL), 0);
+        r.spec = s;
+        *res = PROBE_UNKNOWN;
+        rc = probe_run_once(&r, res, msg, PROBE_MSG_MAX);
+        probe_spec_free(s);
+        return rc;
+}
+
+static void test_exec_cri(void **state)
+{
+        char dir[64] = "/tmp/knode-test-probes.XXXXXX", sock[96], endpoint[160], msg[PROBE_MSG_MAX];
+        fake_cri *srv;
+        cri_client *cli;
+        probe_result res;
+        kn_error err;
+
+        assert_non_null(mkdtemp(dir));
+        snprintf(sock, sizeof(sock), "%s/cri.sock", dir);
+        snprintf(endpoint, sizeof(endpoint), "unix://%s", sock);
+        srv = fake_cri_start(sock, cri_handler, NULL);
+        assert_int_equal(cri_client_new(endpoint, NULL, 5000, &cli, &err), 0);
+
+        assert_int_equal(exec1(cli, "ok", &res, msg), 0);
+        assert_int_equal(res, PROBE_SUCCESS);
+        assert_string_equal(exec_seen, "ctr1 ok 2 2");
+        assert_string_equal(msg, "fine");
+        assert_int_equal(exec1(cli, "bad", &res, msg), 0);
+        assert_int_equal(res, PROBE_FAILURE);
+        assert_string_equal(msg, "command exited with 3: broken");
+        /* the runtime's timeout is a failure */
+        assert_int_equal(exec1(cli, "hang", &res, msg), 0);
+        assert_int_equal(res, PROBE_FAILURE);
+        assert_non_null(strstr(msg, "timed out"));
+        /* any other runtime error: the probe could not run */
+        assert_true(exec1(cli, "gone", &res, msg) < 0);
+        assert_non_null(strstr(msg, "not found"));
+        /* no runtime at all */
+        assert_int_equal(probe_exec_cri(NULL, "x", (char *[]){"ok", NULL}, 1000, &(int){0}, msg, sizeof(msg), &err),
+                         -EOPNOTSUPP);
+
+        cri_client_free(cli);
+        fake_cri_stop(srv);
+        rmdir(dir);
+}
+
 static void test_spec_parse(void **state)
 {
         _cleanup_cjson_ cJSON *c = json("{\"name\":\"c\"}");
@@ -630,7 +885,8 @@ struct fake_exec {
         char last[64];
 };
 
-static int fake_exec(void *ud, const char *id, char *const *argv, long timeout_ms, int *ret_code, kn_error *err)
+static int fake_exec(void *ud, const char *id, char *const *argv, long timeout_ms, int *ret_code, char *out,
+                     size_t outlen, kn_error *err)
 {
         struct fake_exec *f = ud;
         int rc;
@@ -720,6 +976,8 @@ int main(void)
                 cmocka_unit_test(test_http_handler),
                 cmocka_unit_test(test_https_handler),
                 cmocka_unit_test(test_tcp_handler),
+                cmocka_unit_test(test_grpc_handler),
+                cmocka_unit_test(test_exec_cri),
                 cmocka_unit_test(test_manager_thresholds),
                 cmocka_unit_test(test_manager_initial_delay_and_jitter),
                 cmocka_unit_test(test_manager_startup_gates),
