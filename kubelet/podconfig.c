@@ -442,7 +442,7 @@ int kubelet_container_config(kubelet *k, const cJSON *pod, const cJSON *containe
         r = check_non_root(pod, container, si->image_uid, si->image_user, err);
         if (r < 0)
                 return r;
-        r = kubelet_container_env(k, pod, container, &env, err);
+        r = kubelet_container_env(k, pod, container, si->pod_ip, &env, err);
         if (r < 0)
                 return r;
 

@@ -41,7 +41,8 @@ typedef struct kubelet_start_info {
 char *kubelet_expand_vars(const char *in, const cJSON *env);
 /* The container's environment as a JSON object name -> value; -errno with a message fit
  * for CreateContainerConfigError (a missing ConfigMap/Secret/key that is not optional). */
-int kubelet_container_env(kubelet *k, const cJSON *pod, const cJSON *container, cJSON **ret, kn_error *err);
+int kubelet_container_env(kubelet *k, const cJSON *pod, const cJSON *container, const char *pod_ip, cJSON **ret,
+                          kn_error *err);
 /* Service link variables ({NAME}_SERVICE_HOST, …) for namespace NS (all of its Services
  * when LINKS, and always the default namespace's "kubernetes"). */
 void kubelet_service_env(kubelet *k, const char *ns, bool links, cJSON *env);

@@ -86,18 +86,23 @@ static char *object_value(const cJSON *obj, bool secret, const char *key)
         return b.data;
 }
 
-static const char *field_value(const cJSON *pod, const char *path, char *buf, size_t len)
+/* A fieldRef's value; pod and host IPs come from the sandbox and the node, since the
+ * pod's status may not show them yet when its first container starts. */
+static const char *field_value(kubelet *k, const cJSON *pod, const char *pod_ip, const char *path, char *buf,
+                               size_t len)
 {
         const char *v = NULL;
+        char ip4[64], ip6[64];
 
-        if (!strcmp(path, "spec.nodeName") || !strcmp(path, "spec.serviceAccountName") ||
-            !strcmp(path, "status.podIP") || !strcmp(path, "status.hostIP") || !strcmp(path, "metadata.name") ||
-            !strcmp(path, "metadata.namespace") || !strcmp(path, "metadata.uid"))
+        if (!strcmp(path, "status.podIP") || !strcmp(path, "status.podIPs")) {
+                v = pod_ip && *pod_ip ? pod_ip : cJSON_GetStringValue((cJSON *)kn_json_path(pod, "status.podIP"));
+        } else if (!strcmp(path, "status.hostIP") || !strcmp(path, "status.hostIPs")) {
+                kubelet_node_ips(k, ip4, ip6);
+                v = ip4;
+        } else if (!strcmp(path, "spec.nodeName") || !strcmp(path, "spec.serviceAccountName") ||
+                   !strcmp(path, "metadata.name") || !strcmp(path, "metadata.namespace") ||
+                   !strcmp(path, "metadata.uid"))
                 v = cJSON_GetStringValue((cJSON *)kn_json_path(pod, path));
-        else if (!strcmp(path, "status.podIPs"))
-                v = cJSON_GetStringValue((cJSON *)kn_json_path(pod, "status.podIP"));
-        else if (!strcmp(path, "status.hostIPs"))
-                v = cJSON_GetStringValue((cJSON *)kn_json_path(pod, "status.hostIP"));
         else if (!strncmp(path, "metadata.labels['", 17) || !strncmp(path, "metadata.annotations['", 22)) {
                 bool labels = path[9] == 'l';
                 const char *key = path + (labels ? 17 : 22);
@@ -175,7 +180,8 @@ static void service_env(kubelet *k, const cJSON *pod, cJSON *env)
                             !links || cJSON_IsTrue(links), env);
 }
 
-int kubelet_container_env(kubelet *k, const cJSON *pod, const cJSON *container, cJSON **ret, kn_error *err)
+int kubelet_container_env(kubelet *k, const cJSON *pod, const cJSON *container, const char *pod_ip, cJSON **ret,
+                          kn_error *err)
 {
         _cleanup_cjson_ cJSON *env = cJSON_CreateObject();
         const char *ns = cJSON_GetStringValue((cJSON *)kn_json_path(pod, "metadata.namespace"));
@@ -219,7 +225,7 @@ int kubelet_container_env(kubelet *k, const cJSON *pod, const cJSON *container, 
                         v = kubelet_expand_vars(value ? value : "", env);
                 } else if (cJSON_GetObjectItem(vf, "fieldRef")) {
                         const char *fp = cJSON_GetStringValue((cJSON *)kn_json_path(vf, "fieldRef.fieldPath"));
-                        v = kn_strdup(field_value(pod, fp ? fp : "", buf, sizeof(buf)));
+                        v = kn_strdup(field_value(k, pod, pod_ip, fp ? fp : "", buf, sizeof(buf)));
                 } else if (cJSON_GetObjectItem(vf, "resourceFieldRef")) {
                         v = resource_value(k, pod, container, cJSON_GetObjectItem(vf, "resourceFieldRef"));
                 } else {

@@ -110,5 +110,5 @@ def node_session(kubelet, tag="e2e", **extra):
 
 @pytest.fixture(scope="session", name="test_node")
 def _test_node():
-    with node_session(os.environ.get("KNODE_E2E_KUBELET", KNODE)) as n:
+    with node_session(os.environ.get("KNODE_E2E_KUBELET", "knode")) as n:
         yield n

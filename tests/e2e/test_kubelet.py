@@ -350,7 +350,8 @@ def test_image_pull_errors(test_node):
 
 
 def kubelet_pid(n):
-    return int(open(os.path.join(n.env["KNODE_NODE_DIR"], "run", "kubelet.pid")).read())
+    with open(os.path.join(n.env["KNODE_NODE_DIR"], "run", "kubelet.pid")) as f:
+        return int(f.readline())
 
 
 def test_restart_keeps_containers(test_node):

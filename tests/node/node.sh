@@ -508,6 +508,7 @@ kubelet_bin() { # -> argv prefix, one word a line
 	case $KUBELET in
 	upstream) echo "$BIN_DIR/kubelet" ;;
 	knode) printf '%s\n%s\n' "$REPO_ROOT/knode" kubelet ;;
+	knode-all) printf '%s\n%s\n' "$REPO_ROOT/knode" all ;;
 	none) ;;
 	*) echo "$KUBELET" ;;
 	esac
@@ -598,8 +599,15 @@ start_kubelet() {
 	local -a extra=()
 	# shellcheck disable=SC2206
 	[[ -n ${KUBELET_ARGS:-} ]] && extra=(${KUBELET_ARGS})
+	local config_flag=--config
+	if [[ $KUBELET == knode-all ]]; then
+		# kubelet and kube-proxy in one process: knode all takes both applets' flags
+		config_flag=--kubelet-config
+		extra+=(--cluster-cidr="${KNODE_POD_CIDR:-10.244.0.0/16}" --conntrack-max-per-core=0
+			--proxy-metrics-bind-address=127.0.0.1:10249 --proxy-healthz-bind-address=127.0.0.1:10256)
+	fi
 	start kubelet "${bin[@]}" \
-		--config="$NODE_DIR/kubelet/config.yaml" \
+		"$config_flag=$NODE_DIR/kubelet/config.yaml" \
 		--kubeconfig="$KNODE_CLUSTER_DIR/node.kubeconfig" \
 		--root-dir="$NODE_DIR/kubelet/root" \
 		--cert-dir="$NODE_DIR/kubelet/pki" \
