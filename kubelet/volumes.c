@@ -475,7 +475,10 @@ static int unmount_tree(const char *dir, int levels)
                 if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
                         continue;
                 int q = levels == 1 ? unmount_at(dirfd(d), dir, e->d_name) : 0;
-                if (levels > 1 && e->d_type == DT_DIR) {
+                struct stat st;
+                if (levels > 1 && (e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN &&
+                                                           fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                                                           S_ISDIR(st.st_mode)))) {
                         _cleanup_free_ char *sub = kn_asprintf("%s/%s", dir, e->d_name);
                         q = unmount_tree(sub, levels - 1);
                 }
