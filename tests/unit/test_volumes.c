@@ -663,6 +663,32 @@ static void test_downward_api(void **state)
         assert_int_equal(kubelet_volumes_teardown(V, UID, &err), 0);
 }
 
+static void test_field_ref(void **state)
+{
+        _cleanup_cjson_ cJSON *pod = cJSON_CreateObject();
+        cJSON *ann = cJSON_AddObjectToObject(cJSON_AddObjectToObject(pod, "metadata"), "annotations");
+        char *v = NULL;
+        kn_error err;
+        (void)state;
+
+        cJSON_AddStringToObject(ann, "z", "caf\xc3\xa9 \t\x01\x7f\\");
+        cJSON_AddStringToObject(ann, "a", "bad\xff\xc3(\xc2\x85");
+        cJSON_AddStringToObject(ann, "m", "");
+        assert_int_equal(kubelet_field_ref(pod, "metadata.annotations", &v, &err), 0);
+        assert_string_equal(v, "a=\"bad\\xff\\xc3(\\u0085\"\nm=\"\"\nz=\"caf\xc3\xa9 \\t\\x01\\x7f\\\\\"");
+        free(v);
+        assert_int_equal(kubelet_field_ref(pod, "metadata.labels", &v, &err), 0);
+        assert_string_equal(v, "");
+        free(v);
+        assert_int_equal(kubelet_field_ref(pod, "metadata.annotations['m']", &v, &err), 0);
+        assert_string_equal(v, "");
+        free(v);
+        assert_int_equal(kubelet_field_ref(pod, "metadata.name['x']", &v, &err), -EINVAL);
+        assert_int_equal(kubelet_field_ref(pod, "['x']", &v, &err), -EINVAL);
+        assert_int_equal(kubelet_field_ref(pod, "status.podIP", &v, &err), -EINVAL);
+        assert_string_equal(err.msg, "unsupported fieldPath: status.podIP");
+}
+
 #define KUBE_API_ACCESS                                                                                       \
         "{\"name\":\"kube-api-access-x1\",\"projected\":{\"defaultMode\":420,\"sources\":["                   \
         "{\"serviceAccountToken\":{\"expirationSeconds\":3607,\"path\":\"token\"}},"                          \
@@ -914,6 +940,7 @@ int main(void)
                 cmocka_unit_test(test_config_map_errors),
                 cmocka_unit_test(test_secret),
                 cmocka_unit_test(test_downward_api),
+                cmocka_unit_test(test_field_ref),
                 cmocka_unit_test(test_projected),
                 cmocka_unit_test(test_mounts),
                 cmocka_unit_test(test_subpath_escapes),
