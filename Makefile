@@ -113,7 +113,7 @@ endif
 
 # ---- fuzzing (clang + libFuzzer) ----
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := config watch kubeconfig kpb
+FUZZ_TARGETS := config watch kubeconfig kpb quantity
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
