@@ -474,7 +474,13 @@ static void test_config_map(void **state)
                 "{\"key\":\"a\",\"path\":\"sub/dir/a.txt\"},{\"key\":\"bin\",\"path\":\"b\",\"mode\":256}]}},"
                 "{\"name\":\"opt\",\"configMap\":{\"name\":\"nope\",\"optional\":true}},"
                 "{\"name\":\"optkey\",\"configMap\":{\"name\":\"cm\",\"optional\":true,\"items\":["
-                "{\"key\":\"zz\",\"path\":\"zz\"},{\"key\":\"b\",\"path\":\"b\"}]}}]}");
+                "{\"key\":\"zz\",\"path\":\"zz\"},{\"key\":\"b\",\"path\":\"b\"}]}}],"
+                "\"containers\":[{\"name\":\"c\",\"volumeMounts\":["
+                "{\"name\":\"all\",\"mountPath\":\"/etc/cfg/\"},"
+                "{\"name\":\"x\",\"mountPath\":\"/etc/cfg/nested/./dir\"},"
+                "{\"name\":\"y\",\"mountPath\":\"/etc/cfg/nested/dir/deeper\"},"
+                "{\"name\":\"z\",\"mountPath\":\"/etc/cfgother\"},"
+                "{\"name\":\"w\",\"mountPath\":\"/etc/cfg/a/../up\"}]}]}");
         _cleanup_free_ char *a = vol_path("configmap", "all", "a"), *b = vol_path("configmap", "all", "b");
         _cleanup_free_ char *bin = vol_path("configmap", "all", "bin"), *ia = vol_path("configmap", "items", "sub/dir/a.txt");
         _cleanup_free_ char *ib = vol_path("configmap", "items", "b"), *ooo = vol_path("configmap", "opt", "..data");
@@ -503,6 +509,20 @@ static void test_config_map(void **state)
         assert_int_equal(stat(dir, &st), 0);
         assert_int_equal(st.st_mode & 0777, 0777);
         assert_false(is_tmpfs(dir));
+        {
+                /* mount points of volumes nested in the read-only one: the outermost only */
+                _cleanup_free_ char *nd = vol_path("configmap", "all", "nested/dir");
+                _cleanup_free_ char *deeper = vol_path("configmap", "all", "nested/dir/deeper");
+                _cleanup_free_ char *up = vol_path("configmap", "all", "up");
+                _cleanup_free_ char *other = vol_path("configmap", "all", "other");
+                assert_int_equal(stat(nd, &st), 0);
+                assert_true(S_ISDIR(st.st_mode));
+                assert_int_equal(st.st_mode & 0777, 0755);
+                assert_int_equal(access(deeper, F_OK), -1);
+                assert_int_equal(access(up, F_OK), 0);
+                assert_int_equal(access(other, F_OK), -1);
+                assert_int_equal(access(dir, F_OK), 0);
+        }
 
         /* the configmap changes: a refresh swaps the contents, b disappears */
         pthread_mutex_lock(&F.mu);
