@@ -478,10 +478,10 @@ int kubelet_pod_ctx_init(const cJSON *pod, kubelet_pod_ctx *pc, kn_error *err)
                 .fs_group = json_int(kn_json_path(spec, "securityContext.fsGroup"), -1),
                 .fs_user = fs_user(spec),
         };
-        if (!pc->ns || !pc->name || !kubelet_vol_name_ok(pc->uid))
-                return kn_error_set(err, -EINVAL, "pod without a valid namespace, name and uid");
-        if (!pc->ns[0])
-                pc->ns = "default";
+        if (!pc->name || !kubelet_vol_name_ok(pc->uid))
+                return kn_error_set(err, -EINVAL, "pod without a name or a valid uid");
+        if (!pc->ns || !pc->ns[0])
+                pc->ns = "default"; /* a static pod's file may leave it out */
         return 0;
 }
 
