@@ -328,6 +328,100 @@ static void test_atomic_writer_paths(void **state)
         kubelet_payload_free(&p);
 }
 
+/* Readers that resolve ..data once see one version, never a mix, while versions swap. */
+struct reader {
+        const char *dir;
+        volatile int stop;
+        long reads, mixed;
+};
+
+static void *reader_main(void *p)
+{
+        struct reader *r = p;
+        while (!r->stop) {
+                char a[32] = "", b[32] = "";
+                int d = open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fa, fb;
+                int data = d >= 0 ? openat(d, "..data", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+                if (d >= 0)
+                        close(d);
+                if (data < 0)
+                        continue;
+                fa = openat(data, "a", O_RDONLY | O_CLOEXEC);
+                fb = openat(data, "sub/b", O_RDONLY | O_CLOEXEC);
+                if (fa >= 0 && fb >= 0 && read(fa, a, sizeof(a) - 1) > 0 && read(fb, b, sizeof(b) - 1) > 0) {
+                        r->reads++;
+                        if (strcmp(a, b) != 0)
+                                r->mixed++;
+                }
+                if (fa >= 0)
+                        close(fa);
+                if (fb >= 0)
+                        close(fb);
+                close(data);
+        }
+        return NULL;
+}
+
+static void test_atomic_writer_readers(void **state)
+{
+        _cleanup_free_ char *dir = kn_asprintf("%s/awr", root);
+        struct reader rd = {.dir = dir};
+        pthread_t t;
+        kn_error err;
+        (void)state;
+
+        assert_int_equal(mkdir(dir, 0755), 0);
+        assert_int_equal(pthread_create(&t, NULL, reader_main, &rd), 0);
+        for (int i = 0; i < 300; i++) {
+                kubelet_payload p = {0};
+                char v[32];
+                snprintf(v, sizeof(v), "version-%d", i);
+                add(&p, "a", v, 0644);
+                add(&p, "sub/b", v, 0644);
+                if (i % 3 == 0)
+                        add(&p, "sometimes", v, 0644);
+                assert_int_equal(kubelet_atomic_write(dir, &p, NULL, NULL, &err), 0);
+                kubelet_payload_free(&p);
+        }
+        rd.stop = 1;
+        pthread_join(t, NULL);
+        assert_true(rd.reads > 0);
+        assert_int_equal(rd.mixed, 0);
+        {
+                /* one version left on disk */
+                DIR *d = opendir(dir);
+                struct dirent *e;
+                int ts = 0;
+                while ((e = readdir(d)))
+                        ts += strncmp(e->d_name, "..2", 3) == 0;
+                closedir(d);
+                assert_int_equal(ts, 1);
+        }
+}
+
+/* A mount a container propagated into its emptyDir is never deleted through. */
+static void test_teardown_busy(void **state)
+{
+        _cleanup_cjson_ cJSON *pod = pod_json("{\"volumes\":[{\"name\":\"shared\",\"emptyDir\":{}}]}");
+        _cleanup_free_ char *sub = NULL, *keep = NULL, *shared = vol_path("empty-dir", "shared", NULL);
+        kn_error err;
+        (void)state;
+
+        need_root();
+        assert_int_equal(kubelet_volumes_setup(V, pod, &err), 0);
+        sub = kn_asprintf("%s/mnt", shared);
+        assert_int_equal(mkdir(sub, 0755), 0);
+        assert_int_equal(mount("tmpfs", sub, "tmpfs", 0, "size=1m"), 0);
+        keep = kn_asprintf("%s/precious", sub);
+        assert_int_equal(close(open(keep, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)), 0);
+        assert_int_equal(kubelet_volumes_teardown(V, UID, &err), -EBUSY);
+        assert_non_null(strstr(err.msg, "a mount point is still there"));
+        assert_int_equal(access(keep, F_OK), 0);
+        assert_int_equal(umount2(sub, 0), 0);
+        assert_int_equal(kubelet_volumes_teardown(V, UID, &err), 0);
+        assert_int_equal(access(shared, F_OK), -1);
+}
+
 /* ---- emptyDir ---- */
 
 static void test_empty_dir(void **state)
@@ -953,6 +1047,8 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_atomic_writer),
                 cmocka_unit_test(test_atomic_writer_paths),
+                cmocka_unit_test(test_atomic_writer_readers),
+                cmocka_unit_test(test_teardown_busy),
                 cmocka_unit_test(test_empty_dir),
                 cmocka_unit_test(test_empty_dir_bad),
                 cmocka_unit_test(test_host_path),
