@@ -126,7 +126,8 @@ static int payload_clean(kubelet_payload *p, kn_error *err)
                 free(p->files[i].path);
                 p->files[i].path = c;
         }
-        qsort(p->files, p->n, sizeof(*p->files), file_cmp);
+        if (p->n)
+                qsort(p->files, p->n, sizeof(*p->files), file_cmp);
         for (size_t i = 0; i < p->n; i++) {
                 if (i + 1 < p->n && strcmp(p->files[i].path, p->files[i + 1].path) == 0) {
                         p->total -= p->files[i].len;

@@ -42,17 +42,21 @@ int kubelet_mkdir_p(const char *dir, mode_t mode)
 int kubelet_is_mount_point_at(int dfd, const char *name)
 {
         struct statx sx, parent;
-        _cleanup_close_ int fd = -1;
+        _cleanup_free_ char *up = NULL;
+        char *slash;
 
         if (statx(dfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &sx) < 0)
                 return -errno;
         if (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT)
                 return !!(sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
-        /* older kernels: a different device than the parent (misses same-fs binds) */
-        fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return -errno;
-        if (statx(fd, "..", AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &parent) < 0)
+        /* kernels before 5.8: another device than the parent's (misses same-fs binds) */
+        up = kn_strdup(name);
+        slash = strrchr(up, '/');
+        if (!slash)
+                strcpy(up, ".");
+        else
+                slash[slash == up] = '\0';
+        if (statx(dfd, up, AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &parent) < 0)
                 return -errno;
         return sx.stx_dev_major != parent.stx_dev_major || sx.stx_dev_minor != parent.stx_dev_minor;
 }

@@ -180,7 +180,7 @@ static bool within(const char *path, const char *base)
  * through a symlink and never outside. */
 static int make_subdirs(const char *vroot, const char *sub, mode_t perm, kn_error *err)
 {
-        _cleanup_free_ char *copy = kn_strdup(sub), *existing = NULL;
+        _cleanup_free_ char *copy = kn_strdup(sub);
         _cleanup_close_ int rootfd = -1, fd = -1;
         char *save = NULL, resolved[PATH_MAX];
         kn_buf have = {0};

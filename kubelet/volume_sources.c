@@ -183,14 +183,12 @@ static int make_payload(const cJSON *obj, bool secret, const cJSON *items, unsig
         return 0;
 }
 
-static bool json_true(const cJSON *j) { return cJSON_IsTrue(j); }
-
 static int object_payload(kubelet_volumes *v, const kubelet_pod_ctx *pc, const cJSON *src, bool secret,
                           unsigned default_mode, kubelet_payload *p, kn_error *err)
 {
         const char *what = secret ? "secret" : "configmap";
         const char *name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(src, secret ? "secretName" : "name"));
-        bool optional = json_true(cJSON_GetObjectItemCaseSensitive(src, "optional"));
+        bool optional = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(src, "optional"));
         _cleanup_cjson_ cJSON *obj = NULL;
         int r;
 
@@ -216,44 +214,53 @@ int kubelet_secret_payload(kubelet_volumes *v, const kubelet_pod_ctx *pc, const 
         return object_payload(v, pc, src, true, default_mode, p, err);
 }
 
-/* Go's %q of a string (valid UTF-8 beyond ASCII is kept as it is). */
+/* Length of the valid UTF-8 sequence at P (2..4), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+        size_t n = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 && p[0] < 0xe0 ? 2 : 0;
+        uint32_t cp;
+
+        for (size_t i = 1; i < n; i++)
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+        if (n == 3) {
+                cp = ((p[0] & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6);
+                if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))
+                        return 0;
+        } else if (n == 4) {
+                cp = ((p[0] & 0x07u) << 18) | ((p[1] & 0x3fu) << 12);
+                if (cp < 0x10000 || cp > 0x10ffff)
+                        return 0;
+        }
+        return n;
+}
+
+/* Go's %q (strconv.Quote) of a string. Valid UTF-8 beyond ASCII is kept, except the C1
+ * controls (\u0080..\u009f); invalid bytes become \xNN. Go also escapes other runes it
+ * finds unprintable (U+00A0, U+200B, ...): those are kept here. */
 static void go_quote(kn_buf *b, const char *s)
 {
+        static const char esc[] = {['\a'] = 'a', ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n',
+                                   ['\r'] = 'r', ['\t'] = 't', ['\v'] = 'v'};
         kn_buf_printf(b, "\"");
-        for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-                switch (*p) {
-                case '"':
-                        kn_buf_printf(b, "\\\"");
-                        break;
-                case '\\':
-                        kn_buf_printf(b, "\\\\");
-                        break;
-                case '\a':
-                        kn_buf_printf(b, "\\a");
-                        break;
-                case '\b':
-                        kn_buf_printf(b, "\\b");
-                        break;
-                case '\f':
-                        kn_buf_printf(b, "\\f");
-                        break;
-                case '\n':
-                        kn_buf_printf(b, "\\n");
-                        break;
-                case '\r':
-                        kn_buf_printf(b, "\\r");
-                        break;
-                case '\t':
-                        kn_buf_printf(b, "\\t");
-                        break;
-                case '\v':
-                        kn_buf_printf(b, "\\v");
-                        break;
-                default:
-                        if (*p < 0x20 || *p == 0x7f)
-                                kn_buf_printf(b, "\\x%02x", *p);
-                        else
-                                kn_buf_append(b, p, 1);
+        for (const unsigned char *p = (const unsigned char *)s; *p;) {
+                size_t n;
+                if (*p == '"' || *p == '\\') {
+                        kn_buf_printf(b, "\\%c", *p++);
+                } else if (*p < sizeof(esc) && esc[*p]) {
+                        kn_buf_printf(b, "\\%c", esc[*p++]);
+                } else if (*p < 0x20 || *p == 0x7f) {
+                        kn_buf_printf(b, "\\x%02x", *p++);
+                } else if (*p < 0x80) {
+                        kn_buf_append(b, p++, 1);
+                } else if ((n = utf8_len(p)) == 0) {
+                        kn_buf_printf(b, "\\x%02x", *p++);
+                } else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
+                        kn_buf_printf(b, "\\u%04x", p[1]);
+                        p += 2;
+                } else {
+                        kn_buf_append(b, p, n);
+                        p += n;
                 }
         }
         kn_buf_printf(b, "\"");

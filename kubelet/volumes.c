@@ -290,6 +290,108 @@ static int ownership_ro(const char *dir, void *u, kn_error *err)
         return kubelet_set_ownership(dir, *(const int64_t *)u, true, err);
 }
 
+/* filepath.Clean: no empty or "." components, ".." applied lexically (kept at the
+ * start of a relative path, dropped at the root), no trailing slash. */
+static char *clean_mount_path(const char *in)
+{
+        size_t n = strlen(in), depth = 0;
+        const char **comp = kn_calloc(n / 2 + 2, sizeof(*comp));
+        size_t *len = kn_calloc(n / 2 + 2, sizeof(*len));
+        bool abs = in[0] == '/';
+        kn_buf b = {0};
+
+        for (const char *s = in; *s;) {
+                size_t l = strcspn(s, "/");
+                bool dotdot = l == 2 && s[0] == '.' && s[1] == '.';
+                if (dotdot && depth && !(len[depth - 1] == 2 && strncmp(comp[depth - 1], "..", 2) == 0))
+                        depth--;
+                else if ((dotdot && !abs) || (!dotdot && l && !(l == 1 && s[0] == '.')))
+                        comp[depth] = s, len[depth++] = l;
+                s += l;
+                s += *s == '/';
+        }
+        for (size_t i = 0; i < depth; i++) {
+                if (i || abs)
+                        kn_buf_append(&b, "/", 1);
+                kn_buf_append(&b, comp[i], len[i]);
+        }
+        if (!b.len)
+                kn_buf_printf(&b, abs ? "/" : ".");
+        free(comp);
+        free(len);
+        return b.data;
+}
+
+static bool beneath(const char *path, const char *dir)
+{
+        size_t n = strlen(dir);
+        if (strcmp(dir, "/") == 0)
+                return path[0] == '/' && path[1];
+        return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
+/* upstream's MakeNestedMountpoints: when a container mounts another volume beneath this
+ * read-only one, the mount point must exist in it, so it is made here (0755); only the
+ * outermost ones, as deeper ones are in the nested volume. */
+static int make_nested_mountpoints(const cJSON *pod, const char *name, const char *dir, kn_error *err)
+{
+        const char *lists[] = {"spec.initContainers", "spec.containers"};
+        const cJSON *c, *vm;
+        int r = 0;
+
+        for (size_t l = 0; l < 2 && r >= 0; l++)
+                cJSON_ArrayForEach(c, kn_json_path(pod, lists[l])) {
+                        const cJSON *vms = cJSON_GetObjectItemCaseSensitive(c, "volumeMounts");
+                        size_t n = 0, cap = (size_t)cJSON_GetArraySize(vms);
+                        char **mps = kn_calloc(cap ? cap : 1, sizeof(char *));
+                        bool *mine = kn_calloc(cap ? cap : 1, sizeof(bool));
+
+                        cJSON_ArrayForEach(vm, vms) {
+                                const char *mp = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(vm, "mountPath"));
+                                if (!mp || n >= cap)
+                                        continue;
+                                mine[n] = kn_streq(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(vm, "name")),
+                                                   name);
+                                mps[n++] = clean_mount_path(mp);
+                        }
+                        for (size_t i = 0; i < n && r >= 0; i++) {
+                                if (!mine[i])
+                                        continue;
+                                if (strncmp(mps[i], "../", 3) == 0 || strcmp(mps[i], "..") == 0) {
+                                        r = kn_error_set(err, -EINVAL, "invalid container mount point %s", mps[i]);
+                                        break;
+                                }
+                                for (size_t j = 0; j < n && r >= 0; j++) {
+                                        bool deeper = false;
+                                        if (!beneath(mps[j], mps[i]))
+                                                continue;
+                                        for (size_t k = 0; k < n && !deeper; k++)
+                                                deeper = k != j && beneath(mps[k], mps[i]) && beneath(mps[j], mps[k]);
+                                        if (deeper)
+                                                continue;
+                                        const char *rel = mps[j] + strlen(mps[i]) + (strcmp(mps[i], "/") != 0);
+                                        if (strncmp(rel, "..", 2) == 0) { /* the atomic writer's names */
+                                                r = kn_error_set(err, -EINVAL, "invalid container mount point %s",
+                                                                 mps[j]);
+                                                break;
+                                        }
+                                        _cleanup_free_ char *full = kn_asprintf("%s/%s", dir, rel);
+                                        r = kubelet_mkdir_p(full, 0755);
+                                        if (r < 0)
+                                                kn_error_set(err, r, "unable to create nested volume mountpoints: %s",
+                                                             strerror(-r));
+                                }
+                        }
+                        for (size_t i = 0; i < n; i++)
+                                free(mps[i]);
+                        free(mps);
+                        free(mine);
+                        if (r < 0)
+                                break;
+                }
+        return r;
+}
+
 /* configMap (disk), secret, downwardAPI, projected (tmpfs): the wrapper, then the atomic writer. */
 static int setup_projection(kubelet_volumes *v, const kubelet_pod_ctx *pc, const char *poddir, const char *name,
                             const char *kind, const cJSON *src, kn_error *err)
@@ -333,6 +435,8 @@ static int setup_projection(kubelet_volumes *v, const kubelet_pod_ctx *pc, const
         if (r >= 0 && kinds[i].memory)
                 r = kubelet_mount_tmpfs(dir, tmpfs_size(v, pc->pod, NULL), err);
         if (r >= 0)
+                r = make_nested_mountpoints(pc->pod, name, dir, err);
+        if (r >= 0)
                 r = kubelet_atomic_write(dir, &p, pc->fs_group >= 0 ? ownership_ro : NULL, (void *)&pc->fs_group,
                                          err);
 out:
@@ -374,10 +478,10 @@ int kubelet_pod_ctx_init(const cJSON *pod, kubelet_pod_ctx *pc, kn_error *err)
                 .fs_group = json_int(kn_json_path(spec, "securityContext.fsGroup"), -1),
                 .fs_user = fs_user(spec),
         };
-        if (!pc->ns || !pc->name || !kubelet_vol_name_ok(pc->uid))
-                return kn_error_set(err, -EINVAL, "pod without a valid namespace, name and uid");
-        if (!pc->ns[0])
-                pc->ns = "default";
+        if (!pc->name || !kubelet_vol_name_ok(pc->uid))
+                return kn_error_set(err, -EINVAL, "pod without a name or a valid uid");
+        if (!pc->ns || !pc->ns[0])
+                pc->ns = "default"; /* a static pod's file may leave it out */
         return 0;
 }
 
@@ -475,7 +579,10 @@ static int unmount_tree(const char *dir, int levels)
                 if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
                         continue;
                 int q = levels == 1 ? unmount_at(dirfd(d), dir, e->d_name) : 0;
-                if (levels > 1 && e->d_type == DT_DIR) {
+                struct stat st;
+                if (levels > 1 && (e->d_type == DT_DIR || (e->d_type == DT_UNKNOWN &&
+                                                           fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                                                           S_ISDIR(st.st_mode)))) {
                         _cleanup_free_ char *sub = kn_asprintf("%s/%s", dir, e->d_name);
                         q = unmount_tree(sub, levels - 1);
                 }
