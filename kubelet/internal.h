@@ -47,6 +47,8 @@ void kubelet_node_kick(kubelet *k);
 void kubelet_node_ips(kubelet *k, char ret_v4[64], char ret_v6[64]);
 
 void kubelet_runtime_get(kubelet *k, kubelet_runtime_state *ret);
+/* pods.c: the node's allocatable as posted (emptyDir tmpfs sizes, downward API defaults). */
+void kubelet_pods_node_allocatable(kubelet *k, const cJSON *allocatable);
 /* runtime.c: ask the runtime (CRI Version + Status) and record the answer. */
 void kubelet_runtime_poll(kubelet *k);
 

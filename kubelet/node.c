@@ -376,6 +376,7 @@ static int post_status(kubelet *k, bool force)
         }
         if (!n->posted || !cJSON_Compare(essence, n->posted, true))
                 kn_v(2, "node %s status updated", k->node_name);
+        kubelet_pods_node_allocatable(k, cJSON_GetObjectItem(essence, "allocatable"));
         cJSON_Delete(n->posted);
         n->posted = TAKE_PTR(essence);
         n->posted_ms = now;

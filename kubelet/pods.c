@@ -313,6 +313,12 @@ static void probe_changed(void *ud, const char *pod_uid, const char *container, 
         kubelet_pod_wake(k->pods, pod_uid);
 }
 
+void kubelet_pods_node_allocatable(kubelet *k, const cJSON *allocatable)
+{
+        if (k->pods && k->pods->volumes && allocatable)
+                kubelet_volumes_set_node_allocatable(k->pods->volumes, allocatable);
+}
+
 /* ---- start / stop ---- */
 
 int kubelet_pods_start(kubelet *k)

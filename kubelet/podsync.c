@@ -412,8 +412,12 @@ static int64_t restart_with_backoff(kubelet *k, kubelet_pod *p, const cJSON *pod
                 if (cs->backoff_ms > CRASH_BACKOFF_MAX_MS)
                         cs->backoff_ms = CRASH_BACKOFF_MAX_MS;
         }
-        if (start_container(k, p, pod, spec, rp, is_init) < 0)
-                return cs->image_backoff ? cs->backoff_until - kn_now_ms() : RETRY_MS;
+        if (start_container(k, p, pod, spec, rp, is_init) < 0) {
+                /* in image back-off: come back soon to show ImagePullBackOff, then when it ends */
+                if (cs->image_backoff && kn_streq(cs->waiting_reason, "ImagePullBackOff"))
+                        return cs->backoff_until - kn_now_ms();
+                return RETRY_MS;
+        }
         return 0;
 }
 
