@@ -222,6 +222,7 @@ struct xfer {
         int retry_after;
         kn_api_data_cb cb;
         kn_api_start_cb start_cb;
+        int (*tick_cb)(void *userdata);
         void *userdata;
         const volatile int *stop;
         int cb_ret;
@@ -279,7 +280,9 @@ static int progress_cb(void *u, curl_off_t dt, curl_off_t dn, curl_off_t ut, cur
 {
         struct xfer *x = u;
         (void)dt, (void)dn, (void)ut, (void)un;
-        return x->stop && *x->stop ? 1 : 0;
+        if (x->stop && *x->stop)
+                return 1;
+        return x->tick_cb && x->tick_cb(x->userdata) ? 1 : 0;
 }
 
 static int map_status(long code, const char *reason)
@@ -439,7 +442,7 @@ static int perform(kn_api *api, const char *method, const char *path, const char
         curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
-        if (x->stop) {
+        if (x->stop || x->tick_cb) {
                 curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
                 curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
                 curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
@@ -575,7 +578,11 @@ int kn_api_delete(kn_api *api, const char *path, const cJSON *delete_options, kn
 int kn_api_stream(kn_api *api, const char *path, const kn_api_stream_opts *o, kn_api_data_cb cb, void *userdata,
                   kn_api_error *err)
 {
-        struct xfer x = {.cb = cb, .start_cb = o ? o->start_cb : NULL, .userdata = userdata, .stop = o ? o->stop : NULL};
+        struct xfer x = {.cb = cb,
+                         .start_cb = o ? o->start_cb : NULL,
+                         .tick_cb = o ? o->tick_cb : NULL,
+                         .userdata = userdata,
+                         .stop = o ? o->stop : NULL};
         int r;
 
         x.body.max = 1 << 20; /* only error bodies are collected */

@@ -80,6 +80,10 @@ typedef struct kn_api_stream_opts {
         const volatile int *stop;  /* may be NULL; polled about once a second */
         bool protobuf;             /* accept Kubernetes protobuf (then see START_CB's type) */
         kn_api_start_cb start_cb;  /* may be NULL */
+        /* May be NULL: called with USERDATA on the calling thread, between DATA_CB calls,
+         * at least about once a second while the request is open (often more: keep it
+         * cheap); a non-zero return ends the stream with -ECANCELED. */
+        int (*tick_cb)(void *userdata);
 } kn_api_stream_opts;
 int kn_api_stream(kn_api *api, const char *path, const kn_api_stream_opts *o, kn_api_data_cb cb, void *userdata,
                   kn_api_error *err);

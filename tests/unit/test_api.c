@@ -233,6 +233,33 @@ static void test_transport_errors(void **state)
         kn_api_free(a);
 }
 
+struct ticks {
+        int n;
+        bool end; /* end the stream at the first tick */
+};
+
+static int count_tick(void *u)
+{
+        struct ticks *t = u;
+        t->n++;
+        return t->end;
+}
+
+static int ignore_data(const char *data, size_t len, void *u) { return (void)data, (void)len, (void)u, 0; }
+
+static void test_stream_tick(void **state)
+{
+        struct ticks t = {0};
+        kn_api_error e;
+        kn_api_stream_opts so = {.tick_cb = count_tick};
+        (void)state;
+        assert_int_equal(kn_api_stream(api, "/api/v1/echo", &so, ignore_data, &t, &e), 0);
+        assert_true(t.n > 0);
+        t = (struct ticks){.end = true};
+        assert_int_equal(kn_api_stream(api, "/api/v1/echo", &so, ignore_data, &t, &e), -ECANCELED);
+        assert_int_equal(t.n, 1);
+}
+
 struct rec {
         pthread_mutex_t mu;
         int adds, updates, deletes, synced, same_rv_updates;
@@ -367,6 +394,7 @@ int main(void)
                 cmocka_unit_test(test_status_errors), cmocka_unit_test(test_bad_bodies),
                 cmocka_unit_test(test_verbs),         cmocka_unit_test(test_paths),
                 cmocka_unit_test(test_paging),        cmocka_unit_test(test_transport_errors),
+                cmocka_unit_test(test_stream_tick),
                 cmocka_unit_test(test_informer),      cmocka_unit_test(test_informer_keys_only),
                 cmocka_unit_test(test_informer_stop_while_failing),
         };
