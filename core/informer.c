@@ -96,6 +96,12 @@ int kn_informer_new(kn_api *api, const char *gv, const char *resource, const cha
                 inf->opts.page_size = 500;
         if (!inf->opts.max_objects)
                 inf->opts.max_objects = 1000000;
+        if (inf->opts.backoff_initial_ms <= 0)
+                inf->opts.backoff_initial_ms = BACKOFF_INITIAL_MS;
+        if (inf->opts.backoff_max_ms <= 0)
+                inf->opts.backoff_max_ms = BACKOFF_MAX_MS;
+        if (inf->opts.backoff_max_ms < inf->opts.backoff_initial_ms)
+                inf->opts.backoff_max_ms = inf->opts.backoff_initial_ms;
         inf->path = kn_api_path(gv, resource, ns, NULL, NULL);
         pthread_rwlock_init(&inf->cache_lock, NULL);
         pthread_mutex_init(&inf->mu, NULL);
@@ -562,12 +568,19 @@ static bool sleep_or_stop(kn_informer *inf, long ms)
         return stopped;
 }
 
-static long backoff_next(long *cur)
+/* Back off after a failure: the base doubles from backoff_initial_ms up to backoff_max_ms
+ * (*CUR holds the next base; 0 starts over), plus jitter of up to one base, like
+ * client-go. Returns true if stopped meanwhile. */
+static bool back_off(kn_informer *inf, long *cur)
 {
-        long base = *cur ? *cur : BACKOFF_INITIAL_MS;
-        long ms = base + (long)(kn_random() % (uint64_t)base); /* jitter 1.0, like client-go */
-        *cur = base * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : base * 2;
-        return ms;
+        long base = *cur ? *cur : inf->opts.backoff_initial_ms;
+        long ms = base + (long)(kn_random() % (uint64_t)base);
+
+        *cur = base * 2 > inf->opts.backoff_max_ms ? inf->opts.backoff_max_ms : base * 2;
+        pthread_mutex_lock(&inf->mu);
+        inf->stats.backoff_ms = base;
+        pthread_mutex_unlock(&inf->mu);
+        return sleep_or_stop(inf, ms);
 }
 
 static void *informer_thread(void *p)
@@ -587,10 +600,12 @@ static void *informer_thread(void *p)
                 if (need_list) {
                         r = do_list(inf);
                         if (r < 0) {
-                                if (sleep_or_stop(inf, backoff_next(&backoff)))
+                                if (back_off(inf, &backoff))
                                         break;
                                 continue;
                         }
+                        /* The server answers again: a later failure backs off from the start. */
+                        backoff = 0;
                         need_list = false;
                         continue;
                 }
@@ -619,7 +634,7 @@ static void *informer_thread(void *p)
                                         backoff = 0;
                                         continue;
                                 }
-                                if (sleep_or_stop(inf, backoff_next(&backoff)))
+                                if (back_off(inf, &backoff))
                                         break;
                                 continue;
                         }
@@ -636,7 +651,7 @@ static void *informer_thread(void *p)
                 pthread_mutex_lock(&inf->mu);
                 inf->stats.watch_errors++;
                 pthread_mutex_unlock(&inf->mu);
-                if (sleep_or_stop(inf, backoff_next(&backoff)))
+                if (back_off(inf, &backoff))
                         break;
         }
         kn_watch_decoder_free(&inf->dec);

@@ -43,6 +43,10 @@ typedef struct kn_informer_opts {
          * server answering JSON is still understood. Only kinds core/kpb knows: Service,
          * EndpointSlice (others fail with -EBADMSG). */
         bool protobuf;
+        /* Back-off after failures: doubles from backoff_initial_ms (0 = 800 ms) up to
+         * backoff_max_ms (0 = 30 s), plus jitter of up to the same again; a list that
+         * succeeds, or a watch that ends after events, starts it over. */
+        long backoff_initial_ms, backoff_max_ms;
 } kn_informer_opts;
 
 int kn_informer_new(kn_api *api, const char *group_version, const char *resource, const char *ns,
@@ -73,6 +77,7 @@ void kn_informer_foreach(kn_informer *inf, int (*cb)(void *userdata, const char 
 /* Statistics for tests and metrics. */
 typedef struct kn_informer_stats {
         unsigned long lists, watches, relists_gone, watch_errors, events;
+        long backoff_ms; /* base of the latest back-off wait (0: none yet) */
         char resource_version[64];
 } kn_informer_stats;
 void kn_informer_get_stats(kn_informer *inf, kn_informer_stats *ret);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Informers against a fake API server that keeps a small model of objects: late handlers
- * (added before the start, mid-page, between pages, during a watch) in both cache modes. The server stops at chosen points until the test lets it go on, so
+ * (added before the start, mid-page, between pages, during a watch) in both cache modes,
+ * and the back-off. The server stops at chosen points until the test lets it go on, so
  * every race is played in one chosen order; no sleeps. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -42,7 +43,10 @@ static struct {
         bool hold_pages;   /* a request for a page after the first waits while set */
         bool at_page;      /* ... and says so */
         int watch_waiting; /* watches waiting for events so far */
+        int fail_lists, fail_watches;
         int lists;         /* list requests (pages) */
+        long backoff_at_list[8];
+        kn_informer *inf;
         bool quit;         /* ends every wait: the test is over */
         int busy;          /* requests being answered */
 } S = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -51,6 +55,14 @@ static void s_wait(void)
 {
         struct timespec ts = kn_deadline(WAIT_MS);
         pthread_cond_timedwait(&S.cond, &S.mu, &ts);
+}
+
+static void fail500(kn_http_response *r)
+{
+        r->status = 500;
+        r->content_type = "application/json";
+        kn_buf_printf(&r->body, "{\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":\"InternalError\","
+                                "\"message\":\"scripted failure\",\"code\":500}");
 }
 
 static void obj_json(kn_buf *b, const struct fobj *o)
@@ -69,7 +81,17 @@ static void serve_list(const kn_http_request *req, kn_http_response *r)
 {
         long start = query_num(req->query, "continue="), limit = query_num(req->query, "limit="), i = 0, n = 0;
 
+        if (S.inf && S.lists < (int)KN_ARRAY_SIZE(S.backoff_at_list)) {
+                kn_informer_stats st;
+                kn_informer_get_stats(S.inf, &st);
+                S.backoff_at_list[S.lists] = st.backoff_ms;
+        }
         S.lists++;
+        if (S.fail_lists > 0) {
+                S.fail_lists--;
+                fail500(r);
+                return;
+        }
         if (start > 0) {
                 while (S.hold_pages && !S.quit) {
                         S.at_page = true;
@@ -103,6 +125,11 @@ static void serve_watch(const kn_http_request *req, kn_http_response *r)
         long from = query_num(req->query, "resourceVersion=");
         bool any = false;
 
+        if (S.fail_watches > 0) {
+                S.fail_watches--;
+                fail500(r);
+                return;
+        }
         S.watch_waiting++;
         pthread_cond_broadcast(&S.cond);
         while (!S.quit) {
@@ -165,7 +192,9 @@ static void model_reset(void)
         S.n_objs = S.n_events = 0;
         S.rv = 0;
         S.hold_pages = S.at_page = false;
-        S.watch_waiting = S.lists = 0;
+        S.watch_waiting = S.fail_lists = S.fail_watches = S.lists = 0;
+        S.inf = NULL;
+        memset(S.backoff_at_list, 0, sizeof(S.backoff_at_list));
         for (char n = 'a'; n <= 'd'; n++) {
                 struct fobj *o = &S.objs[S.n_objs++];
                 snprintf(o->name, sizeof(o->name), "%c", n);
@@ -322,7 +351,8 @@ static kn_informer *current; /* freed by the teardown if a test failed before fi
 static kn_informer *informer(bool keys_only, long page_size)
 {
         kn_informer *inf;
-        kn_informer_opts o = {.keys_only = keys_only, .page_size = page_size, .watch_timeout_s = 600};
+        kn_informer_opts o = {.keys_only = keys_only, .page_size = page_size, .watch_timeout_s = 600,
+                              .backoff_initial_ms = 4, .backoff_max_ms = 1000};
         assert_int_equal(kn_informer_new(api, "v1", "widgets", "ns", &o, &inf), 0);
         current = inf;
         return inf;
@@ -332,6 +362,9 @@ static kn_informer *informer(bool keys_only, long page_size)
 static void finish(kn_informer *inf)
 {
         int none = 0;
+        pthread_mutex_lock(&S.mu);
+        S.inf = NULL;
+        pthread_mutex_unlock(&S.mu);
         kn_informer_free(inf);
         current = NULL;
         pthread_mutex_lock(&S.mu);
@@ -452,6 +485,40 @@ static void late_during_watch(bool keys_only)
 static void test_late_during_watch(void **state) { (void)state, late_during_watch(false); }
 static void test_late_during_watch_keys_only(void **state) { (void)state, late_during_watch(true); }
 
+/* Three failed lists grow the back-off (4, 8, 16 ms); the list that then succeeds starts
+ * it over, so a watch failing right after backs off 4 ms, not 32. */
+static void test_backoff_reset_by_list(void **state)
+{
+        struct view v;
+        kn_informer *inf = informer(false, 0);
+        kn_informer_stats st;
+        int one = 1;
+        (void)state;
+
+        model_reset();
+        view_init(&v);
+        pthread_mutex_lock(&S.mu);
+        S.fail_lists = 3;
+        S.fail_watches = 1;
+        S.inf = inf;
+        pthread_mutex_unlock(&S.mu);
+        add_view(inf, &v);
+        assert_int_equal(kn_informer_start(inf), 0);
+        /* the first watch fails; the second one waits */
+        assert_true(s_until(watches_waiting, &one));
+        kn_informer_get_stats(inf, &st);
+        pthread_mutex_lock(&S.mu);
+        assert_int_equal(S.lists, 4);
+        assert_int_equal(S.backoff_at_list[1], 4);
+        assert_int_equal(S.backoff_at_list[2], 8);
+        assert_int_equal(S.backoff_at_list[3], 16);
+        pthread_mutex_unlock(&S.mu);
+        assert_int_equal(st.watch_errors, 1);
+        assert_int_equal(st.backoff_ms, 4);
+        assert_view(&v, "a,b,c,d", "a,b,c,d");
+        finish(inf);
+}
+
 static int setup(void **state)
 {
         pthread_condattr_t ca;
@@ -489,6 +556,7 @@ int main(void)
                 cmocka_unit_test_teardown(test_late_mid_page_keys_only, test_teardown),
                 cmocka_unit_test_teardown(test_late_during_watch, test_teardown),
                 cmocka_unit_test_teardown(test_late_during_watch_keys_only, test_teardown),
+                cmocka_unit_test_teardown(test_backoff_reset_by_list, test_teardown),
         };
         return cmocka_run_group_tests_name("informer", tests, setup, teardown);
 }
