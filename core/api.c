@@ -64,6 +64,10 @@ int kn_api_new(const kn_kubeconfig *kc, const kn_api_opts *opts, kn_api **ret, k
                 return kn_error_set(err, -EINVAL, "no API server address");
         if (kc->tls_server_name)
                 return kn_error_set(err, -ENOTSUP, "tls-server-name is not supported");
+        if (kc->insecure && (kc->ca_file || kc->ca_data.data))
+                return kn_error_set(err, -EINVAL, "insecure-skip-tls-verify cannot be used with a certificate "
+                                    "authority: specifying a root certificates file with the insecure flag is "
+                                    "not allowed");
         api = kn_calloc(1, sizeof(*api));
         api->server = kn_strdup(kc->server);
         api->tls_server_name = kn_strdup(kc->tls_server_name);

@@ -47,6 +47,7 @@ typedef struct kn_list_opts {
         void *userdata;
 } kn_list_opts;
 
+/* Refuses (-EINVAL) insecure-skip-tls-verify with a CA, as client-go does. */
 int kn_api_new(const kn_kubeconfig *kc, const kn_api_opts *opts, kn_api **ret, kn_error *err);
 void kn_api_free(kn_api *api);
 const char *kn_api_server(const kn_api *api);
