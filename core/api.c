@@ -68,6 +68,17 @@ int kn_api_new(const kn_kubeconfig *kc, const kn_api_opts *opts, kn_api **ret, k
                 return kn_error_set(err, -EINVAL, "insecure-skip-tls-verify cannot be used with a certificate "
                                     "authority: specifying a root certificates file with the insecure flag is "
                                     "not allowed");
+        if (strncmp(kc->server, "http://", 7) == 0 && !(opts && opts->allow_insecure_credentials)) {
+                /* A token would travel in clear text; a client key would not be used at all. */
+                if (kc->token || kc->token_file)
+                        return kn_error_set(err, -EPERM, "refusing to send a bearer token to %s over plain "
+                                            "http://; use https://, or set KNODE_ALLOW_INSECURE_CREDENTIALS=1 "
+                                            "to allow it", kc->server);
+                if (kc->key_file || kc->key_data.data)
+                        return kn_error_set(err, -EPERM, "refusing a client key with %s: plain http:// would "
+                                            "not authenticate with it; use https://, or set "
+                                            "KNODE_ALLOW_INSECURE_CREDENTIALS=1 to allow it", kc->server);
+        }
         api = kn_calloc(1, sizeof(*api));
         api->server = kn_strdup(kc->server);
         api->tls_server_name = kn_strdup(kc->tls_server_name);

@@ -4,9 +4,11 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "api.h"
+#include "applet.h"
 #include "kubeconfig.h"
 
 static const char *good =
@@ -132,29 +134,83 @@ static void test_refused(void **state)
         }
 }
 
-/* The API client checks the config however it was made. */
+/* The API client checks the final config (after --master), however it was made. */
 static void test_api_refuses(void **state)
 {
-        kn_blob ca = {.data = "c", .len = 1};
-        static const char *const https = "https://127.0.0.1:6443";
+        kn_blob key = {.data = "k", .len = 1}, ca = {.data = "c", .len = 1};
+        static const char *const http = "http://127.0.0.1:8080", *https = "https://127.0.0.1:6443";
         const struct {
                 kn_kubeconfig kc;
                 int r;
+                const char *msg;
         } cases[] = {
-                {{.server = (char *)https, .insecure = true, .ca_file = "ca.crt"}, -EINVAL},
-                {{.server = (char *)https, .insecure = true, .ca_data = ca}, -EINVAL},
-                {{.server = (char *)https, .token = "t"}, 0},
-                {{.server = (char *)https, .insecure = true, .token = "t"}, 0},
+                {{.server = (char *)http, .token = "t"}, -EPERM, "bearer token"},
+                {{.server = (char *)http, .token_file = "/nonexistent/token"}, -EPERM, "bearer token"},
+                {{.server = (char *)http, .key_file = "k.pem", .cert_file = "c.pem"}, -EPERM, "client key"},
+                {{.server = (char *)http, .key_data = key, .cert_data = key}, -EPERM, "client key"},
+                {{.server = (char *)https, .insecure = true, .ca_file = "ca.crt"}, -EINVAL, "insecure"},
+                {{.server = (char *)https, .insecure = true, .ca_data = ca}, -EINVAL, "insecure"},
+                {{.server = (char *)http}, 0, NULL},
+                {{.server = (char *)https, .token = "t"}, 0, NULL},
+                {{.server = (char *)https, .insecure = true, .token = "t"}, 0, NULL},
         };
         (void)state;
         for (size_t i = 0; i < KN_ARRAY_SIZE(cases); i++) {
                 kn_api *api = NULL;
                 kn_error err = {0};
                 int r = kn_api_new(&cases[i].kc, NULL, &api, &err);
-                if (r != cases[i].r || (r < 0 && !strstr(err.msg, "insecure")))
+                if (r != cases[i].r || (cases[i].msg && !strstr(err.msg, cases[i].msg)))
                         fail_msg("case %zu: %d (want %d): %s", i, r, cases[i].r, err.msg);
+                if (r == -EPERM && !strstr(err.msg, "KNODE_ALLOW_INSECURE_CREDENTIALS=1"))
+                        fail_msg("case %zu does not say how to allow it: %s", i, err.msg);
                 kn_api_free(api);
         }
+        /* an explicit opt-in allows credentials over http:// (not insecure with a CA) */
+        for (size_t i = 0; i < KN_ARRAY_SIZE(cases); i++) {
+                kn_api *api = NULL;
+                kn_error err = {0};
+                int r;
+                if (cases[i].kc.token_file)
+                        continue; /* would read the file */
+                r = kn_api_new(&cases[i].kc, &(kn_api_opts){.allow_insecure_credentials = true}, &api, &err);
+                assert_int_equal(r, cases[i].r == -EPERM ? 0 : cases[i].r);
+                kn_api_free(api);
+        }
+}
+
+/* kn_env_new takes the opt-in from KNODE_ALLOW_INSECURE_CREDENTIALS=1. */
+static void test_env_opt_in(void **state)
+{
+        char path[] = "/tmp/kn-kc-XXXXXX";
+        const char *doc = "current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+                          "clusters: [{name: c, cluster: {server: 'http://127.0.0.1:8080'}}]\n"
+                          "users: [{name: u, user: {token: t}}]\n";
+        int fd = mkstemp(path);
+        kn_env *env = NULL;
+        kn_error err = {0};
+        (void)state;
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, doc, strlen(doc)), (ssize_t)strlen(doc));
+        close(fd);
+        unsetenv("KNODE_ALLOW_INSECURE_CREDENTIALS");
+        assert_int_equal(kn_env_new(path, NULL, "test", &env, &err), -EPERM);
+        setenv("KNODE_ALLOW_INSECURE_CREDENTIALS", "yes", 1); /* only "1" */
+        assert_int_equal(kn_env_new(path, NULL, "test", &env, &err), -EPERM);
+        setenv("KNODE_ALLOW_INSECURE_CREDENTIALS", "1", 1);
+        assert_int_equal(kn_env_new(path, NULL, "test", &env, &err), 0);
+        kn_env_free(env);
+        unsetenv("KNODE_ALLOW_INSECURE_CREDENTIALS");
+        /* --master to a plain http:// server is checked too */
+        doc = "current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+              "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:6443'}}]\n"
+              "users: [{name: u, user: {token: t}}]\n";
+        fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+        assert_int_equal(write(fd, doc, strlen(doc)), (ssize_t)strlen(doc));
+        close(fd);
+        assert_int_equal(kn_env_new(path, "http://127.0.0.1:8080", "test", &env, &err), -EPERM);
+        assert_int_equal(kn_env_new(path, NULL, "test", &env, &err), 0);
+        kn_env_free(env);
+        unlink(path);
 }
 
 static void test_in_cluster(void **state)
@@ -203,7 +259,7 @@ int main(void)
                 cmocka_unit_test(test_current_context), cmocka_unit_test(test_other_context),
                 cmocka_unit_test(test_errors),          cmocka_unit_test(test_in_cluster),
                 cmocka_unit_test(test_base64),          cmocka_unit_test(test_refused),
-                cmocka_unit_test(test_api_refuses),
+                cmocka_unit_test(test_api_refuses),     cmocka_unit_test(test_env_opt_in),
         };
         return cmocka_run_group_tests_name("kubeconfig", tests, NULL, NULL);
 }
