@@ -18,7 +18,6 @@
 #include "watch.h"
 
 #define WAIT_MS 10000
-#define PATH "/api/v1/namespaces/ns/widgets"
 
 struct fobj {
         char name[16];
@@ -47,7 +46,10 @@ static struct {
         int lists;         /* list requests (pages) */
         long backoff_at_list[8];
         kn_informer *inf;
-        bool quit;         /* ends every wait: the test is over */
+        /* The current test's resource; "" between tests. A request for another one (a
+         * freed informer's, sent as it stopped) gets a 404, and one waiting for
+         * events or a page ends when the test does, so none stalls the next test. */
+        char path[64];
         int busy;          /* requests being answered */
 } S = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -93,7 +95,7 @@ static void serve_list(const kn_http_request *req, kn_http_response *r)
                 return;
         }
         if (start > 0) {
-                while (S.hold_pages && !S.quit) {
+                while (S.hold_pages && strcmp(req->path, S.path) == 0) {
                         S.at_page = true;
                         pthread_cond_broadcast(&S.cond);
                         s_wait();
@@ -132,7 +134,7 @@ static void serve_watch(const kn_http_request *req, kn_http_response *r)
         }
         S.watch_waiting++;
         pthread_cond_broadcast(&S.cond);
-        while (!S.quit) {
+        while (strcmp(req->path, S.path) == 0) {
                 for (size_t k = 0; k < S.n_events; k++)
                         any |= S.events[k].obj.rv > from;
                 if (any)
@@ -154,7 +156,7 @@ static void handler(void *u, const kn_http_request *req, kn_http_response *r)
         pthread_mutex_lock(&S.mu);
         S.busy++;
         r->content_type = "application/json";
-        if (strcmp(req->path, PATH) != 0)
+        if (strcmp(req->path, S.path) != 0 || !S.path[0])
                 r->status = 404;
         else if (strstr(req->query, "watch=1"))
                 serve_watch(req, r);
@@ -350,32 +352,34 @@ static kn_informer *current; /* freed by the teardown if a test failed before fi
 
 static kn_informer *informer(bool keys_only, long page_size)
 {
+        static int n;
+        char resource[32];
         kn_informer *inf;
         kn_informer_opts o = {.keys_only = keys_only, .page_size = page_size, .watch_timeout_s = 600,
                               .backoff_initial_ms = 4, .backoff_max_ms = 1000};
-        assert_int_equal(kn_informer_new(api, "v1", "widgets", "ns", &o, &inf), 0);
+        snprintf(resource, sizeof(resource), "widgets%d", ++n);
+        pthread_mutex_lock(&S.mu);
+        snprintf(S.path, sizeof(S.path), "/api/v1/namespaces/ns/%s", resource);
+        pthread_mutex_unlock(&S.mu);
+        assert_int_equal(kn_informer_new(api, "v1", resource, "ns", &o, &inf), 0);
         current = inf;
         return inf;
 }
 
-/* Stop the informer, then let the server's waits end, and wait until it is idle. */
+/* End the test: the server lets go of its waits (and answers 404 from now on), the
+ * informer stops, and the server is idle. */
 static void finish(kn_informer *inf)
 {
         int none = 0;
         pthread_mutex_lock(&S.mu);
         S.inf = NULL;
-        pthread_mutex_unlock(&S.mu);
-        kn_informer_free(inf);
-        current = NULL;
-        pthread_mutex_lock(&S.mu);
-        S.quit = true;
+        S.path[0] = '\0';
         S.hold_pages = false;
         pthread_cond_broadcast(&S.cond);
         pthread_mutex_unlock(&S.mu);
+        kn_informer_free(inf);
+        current = NULL;
         assert_true(s_until(idle, &none));
-        pthread_mutex_lock(&S.mu);
-        S.quit = false;
-        pthread_mutex_unlock(&S.mu);
 }
 
 /* A handler added while the list waits between its pages. */
