@@ -295,7 +295,7 @@ static int progress_cb(void *u, curl_off_t dt, curl_off_t dn, curl_off_t ut, cur
 {
         struct xfer *x = u;
         (void)dt, (void)dn, (void)ut, (void)un;
-        if (x->stop && *x->stop)
+        if (x->stop && __atomic_load_n(x->stop, __ATOMIC_RELAXED))
                 return 1;
         return x->tick_cb && x->tick_cb(x->userdata) ? 1 : 0;
 }

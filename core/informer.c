@@ -68,6 +68,9 @@ struct kn_informer {
         kn_informer_stats stats;
 };
 
+/* STOP is set under MU, and read without it by this thread and curl's progress callback. */
+static bool stopping(kn_informer *inf) { return __atomic_load_n(&inf->stop, __ATOMIC_RELAXED); }
+
 static void entry_free(void *p)
 {
         struct entry *e = p;
@@ -590,7 +593,7 @@ static void *informer_thread(void *p)
         long backoff = 0;
 
         kn_watch_decoder_init(&inf->dec, 0, on_event, inf);
-        while (!inf->stop) {
+        while (!stopping(inf)) {
                 int r;
 
                 /* Handlers added before the start or since the last step; late keys-only
@@ -617,7 +620,7 @@ static void *informer_thread(void *p)
                         pthread_mutex_unlock(&inf->mu);
                         inf->want_list = false;
                         r = do_watch(inf);
-                        if (inf->stop)
+                        if (stopping(inf))
                                 break;
                         if (inf->want_list) {
                                 need_list = true;
@@ -676,7 +679,7 @@ void kn_informer_stop(kn_informer *inf)
         bool started;
 
         pthread_mutex_lock(&inf->mu);
-        inf->stop = 1;
+        __atomic_store_n(&inf->stop, 1, __ATOMIC_RELAXED);
         started = inf->started;
         inf->started = false;
         pthread_cond_broadcast(&inf->cond);
