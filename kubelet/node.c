@@ -354,6 +354,32 @@ static int register_node(kubelet *k)
         return 0;
 }
 
+/* Whether the API server's copy of the node disagrees with a condition we computed
+ * (the node controller sets them Unknown when our Lease lapses, e.g. during an outage). */
+static bool api_disagrees(kubelet *k, const cJSON *status)
+{
+        _cleanup_cjson_ cJSON *node = kn_informer_get(k->node_informer, NULL, k->node_name);
+        const cJSON *c, *a;
+
+        if (!node)
+                return true;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItem(status, "conditions")) {
+                const char *type = cJSON_GetStringValue(cJSON_GetObjectItem(c, "type"));
+                bool found = false;
+                cJSON_ArrayForEach(a, kn_json_path(node, "status.conditions")) {
+                        if (!kn_streq(cJSON_GetStringValue(cJSON_GetObjectItem(a, "type")), type))
+                                continue;
+                        found = true;
+                        if (!kn_streq(cJSON_GetStringValue(cJSON_GetObjectItem(a, "status")),
+                                      cJSON_GetStringValue(cJSON_GetObjectItem(c, "status"))))
+                                return true;
+                }
+                if (!found)
+                        return true;
+        }
+        return false;
+}
+
 static int post_status(kubelet *k, bool force)
 {
         kubelet_node *n = k->node;
@@ -365,7 +391,7 @@ static int post_status(kubelet *k, bool force)
         int r;
 
         if (!force && n->posted && cJSON_Compare(essence, n->posted, true) &&
-            now - n->posted_ms < k->cfg.node_status_report_frequency)
+            now - n->posted_ms < k->cfg.node_status_report_frequency && !api_disagrees(k, essence))
                 return 0;
         cJSON_AddItemToObject(patch, "status", TAKE_PTR(st));
         body = cJSON_PrintUnformatted(patch);

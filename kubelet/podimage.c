@@ -11,6 +11,7 @@
 
 #define PULL_BACKOFF_MIN_MS 10000
 #define PULL_BACKOFF_MAX_MS 300000
+#define ERR_PULL_SHOWN_MS 2000
 
 /* "registry/repo[:tag][@digest]": the registry host, "docker.io" when there is none. */
 static void image_registry(const char *image, char *buf, size_t len)
@@ -166,6 +167,12 @@ int kubelet_ensure_image(kubelet *k, kubelet_pod *p, const cJSON *pod, const cJS
                 }
         }
         if (cs->image_backoff && now < cs->backoff_until) {
+                /* a failed pull shows as ErrImagePull for a moment (a sync right after it
+                 * must not hide it), then as ImagePullBackOff until the next attempt */
+                if (now - cs->pull_failed_at < ERR_PULL_SHOWN_MS && kn_streq(cs->waiting_reason, "ErrImagePull")) {
+                        *ret_reason = "ErrImagePull";
+                        return kn_error_set(err, -EAGAIN, "%s", cs->waiting_message ? cs->waiting_message : "");
+                }
                 *ret_reason = "ImagePullBackOff";
                 return kn_error_set(err, -EAGAIN, "Back-off pulling image \"%s\"", image);
         }
@@ -191,6 +198,7 @@ int kubelet_ensure_image(kubelet *k, kubelet_pod *p, const cJSON *pod, const cJS
                 if (cs->backoff_ms > PULL_BACKOFF_MAX_MS)
                         cs->backoff_ms = PULL_BACKOFF_MAX_MS;
                 cs->backoff_until = kn_now_ms() + cs->backoff_ms;
+                cs->pull_failed_at = kn_now_ms();
                 *ret_reason = "ErrImagePull";
                 kubelet_event(k->pods, pod, "Warning", "Failed", "Failed to pull image \"%s\": %s", image, err->msg);
                 return r;

@@ -50,6 +50,7 @@ typedef struct cstate {
         char *waiting_reason, *waiting_message; /* why it is not running (last failed start) */
         char *started_id; /* the container whose postStart/probes were set up */
         bool image_backoff;
+        int64_t pull_failed_at; /* monotonic ms of the last failed pull */
 } cstate;
 
 typedef struct kubelet_pod {
