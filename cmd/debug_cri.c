@@ -122,7 +122,7 @@ static const struct {
 typedef struct repeat {
         cri_client *c;
         int (*run)(cri_client *c, long timeout_ms, FILE *out, kn_error *err);
-        long timeout_ms, n;
+        long timeout_ms, n, interval_ms;
         FILE *out;
         int r;
         kn_error err;
@@ -132,13 +132,16 @@ static void *repeat_main(void *u)
 {
         repeat *rp = u;
 
-        for (long i = 0; i < rp->n && rp->r >= 0; i++)
+        for (long i = 0; i < rp->n && rp->r >= 0; i++) {
+                if (rp->interval_ms > 0)
+                        usleep((useconds_t)rp->interval_ms * 1000);
                 rp->r = rp->run(rp->c, rp->timeout_ms, rp->out, &rp->err);
+        }
         return NULL;
 }
 
 int debug_cri(const char *cmd, const char *runtime_endpoint, const char *image_endpoint, long timeout_ms,
-              long repeat_n, long parallel)
+              long repeat_n, long parallel, long interval_ms)
 {
         int (*run)(cri_client *c, long timeout_ms, FILE *out, kn_error *err) = NULL;
         cri_client *c = NULL;
@@ -169,7 +172,7 @@ int debug_cri(const char *cmd, const char *runtime_endpoint, const char *image_e
                 fflush(stdout);
                 for (long i = 0; i < parallel; i++) {
                         rp[i] = (repeat){.c = c, .run = run, .timeout_ms = timeout_ms, .out = null,
-                                         .n = parallel == 1 ? repeat_n - 1 : repeat_n};
+                                         .interval_ms = interval_ms, .n = parallel == 1 ? repeat_n - 1 : repeat_n};
                         pthread_create(&t[i], NULL, repeat_main, &rp[i]);
                 }
                 for (long i = 0; i < parallel; i++) {
