@@ -98,7 +98,7 @@ static cJSON *dns_config(kubelet *k, const cJSON *pod)
               *searches = cJSON_AddArrayToObject(d, "searches"), *options = cJSON_AddArrayToObject(d, "options");
         bool cluster_first = !policy || !strcmp(policy, "ClusterFirst") || !strcmp(policy, "ClusterFirstWithHostNet");
 
-        if (policy && !strcmp(policy, "ClusterFirst") && kubelet_pod_host_network(pod))
+        if ((!policy || !strcmp(policy, "ClusterFirst")) && kubelet_pod_host_network(pod))
                 cluster_first = false; /* ClusterFirst on the host network falls back to Default */
         if (cluster_first && (!k->cfg.cluster_dns || !k->cfg.cluster_dns[0]))
                 cluster_first = false; /* no cluster DNS configured: upstream falls back too */
