@@ -20,8 +20,10 @@ COREDNS_VERSION=${KNODE_COREDNS_VERSION:-v1.14.2} # kubeadm's CoreDNSVersion at 
 COREDNS_DIR=$CACHE/coredns-$COREDNS_VERSION
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
 
-FOCUS=${FOCUS:-\[NodeConformance\]}
-SKIP=${SKIP:-\[Serial\]|\[Slow\]|\[Disruptive\]|\[Flaky\]}
+DEFAULT_FOCUS='\[NodeConformance\]'
+DEFAULT_SKIP='\[Serial\]|\[Slow\]|\[Disruptive\]|\[Flaky\]'
+FOCUS=${FOCUS:-$DEFAULT_FOCUS}
+SKIP=${SKIP:-$DEFAULT_SKIP}
 PROCS=${PROCS:-2}
 export KUBELET=${KUBELET:-upstream}
 # Services need a proxy: upstream's kube-proxy unless told otherwise.
@@ -262,7 +264,7 @@ cmd_run() {
 	log "running e2e.test: focus '$FOCUS', skip '$SKIP', $PROCS processes, kubelet $KUBELET"
 	local rc=0
 	nsenter --net="/run/netns/$KNODE_NODE_NETNS" -- env KUBE_TEST_REPO_LIST="$KUBE_TEST_REPO_LIST" \
-		"$E2E_BIN/ginkgo" --nodes="$PROCS" --focus="$FOCUS" --skip="$SKIP" --no-color \
+		"$E2E_BIN/ginkgo" --nodes="$PROCS" --focus="$FOCUS" --skip="$SKIP" --no-color --silence-skips \
 		--timeout=2h "$E2E_BIN/e2e.test" -- \
 		--kubeconfig="$KUBECONFIG" --provider=local --report-dir="$report" \
 		--e2e-output-dir="$report" --minStartupPods=1 --system-pods-startup-timeout=2m \
@@ -278,6 +280,8 @@ cmd_run() {
 	log "kubelet $KUBELET, $((SECONDS - start)) s, log $report/e2e.log"
 	echo "conformance: ${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
 	[[ -n $sum ]] || { log "no ginkgo summary (rc $rc)"; return 1; }
+	# a run that ran nothing is not a pass
+	((${passed:-0} + ${failed:-0} > 0)) || { log "no test matched FOCUS"; return 1; }
 	return $rc
 }
 
