@@ -627,7 +627,6 @@ start_kubelet() {
 		--config="$NODE_DIR/kubelet/config.yaml" \
 		--kubeconfig="$KNODE_CLUSTER_DIR/node.kubeconfig" \
 		--root-dir="$NODE_DIR/kubelet/root" \
-		--cert-dir="$NODE_DIR/kubelet/pki" \
 		--hostname-override="$NODE_NAME" \
 		--node-ip="$NODE_IP" \
 		--v="${KUBELET_V:-2}" \
