@@ -77,5 +77,17 @@ const kn_field kubelet_fields[] = {
          "/usr/libexec/kubernetes/kubelet-plugins/volume/exec/", "flex volume plugin directory"},
         {"resolv-conf", "resolvConf", S, O(resolv_conf), "/etc/resolv.conf", "resolver config for pods"},
         {NULL, "shutdownGracePeriod", D, O(shutdown_grace_period), "0s", "node shutdown grace period"},
+        {"cert-dir", NULL, S, O(cert_dir), "/var/lib/kubelet/pki",
+         "directory of the self-signed serving certificate (when no tlsCertFile is given)"},
+        {"authentication-token-webhook-cache-ttl", "authentication.webhook.cacheTTL", D, O(authn_cache_ttl), "2m",
+         "how long TokenReview answers are cached"},
+        {"authorization-webhook-cache-authorized-ttl", "authorization.webhook.cacheAuthorizedTTL", D,
+         O(authz_cache_authorized_ttl), "5m", "how long allowed SubjectAccessReview answers are cached"},
+        {"authorization-webhook-cache-unauthorized-ttl", "authorization.webhook.cacheUnauthorizedTTL", D,
+         O(authz_cache_unauthorized_ttl), "30s", "how long denied SubjectAccessReview answers are cached"},
+        {"container-log-max-size", "containerLogMaxSize", S, O(container_log_max_size), "10Mi",
+         "size a container log file reaches before it is rotated"},
+        {"container-log-max-files", "containerLogMaxFiles", I, O(container_log_max_files), "5",
+         "most log files kept per container (the current one included)"},
 };
 const size_t kubelet_n_fields = KN_ARRAY_SIZE(kubelet_fields);

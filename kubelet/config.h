@@ -34,6 +34,11 @@ typedef struct kubelet_config {
         char *volume_plugin_dir;
         char *resolv_conf;
         int64_t shutdown_grace_period;
+        /* the kubelet API server (kubelet/server.c) */
+        char *cert_dir;
+        int64_t authn_cache_ttl, authz_cache_authorized_ttl, authz_cache_unauthorized_ttl; /* ms */
+        char *container_log_max_size; /* a quantity, "10Mi" */
+        int64_t container_log_max_files;
 } kubelet_config;
 
 extern const kn_field kubelet_fields[];
