@@ -9,7 +9,7 @@
 CC ?= cc
 SHELL := /bin/bash
 PKG_CONFIG ?= pkg-config
-PKGS := libcurl libcjson yaml-0.1 libnftnl libmnl libcrypto libprotobuf-c
+PKGS := libcurl libcjson yaml-0.1 libnftnl libmnl libssl libcrypto zlib libprotobuf-c
 KUBE_VERSION := $(shell cat KUBE_VERSION)
 VERSION := 0.1.0$(shell git rev-parse --short HEAD 2>/dev/null | sed 's/^/+g/')
 
@@ -40,7 +40,9 @@ OBJ := $(SRC:%.c=build/obj/%.o)
 CORE_OBJ := $(CORE_SRC:%.c=build/obj/%.o)
 # proxy and runtime modules with no applet state, linked into unit tests too
 PROXY_LIB_SRC := proxy/nft.c proxy/nft_expr.c proxy/conntrack.c proxy/model.c proxy/rules.c proxy/proxier.c
-LIB_SRC := $(CORE_SRC) $(PROXY_LIB_SRC) $(RUNTIME_SRC) $(GEN_SRC)
+# the kubelet API server's modules (no applet state), for their unit tests
+KUBELET_LIB_SRC := kubelet/http.c kubelet/auth.c kubelet/logs.c
+LIB_SRC := $(CORE_SRC) $(PROXY_LIB_SRC) $(RUNTIME_SRC) $(GEN_SRC) $(KUBELET_LIB_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=build/obj/%.o)
 # the unit tests' scripted HTTP/2 server (test_cri) uses libnghttp2
 UNIT_LDLIBS := $(shell $(PKG_CONFIG) --libs libnghttp2) -lcmocka
