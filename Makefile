@@ -105,7 +105,7 @@ $(GEN_SRC) $(GEN_HDR) &: $(GEN)/api.proto
 build/unit/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -Icore -Iproxy -o $@ $^ $(LDLIBS) $(UNIT_LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -Icore -Iproxy -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(UNIT_LDLIBS)
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -117,6 +117,7 @@ asan:
 ifdef BUILD_ASAN
 ASAN_CORE_OBJ := $(LIB_SRC:%.c=build/asan/obj/%.o)
 ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/unit/%)
+.SECONDARY: $(ASAN_CORE_OBJ) # kept between runs, as the ordinary objects are
 build/asan/obj/%.o: %.c | $(GEN_HDR)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (asan)"
@@ -124,7 +125,8 @@ build/asan/obj/%.o: %.c | $(GEN_HDR)
 build/asan/unit/test_%: tests/unit/test_%.c $(ASAN_CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@ (asan)"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Icore -Iproxy -o $@ $^ $(LDLIBS) $(UNIT_LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Icore -Iproxy -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(UNIT_LDLIBS)
+-include $(ASAN_CORE_OBJ:.o=.d) $(ASAN_UNIT_BIN:=.d)
 asan-run: $(ASAN_UNIT_BIN)
 	@set -e; for t in $(ASAN_UNIT_BIN); do echo "== $$t (asan+ubsan)"; \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done
@@ -178,4 +180,5 @@ clean:
 	rm -rf build knode
 
 .PHONY: all deps static unit asan asan-run fuzz e2e bench test run clean
--include $(OBJ:.o=.d) $(STATIC_OBJ:.o=.d) $(LIB_OBJ:.o=.d)
+# unit test binaries are compiled in one step, so their .d sits next to them
+-include $(OBJ:.o=.d) $(STATIC_OBJ:.o=.d) $(UNIT_BIN:=.d)

@@ -1,7 +1,15 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The CRI client's transport: gRPC unary calls over HTTP/2 (prior knowledge) on a unix
  * socket through libcurl. One I/O thread owns a curl multi handle; callers hand it a
- * ready easy handle and sleep on their own condition variable until it is done. */
+ * ready easy handle and sleep on their own condition variable until it is done.
+ *
+ * libcurl before 8.0 (Debian 12 has 7.88) breaks a prior-knowledge connection when a
+ * second prior-knowledge request reuses it ("Error in the HTTP2 framing layer", curl
+ * issue 10634). There, per socket, one request at a time opens the connection with prior
+ * knowledge (the "opener"; the others wait) and, once it is connected, every request asks
+ * for plain HTTP/2 with PIPEWAIT, which multiplexes on that connection. If such a request
+ * finds no connection (the runtime restarted) curl opens one with an HTTP/1.1 Upgrade the
+ * runtime rejects before any call runs; that request is then retried once as an opener. */
 #include "cri.h"
 
 #include <curl/curl.h>
@@ -16,9 +24,15 @@
 #include "../core/log.h"
 #include "grpc.h"
 
+enum { SOCK_DOWN, SOCK_OPENING, SOCK_UP };
+
 typedef struct cri_req {
-        struct cri_req *next, *prev; /* the submit queue (lock), then the I/O thread's active list */
+        struct cri_req *next, *prev; /* the submit queue (lock), then the I/O thread's lists */
         CURL *easy;
+        struct cri_client *client;
+        int sock;                    /* index in cri_client.socks */
+        int64_t deadline_ms;
+        bool opener, retried;
         struct curl_slist *headers;
         uint8_t *body;
         size_t body_len;
@@ -26,6 +40,7 @@ typedef struct cri_req {
         size_t max;
         bool prefix_checked;
         kn_error body_err;     /* set (code < 0) when the write callback gave up */
+        bool answering;        /* the response's headers arrived */
         bool have_status;
         int grpc_status;
         char grpc_message[400];
@@ -43,8 +58,14 @@ struct cri_client {
         pthread_t thread;
         pthread_mutex_t lock; /* guards queue, cancelled, exiting, every req's done */
         cri_req *queue;       /* submitted, newest first */
-        cri_req *active;      /* I/O thread only: added to the multi handle */
         bool cancelled, exiting;
+        /* I/O thread only */
+        cri_req *active; /* added to the multi handle */
+        bool reuse_bug;  /* libcurl < 8.0: see the top of this file */
+        struct {
+                int state;
+                cri_req *held, **held_tail; /* waiting for the opener */
+        } socks[2];      /* runtime, image (when it has its own socket) */
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
@@ -109,6 +130,15 @@ static void finish(cri_client *c, cri_req *r, CURLcode result)
         pthread_mutex_unlock(&c->lock);
 }
 
+static void active_add(cri_client *c, cri_req *r)
+{
+        r->prev = NULL;
+        r->next = c->active;
+        if (c->active)
+                c->active->prev = r;
+        c->active = r;
+}
+
 static void active_remove(cri_client *c, cri_req *r)
 {
         if (r->prev)
@@ -118,6 +148,126 @@ static void active_remove(cri_client *c, cri_req *r)
         if (r->next)
                 r->next->prev = r->prev;
         r->next = r->prev = NULL;
+}
+
+/* The opener is connected: a request that asks for plain HTTP/2 from now on reuses its
+ * connection (the prior-knowledge switch happens right after this, in the same step). */
+static int on_prereq(void *u, char *primary_ip, char *local_ip, int primary_port, int local_port)
+{
+        cri_req *r = u;
+        (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+        if (r->opener && r->client->socks[r->sock].state == SOCK_OPENING)
+                r->client->socks[r->sock].state = SOCK_UP;
+        return CURL_PREREQFUNC_OK;
+}
+
+static void start(cri_client *c, cri_req *r)
+{
+        long version = CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+        long left = (long)(r->deadline_ms - kn_now_ms());
+
+        if (c->reuse_bug) {
+                switch (c->socks[r->sock].state) {
+                case SOCK_DOWN:
+                        r->opener = true;
+                        c->socks[r->sock].state = SOCK_OPENING;
+                        break;
+                case SOCK_OPENING:
+                        r->next = NULL;
+                        *c->socks[r->sock].held_tail = r;
+                        c->socks[r->sock].held_tail = &r->next;
+                        return;
+                default:
+                        r->opener = false;
+                        version = CURL_HTTP_VERSION_2_0;
+                }
+        }
+        curl_easy_setopt(r->easy, CURLOPT_HTTP_VERSION, version);
+        curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, left > 0 ? left : 1L);
+        if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
+                if (r->opener)
+                        c->socks[r->sock].state = SOCK_DOWN;
+                finish(c, r, CURLE_FAILED_INIT);
+                return;
+        }
+        active_add(c, r);
+}
+
+/* Start the requests held for an opener once there is none. */
+static void start_held(cri_client *c)
+{
+        for (size_t i = 0; i < KN_ARRAY_SIZE(c->socks); i++) {
+                while (c->socks[i].held && c->socks[i].state != SOCK_OPENING) {
+                        cri_req *r = c->socks[i].held;
+                        c->socks[i].held = r->next;
+                        if (!c->socks[i].held)
+                                c->socks[i].held_tail = &c->socks[i].held;
+                        start(c, r);
+                }
+        }
+}
+
+static void req_reset(cri_req *r)
+{
+        r->resp.len = 0;
+        r->prefix_checked = false;
+        r->body_err = (kn_error){0};
+        r->have_status = r->answering = false;
+        r->grpc_message[0] = '\0';
+        r->errbuf[0] = '\0';
+}
+
+static void done(cri_client *c, cri_req *r, CURLcode res)
+{
+        long connects = 0;
+
+        active_remove(c, r);
+        if ((r->opener && c->socks[r->sock].state == SOCK_OPENING) || res == CURLE_COULDNT_CONNECT)
+                c->socks[r->sock].state = SOCK_DOWN; /* failed before it was connected */
+        curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &connects);
+        if (c->reuse_bug && !r->opener && connects > 0) {
+                /* it had to open an HTTP/1.1 connection: the runtime ran no call */
+                if (c->socks[r->sock].state == SOCK_UP)
+                        c->socks[r->sock].state = SOCK_DOWN;
+                if (!r->retried && res != CURLE_OPERATION_TIMEDOUT) {
+                        r->retried = true;
+                        req_reset(r);
+                        start(c, r);
+                        return;
+                }
+        }
+        finish(c, r, res);
+}
+
+static void cancel_all(cri_client *c)
+{
+        cri_req *r;
+
+        while ((r = c->active)) {
+                active_remove(c, r);
+                curl_multi_remove_handle(c->multi, r->easy);
+                finish(c, r, CURLE_ABORTED_BY_CALLBACK);
+        }
+        for (size_t i = 0; i < KN_ARRAY_SIZE(c->socks); i++) {
+                while ((r = c->socks[i].held)) {
+                        c->socks[i].held = r->next;
+                        finish(c, r, CURLE_ABORTED_BY_CALLBACK);
+                }
+                c->socks[i].held_tail = &c->socks[i].held;
+                c->socks[i].state = SOCK_DOWN;
+        }
+}
+
+/* libcurl 7.88 can leave the tail of an HTTP/2 response in its buffers with the socket
+ * drained, and then waits for the socket (the deadline) before it looks again. While an
+ * answer is arriving, curl_multi_perform (which visits every transfer) runs this often. */
+#define STALL_CHECK_MS 20
+static bool answering(cri_client *c)
+{
+        for (cri_req *r = c->active; r; r = r->next)
+                if (r->answering)
+                        return true;
+        return false;
 }
 
 static void *io_main(void *u)
@@ -144,24 +294,13 @@ static void *io_main(void *u)
                 for (r = fifo; r; r = next) {
                         next = r->next;
                         r->next = r->prev = NULL;
-                        if (cancelled) {
+                        if (cancelled)
                                 finish(c, r, CURLE_ABORTED_BY_CALLBACK);
-                        } else if (curl_multi_add_handle(c->multi, r->easy) != CURLM_OK) {
-                                finish(c, r, CURLE_FAILED_INIT);
-                        } else {
-                                r->next = c->active;
-                                if (c->active)
-                                        c->active->prev = r;
-                                c->active = r;
-                        }
+                        else
+                                start(c, r);
                 }
-                if (cancelled) {
-                        while ((r = c->active)) {
-                                active_remove(c, r);
-                                curl_multi_remove_handle(c->multi, r->easy);
-                                finish(c, r, CURLE_ABORTED_BY_CALLBACK);
-                        }
-                }
+                if (cancelled)
+                        cancel_all(c);
                 if (exiting)
                         break;
                 curl_multi_perform(c->multi, &running);
@@ -172,11 +311,12 @@ static void *io_main(void *u)
                                 continue;
                         curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&r);
                         curl_multi_remove_handle(c->multi, e);
-                        active_remove(c, r);
-                        finish(c, r, res);
+                        done(c, r, res);
                 }
-                /* curl shortens the wait to its own next timeout; curl_multi_wakeup ends it */
-                curl_multi_poll(c->multi, NULL, 0, 60 * 1000, NULL);
+                start_held(c);
+                /* curl shortens the wait to its own next timeout (0 for a handle just added);
+                 * curl_multi_wakeup ends it */
+                curl_multi_poll(c->multi, NULL, 0, answering(c) ? STALL_CHECK_MS : 60 * 1000, NULL);
         }
         return NULL;
 }
@@ -226,6 +366,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *u)
         const char *v;
         size_t vlen;
 
+        r->answering = true;
         if (header_is(p, len, "grpc-status", &v, &vlen)) {
                 int code;
                 if (cri_grpc_parse_status(v, vlen, &code) < 0)
@@ -282,6 +423,9 @@ int cri_client_new(const char *runtime_endpoint, const char *image_endpoint, lon
         c->runtime_path = TAKE_PTR(rt);
         c->image_path = TAKE_PTR(img);
         c->default_timeout_ms = default_timeout_ms > 0 ? default_timeout_ms : CRI_DEFAULT_TIMEOUT_MS;
+        c->reuse_bug = curl_version_info(CURLVERSION_NOW)->version_num < 0x080000;
+        for (size_t i = 0; i < KN_ARRAY_SIZE(c->socks); i++)
+                c->socks[i].held_tail = &c->socks[i].held;
         pthread_mutex_init(&c->lock, NULL);
         c->multi = multi_new_cloexec();
         curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
@@ -342,7 +486,8 @@ static int curl_errno(const cri_req *r, const char *what, long timeout_ms, kn_er
         switch (r->result) {
         case CURLE_OPERATION_TIMEDOUT:
                 return kn_error_set(err, -ETIMEDOUT, "rpc error: code = DeadlineExceeded desc = %s: "
-                                    "deadline of %ld ms exceeded", what, timeout_ms);
+                                    "deadline of %ld ms exceeded (%zu bytes of the answer received)", what,
+                                    timeout_ms, r->resp.len);
         case CURLE_COULDNT_CONNECT: {
                 long os = 0;
                 curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os);
@@ -437,9 +582,11 @@ int cri_call(cri_client *c, bool image_service, const char *method, const Protob
         if (!r.headers)
                 abort();
         curl_easy_setopt(r.easy, CURLOPT_URL, url);
+        r.client = c;
+        r.sock = image_service && strcmp(c->image_path, c->runtime_path) != 0;
+        r.deadline_ms = kn_now_ms() + timeout_ms;
         r.socket_path = image_service ? c->image_path : c->runtime_path;
         curl_easy_setopt(r.easy, CURLOPT_UNIX_SOCKET_PATH, r.socket_path);
-        curl_easy_setopt(r.easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE);
         curl_easy_setopt(r.easy, CURLOPT_PROTOCOLS_STR, "http");
         curl_easy_setopt(r.easy, CURLOPT_PIPEWAIT, 1L); /* wait to multiplex rather than open another */
         curl_easy_setopt(r.easy, CURLOPT_POST, 1L);
@@ -447,7 +594,6 @@ int cri_call(cri_client *c, bool image_service, const char *method, const Protob
         curl_easy_setopt(r.easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r.body_len);
         curl_easy_setopt(r.easy, CURLOPT_HTTPHEADER, r.headers);
         curl_easy_setopt(r.easy, CURLOPT_USERAGENT, "knode-cri");
-        curl_easy_setopt(r.easy, CURLOPT_TIMEOUT_MS, timeout_ms);
         curl_easy_setopt(r.easy, CURLOPT_NOSIGNAL, 1L);
         curl_easy_setopt(r.easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
         curl_easy_setopt(r.easy, CURLOPT_WRITEFUNCTION, on_body);
@@ -456,6 +602,8 @@ int cri_call(cri_client *c, bool image_service, const char *method, const Protob
         curl_easy_setopt(r.easy, CURLOPT_HEADERDATA, &r);
         curl_easy_setopt(r.easy, CURLOPT_ERRORBUFFER, r.errbuf);
         curl_easy_setopt(r.easy, CURLOPT_PRIVATE, &r);
+        curl_easy_setopt(r.easy, CURLOPT_PREREQFUNCTION, on_prereq);
+        curl_easy_setopt(r.easy, CURLOPT_PREREQDATA, &r);
 
         pthread_mutex_lock(&c->lock);
         if (c->cancelled) {
