@@ -384,6 +384,12 @@ static void proxy_stream(kubelet_conn *c, const kubelet_request *req, const char
         kubelet_conn_close(&up);
 }
 
+static void append_bytes(kn_buf *b, const ProtobufCBinaryData *d)
+{
+        if (d->len) /* protobuf-c leaves data NULL when empty */
+                kn_buf_append(b, d->data, d->len);
+}
+
 static bool flag_param(const char *query, const char *name)
 {
         _cleanup_free_ char *v = kubelet_query_get(query, name, 0);
@@ -571,17 +577,17 @@ void kubelet_serve_run(kubelet_server *s, kubelet_conn *c, const kubelet_request
                 kubelet_respond_text(c, 500, err.msg);
                 return;
         }
-        kn_buf_append(&out, resp->stdout.data, resp->stdout.len);
+        append_bytes(&out, &resp->stdout);
         if (resp->exit_code != 0) {
                 kn_buf_free(&out);
                 kn_buf_printf(&out, "command '");
                 for (size_t i = 0; i < nc; i++)
                         kn_buf_printf(&out, "%s%s", i ? " " : "", cmd[i]);
                 kn_buf_printf(&out, "' exited with %d: ", resp->exit_code);
-                kn_buf_append(&out, resp->stderr.data, resp->stderr.len);
+                append_bytes(&out, &resp->stderr);
                 kubelet_respond(c, 500, NULL, NULL, out.data, out.len);
         } else {
-                kn_buf_append(&out, resp->stderr.data, resp->stderr.len);
+                append_bytes(&out, &resp->stderr);
                 kubelet_respond(c, 200, "application/json", NULL, out.data ? out.data : "", out.len);
         }
         kn_buf_free(&out);
