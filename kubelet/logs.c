@@ -358,7 +358,7 @@ int kubelet_logs_read(const char *path, const kubelet_log_opts *o, const kubelet
         __attribute__((cleanup(closep_inotify))) int ino = -1;
         struct reader r = {.o = o, .sink = sink, .new_line = true, .path = path};
         size_t len = 0;
-        bool skipping = false;
+        bool skipping = false, switch_pending = false;
         off_t start;
         int rc;
 
@@ -402,6 +402,18 @@ int kubelet_logs_read(const char *path, const kubelet_log_opts *o, const kubelet
                                 (void)emit(&r, buf, len);
                         return 0;
                 }
+                if (switch_pending) {
+                        /* rotated: the old file is read to its end, go on with the new one */
+                        int nfd = open(real, O_RDONLY | O_CLOEXEC);
+                        switch_pending = false;
+                        if (nfd >= 0) {
+                                close(fd);
+                                fd = nfd;
+                                len = 0;
+                                skipping = false;
+                                continue;
+                        }
+                }
                 if (ino < 0) {
                         _cleanup_free_ char *dir = kn_strdup(real);
                         char *slash = strrchr(dir, '/');
@@ -424,7 +436,6 @@ int kubelet_logs_read(const char *path, const kubelet_log_opts *o, const kubelet
                 rc = sink->running ? sink->running(sink->userdata) : 1;
                 if (rc <= 0)
                         return rc < 0 ? kn_error_set(err, rc, "failed to get the container's status") : 0;
-                bool recreated = false;
                 for (bool changed = false; !changed;) {
                         struct pollfd pfd[3] = {{ino, POLLIN, 0}, {sink->wake_fds[0], POLLIN, 0},
                                                 {sink->wake_fds[1], POLLIN, 0}};
@@ -445,20 +456,10 @@ int kubelet_logs_read(const char *path, const kubelet_log_opts *o, const kubelet
                                                 struct inotify_event *ie = (struct inotify_event *)q;
                                                 if ((ie->mask & (IN_CREATE | IN_MOVED_TO)) && ie->len &&
                                                     strcmp(ie->name, base) == 0)
-                                                        recreated = true;
+                                                        switch_pending = true;
                                                 q += sizeof(*ie) + ie->len;
                                         }
                                 changed = true;
-                        }
-                }
-                if (recreated) {
-                        /* rotated: finish nothing more of the old file, go on with the new one */
-                        int nfd = open(real, O_RDONLY | O_CLOEXEC);
-                        if (nfd >= 0) {
-                                close(fd);
-                                fd = nfd;
-                                len = 0;
-                                skipping = false;
                         }
                 }
         }

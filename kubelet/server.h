@@ -9,7 +9,12 @@
  * One accept thread; one thread per connection, at most KUBELET_SERVER_MAX_CONNS at a
  * time (more are closed at once), one request per connection. Long-lived streams (logs
  * with follow, exec/attach/port-forward) hold only their own thread. Request heads are
- * bounded (16 KiB) and must arrive within 10 s. */
+ * bounded (16 KiB) and must arrive within 10 s. TLS writes may raise SIGPIPE: the
+ * process ignores it (kn_signals_block does).
+ *
+ * Exec/attach/port-forward are relayed as the client sent them (SPDY upgrades); the API
+ * server sends WebSocket V5 to a kubelet only when its Node declares the
+ * ExtendWebSocketsToKubelet feature, which a knode node must not. */
 #ifndef KUBELET_SERVER_H
 #define KUBELET_SERVER_H
 

@@ -329,14 +329,16 @@ static void test_follow(void **state)
         /* rotation: the old file renamed, a new one created */
         snprintf(rotated, sizeof(rotated), "%s.20161006-000003", path);
         assert_int_equal(rename(path, rotated), 0);
+        /* what the runtime writes to the old file before it reopens is not lost */
+        write_file(rotated, "2016-10-06T00:00:03Z stdout F late\n", "a");
         write_file(path, "2016-10-06T00:00:03Z stderr F after rotation\n", "w");
-        assert_true(wait_for(&c, "last\nnew\nafter rotation\n"));
+        assert_true(wait_for(&c, "last\nnew\nlate\nafter rotation\n"));
         /* the container stops: the reader finishes what is there and ends */
         __atomic_store_n(&c.running, 0, __ATOMIC_SEQ_CST);
         write_file(path, "2016-10-06T00:00:04Z stdout F bye\n", "a");
         pthread_join(t, NULL);
         assert_int_equal(a.rc, 0);
-        assert_string_equal(c.out.data, "last\nnew\nafter rotation\nbye\n");
+        assert_string_equal(c.out.data, "last\nnew\nlate\nafter rotation\nbye\n");
         kn_buf_free(&c.out);
 
         /* a client that goes away ends a follow of a running container */
