@@ -359,6 +359,7 @@ int kubelet_logs_read(const char *path, const kubelet_log_opts *o, const kubelet
         struct reader r = {.o = o, .sink = sink, .new_line = true, .path = path};
         size_t len = 0;
         bool skipping = false, switch_pending = false;
+        int64_t last_check = 0;
         off_t start;
         int rc;
 
@@ -433,9 +434,14 @@ int kubelet_logs_read(const char *path, const kubelet_log_opts *o, const kubelet
                  * what it wrote has been read. */
                 if (sink->flush && (rc = sink->flush(sink->userdata)) < 0)
                         return kn_error_set(err, rc, "failed to write logs: %s", strerror(-rc));
-                rc = sink->running ? sink->running(sink->userdata) : 1;
-                if (rc <= 0)
-                        return rc < 0 ? kn_error_set(err, rc, "failed to get the container's status") : 0;
+                /* asked at most once a check period, so a chatty container does not mean a
+                 * ContainerStatus per write */
+                if (kn_now_ms() - last_check >= FOLLOW_CHECK_MS) {
+                        rc = sink->running ? sink->running(sink->userdata) : 1;
+                        if (rc <= 0)
+                                return rc < 0 ? kn_error_set(err, rc, "failed to get the container's status") : 0;
+                        last_check = kn_now_ms();
+                }
                 for (bool changed = false; !changed;) {
                         struct pollfd pfd[3] = {{ino, POLLIN, 0}, {sink->wake_fds[0], POLLIN, 0},
                                                 {sink->wake_fds[1], POLLIN, 0}};
@@ -554,8 +560,21 @@ int kubelet_logs_rotate(cri_client *cri, const char *container_id, const char *l
         DIR *d;
         int r = 0;
 
-        if (stat(log_path, &st) < 0)
-                return kn_error_set(err, -errno, "failed to stat log \"%s\": %s", log_path, strerror(errno));
+        if (stat(log_path, &st) < 0) {
+                Runtime__V1__ReopenContainerLogRequest req = RUNTIME__V1__REOPEN_CONTAINER_LOG_REQUEST__INIT;
+                kn_error cerr;
+                if (errno != ENOENT || !cri)
+                        return kn_error_set(err, -errno, "failed to stat log \"%s\": %s", log_path, strerror(errno));
+                /* removed behind the runtime's back: have it make a new one, as upstream */
+                req.container_id = (char *)container_id;
+                r = cri_reopen_container_log(cri, &req, 0, NULL, &cerr);
+                if (r < 0)
+                        return kn_error_set(err, r, "container log \"%s\" doesn't exist, reopen failed: %s", log_path,
+                                            cerr.msg);
+                if (stat(log_path, &st) < 0)
+                        return kn_error_set(err, -errno, "failed to stat log \"%s\" after reopen: %s", log_path,
+                                            strerror(errno));
+        }
         if (st.st_size < max_size)
                 return 0;
         char *slash = strrchr(dir, '/');
@@ -648,4 +667,39 @@ out:
                 free(logs[i]);
         free(logs);
         return r;
+}
+
+int kubelet_logs_rotate_all(cri_client *cri, int64_t max_size, int max_files)
+{
+        Runtime__V1__ListContainersRequest req = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
+        _cleanup_cri_msg_ Runtime__V1__ListContainersResponse *list = NULL;
+        kn_error err;
+        int r, n = 0;
+
+        r = cri_list_containers(cri, &req, 0, &list, &err);
+        if (r < 0) {
+                kn_err("failed to list containers for log rotation: %s", err.msg);
+                return r;
+        }
+        for (size_t i = 0; i < list->n_containers; i++) {
+                Runtime__V1__ContainerStatusRequest sreq = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+                _cleanup_cri_msg_ Runtime__V1__ContainerStatusResponse *st = NULL;
+                const Runtime__V1__Container *c = list->containers[i];
+
+                if (c->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
+                        continue;
+                sreq.container_id = c->id;
+                r = cri_container_status(cri, &sreq, 0, &st, &err);
+                if (r < 0 || !st->status || !st->status->log_path || !st->status->log_path[0]) {
+                        if (r < 0)
+                                kn_err("failed to get the status of container %s for log rotation: %s", c->id, err.msg);
+                        continue;
+                }
+                r = kubelet_logs_rotate(cri, c->id, st->status->log_path, max_size, max_files, &err);
+                if (r < 0)
+                        kn_err("failed to rotate the log of container %s: %s", c->id, err.msg);
+                else
+                        n += r;
+        }
+        return n;
 }

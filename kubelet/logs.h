@@ -70,13 +70,19 @@ typedef struct kubelet_log_sink {
  * or the sink is cancelled. Returns 0, or -errno with ERR set. */
 int kubelet_logs_read(const char *path, const kubelet_log_opts *o, const kubelet_log_sink *sink, kn_error *err);
 
-/* Upstream's container log manager rule, for one running container's log: when LOG_PATH
- * is at least MAX_SIZE bytes, remove leftover temporaries and the oldest rotated files so
+/* Upstream's container log manager rule, for one running container's log (a missing
+ * LOG_PATH is first reopened through the runtime): when LOG_PATH is at least MAX_SIZE bytes, remove leftover temporaries and the oldest rotated files so
  * that at most MAX_FILES-2 stay, gzip the uncompressed rotated ones, rename LOG_PATH to
  * LOG_PATH.YYYYMMDD-HHMMSS and ask the runtime to ReopenContainerLog (renamed back when it
  * fails). Returns 1 when rotated, 0 when not needed, -errno with ERR set. */
 int kubelet_logs_rotate(cri_client *cri, const char *container_id, const char *log_path, int64_t max_size,
                         int max_files, kn_error *err);
+/* One pass of upstream's container log manager (it runs every 10 s): every running
+ * container's log (its path from ContainerStatus; a missing file is reopened first) is
+ * rotated when needed. Failures are logged per container. Returns how many were rotated,
+ * or -errno when the containers could not be listed. MAX_SIZE/MAX_FILES come from
+ * containerLogMaxSize (kubelet_parse_quantity) and containerLogMaxFiles. */
+int kubelet_logs_rotate_all(cri_client *cri, int64_t max_size, int max_files);
 
 /* A Kubernetes quantity of bytes ("10Mi", "1G", "512"); -EINVAL otherwise. */
 int kubelet_parse_quantity(const char *s, int64_t *ret);

@@ -567,6 +567,15 @@ static void test_rotate(void **state)
         assert_int_equal(kubelet_logs_rotate(cri, "bad", path, 1024, 3, &err), -ENOENT);
         assert_non_null(strstr(err.msg, "no such container"));
         run("[ $(stat -c %%s %s) -eq 2048 ]", path);
+        /* a log removed behind the runtime's back is reopened first */
+        int before = n_reopen;
+        run("rm %s", path);
+        assert_int_equal(kubelet_logs_rotate(cri, "c1", path, 1024, 3, &err), 0);
+        assert_int_equal(n_reopen, before + 1);
+        assert_int_equal(access(path, F_OK), 0);
+        /* one pass over the running containers: c1 (running) is rotated, c0 (exited) not */
+        assert_int_equal(kubelet_logs_rotate_all(cri, 10, 5), 1);
+        run("ls %s/c1.log.2* >/dev/null && [ ! -e %s/c1.log ] && ! ls %s/c0.log.* 2>/dev/null", dir, dir, dir);
 }
 
 int main(void)
