@@ -41,7 +41,7 @@ CORE_OBJ := $(CORE_SRC:%.c=build/obj/%.o)
 # proxy and runtime modules with no applet state, linked into unit tests too
 PROXY_LIB_SRC := proxy/nft.c proxy/nft_expr.c proxy/conntrack.c proxy/model.c proxy/rules.c proxy/proxier.c
 # the kubelet API server's modules (no applet state), for their unit tests
-KUBELET_LIB_SRC := kubelet/http.c kubelet/tls.c kubelet/auth.c kubelet/logs.c kubelet/server.c kubelet/streams.c kubelet/stats.c
+KUBELET_LIB_SRC := kubelet/config.c kubelet/http.c kubelet/tls.c kubelet/auth.c kubelet/logs.c kubelet/server.c kubelet/streams.c kubelet/stats.c
 LIB_SRC := $(CORE_SRC) $(PROXY_LIB_SRC) $(RUNTIME_SRC) $(GEN_SRC) $(KUBELET_LIB_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=build/obj/%.o)
 # the unit tests' scripted HTTP/2 server (test_cri) uses libnghttp2

@@ -118,6 +118,19 @@ static void serve_pods(kubelet_server *s, kubelet_conn *c)
         kubelet_respond(c, 200, "application/json", NULL, body, strlen(body));
 }
 
+/* {"kubeletconfig": the effective KubeletConfiguration}, as upstream's /configz. */
+static void serve_configz(kubelet_server *s, kubelet_conn *c)
+{
+        _cleanup_cjson_ cJSON *o = cJSON_CreateObject();
+        _cleanup_free_ char *body = NULL;
+
+        cJSON_AddItemToObject(o, "kubeletconfig",
+                              kn_fields_to_json(kubelet_fields, kubelet_n_fields, s->o.cfg, KUBELET_CONFIG_API_VERSION,
+                                                KUBELET_CONFIG_KIND));
+        body = cJSON_PrintUnformatted(o);
+        kubelet_respond(c, 200, "application/json", NULL, body, strlen(body));
+}
+
 static void serve_metrics(kubelet_server *s, kubelet_conn *c, const char *sub)
 {
         kn_buf out = {0};
@@ -201,6 +214,8 @@ static void dispatch(kubelet_server *s, kubelet_conn *c, const kubelet_request *
                 serve_summary(s, c, req);
         } else if (!secure) {
                 kubelet_respond_text(c, 404, "404 page not found\n");
+        } else if (strcmp(first, "configz") == 0 && n == 1 && get) {
+                serve_configz(s, c);
         } else if (strcmp(first, "containerLogs") == 0 && get) {
                 kubelet_serve_container_logs(s, c, req, segs + 1, n - 1);
         } else if ((strcmp(first, "exec") == 0 || strcmp(first, "attach") == 0 ||

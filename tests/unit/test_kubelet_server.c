@@ -180,6 +180,13 @@ static void test_https_always_allow(void **state)
         expect(&alice, true, port, "/exec/ns/pod/c?command=ls&output=1", 404, "pod does not exist");
         expect(&alice, true, port, "/metrics/probes", 200, "");
         expect(&alice, true, port, "/metrics/cadvisor", 404, NULL);
+        assert_int_equal(get(&alice, true, port, "/configz", &b), 200);
+        cJSON *cz = cJSON_Parse(b);
+        assert_string_equal(cJSON_GetStringValue(kn_json_path(cz, "kubeletconfig.authorization.mode")), "AlwaysAllow");
+        assert_string_equal(cJSON_GetStringValue(kn_json_path(cz, "kubeletconfig.kind")), "KubeletConfiguration");
+        cJSON_Delete(cz);
+        free(b);
+        expect(NULL, false, ro, "/configz", 404, NULL);
 
         assert_int_equal(get(&alice, true, port, "/stats/summary", &b), 200);
         cJSON *sum = cJSON_Parse(b);
