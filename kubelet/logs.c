@@ -595,7 +595,8 @@ int kubelet_logs_rotate(cri_client *cri, const char *container_id, const char *l
                 logs[n++] = kn_asprintf("%s/%s", dir, de->d_name);
         }
         closedir(d);
-        qsort(logs, n, sizeof(*logs), cmp_str);
+        if (n)
+                qsort(logs, n, sizeof(*logs), cmp_str);
 
         /* unused: temporaries, and an uncompressed file whose .gz exists (a compress that
          * was interrupted after the rename) */

@@ -205,18 +205,119 @@ static cJSON *net_json(const Runtime__V1__NetworkUsage *n, int64_t t)
         return o;
 }
 
+/* Pod stats made from container stats, when ListPodSandboxStats fails (a runtime without
+ * it, or one sandbox whose metrics cannot be read failing the whole call): one entry per
+ * sandbox, its CPU and memory the sums of its containers'. */
+struct synth_pod {
+        Runtime__V1__PodSandboxStats ps;
+        Runtime__V1__PodSandboxAttributes attrs;
+        Runtime__V1__LinuxPodSandboxStats lx;
+        Runtime__V1__CpuUsage cpu;
+        Runtime__V1__MemoryUsage mem;
+        Runtime__V1__UInt64Value cpu_ns, nano_cores, working_set, usage, rss;
+};
+
 /* What the CRI says: pod and container stats, creation times, the image filesystem. */
 struct cri_view {
-        Runtime__V1__ListPodSandboxStatsResponse *pods;
+        Runtime__V1__ListPodSandboxStatsResponse *pod_stats;
+        Runtime__V1__ListContainerStatsResponse *container_stats; /* the fallback */
+        struct synth_pod *synth;
+        Runtime__V1__PodSandboxStats **pods; /* own array, pointing into pod_stats or synth */
+        size_t n_pods, n_synth;
         Runtime__V1__ListContainersResponse *containers;
         Runtime__V1__ListPodSandboxResponse *sandboxes;
         Runtime__V1__ImageFsInfoResponse *imagefs;
         bool error;
 };
 
+static void add_value(Runtime__V1__UInt64Value *sum, Runtime__V1__UInt64Value **slot, const Runtime__V1__UInt64Value *v)
+{
+        if (!v)
+                return;
+        sum->value += v->value;
+        *slot = sum;
+}
+
+static void synthesize(struct cri_view *v)
+{
+        size_t n = v->sandboxes ? v->sandboxes->n_items : 0;
+
+        v->synth = kn_calloc(n ? n : 1, sizeof(*v->synth));
+        v->pods = kn_calloc(n ? n : 1, sizeof(*v->pods));
+        for (size_t i = 0; i < n; i++) {
+                struct synth_pod *sp = &v->synth[i];
+                runtime__v1__pod_sandbox_stats__init(&sp->ps);
+                runtime__v1__pod_sandbox_attributes__init(&sp->attrs);
+                runtime__v1__linux_pod_sandbox_stats__init(&sp->lx);
+                runtime__v1__cpu_usage__init(&sp->cpu);
+                runtime__v1__memory_usage__init(&sp->mem);
+                runtime__v1__uint64_value__init(&sp->cpu_ns);
+                sp->nano_cores = sp->working_set = sp->usage = sp->rss = sp->cpu_ns;
+                sp->attrs.id = v->sandboxes->items[i]->id;
+                sp->attrs.metadata = v->sandboxes->items[i]->metadata;
+                sp->ps.attributes = &sp->attrs;
+                sp->ps.linux = &sp->lx;
+                sp->lx.cpu = &sp->cpu;
+                sp->lx.memory = &sp->mem;
+                v->pods[v->n_pods++] = &sp->ps;
+        }
+        v->n_synth = n;
+        for (size_t j = 0; v->container_stats && j < v->container_stats->n_stats; j++) {
+                Runtime__V1__ContainerStats *cs = v->container_stats->stats[j];
+                const char *sandbox = NULL;
+                for (size_t k = 0; cs->attributes && v->containers && k < v->containers->n_containers; k++)
+                        if (kn_streq(v->containers->containers[k]->id, cs->attributes->id))
+                                sandbox = v->containers->containers[k]->pod_sandbox_id;
+                for (size_t i = 0; sandbox && i < n; i++) {
+                        struct synth_pod *sp = &v->synth[i];
+                        if (!kn_streq(sp->attrs.id, sandbox))
+                                continue;
+                        sp->lx.containers = kn_realloc(sp->lx.containers, (sp->lx.n_containers + 1) * sizeof(cs));
+                        sp->lx.containers[sp->lx.n_containers++] = cs;
+                        if (cs->cpu) {
+                                sp->cpu.timestamp = cs->cpu->timestamp;
+                                add_value(&sp->cpu_ns, &sp->cpu.usage_core_nano_seconds, cs->cpu->usage_core_nano_seconds);
+                                add_value(&sp->nano_cores, &sp->cpu.usage_nano_cores, cs->cpu->usage_nano_cores);
+                        }
+                        if (cs->memory) {
+                                sp->mem.timestamp = cs->memory->timestamp;
+                                add_value(&sp->working_set, &sp->mem.working_set_bytes, cs->memory->working_set_bytes);
+                                add_value(&sp->usage, &sp->mem.usage_bytes, cs->memory->usage_bytes);
+                                add_value(&sp->rss, &sp->mem.rss_bytes, cs->memory->rss_bytes);
+                        }
+                }
+        }
+}
+
+static int64_t sandbox_created(const struct cri_view *v, const char *id);
+
+static const char *pod_uid(const Runtime__V1__PodSandboxStats *ps)
+{
+        return ps->attributes && ps->attributes->metadata ? ps->attributes->metadata->uid : NULL;
+}
+
+/* One entry per pod, as upstream: of a pod's sandboxes (a restarted pod's old one is still
+ * listed) only the newest counts. */
+static void dedupe_pods(struct cri_view *v)
+{
+        size_t kept = 0;
+        for (size_t i = 0; i < v->n_pods; i++) {
+                const char *uid = pod_uid(v->pods[i]);
+                int64_t created = v->pods[i]->attributes ? sandbox_created(v, v->pods[i]->attributes->id) : 0;
+                bool newer_exists = false;
+                for (size_t j = 0; uid && j < v->n_pods && !newer_exists; j++)
+                        newer_exists = j != i && kn_streq(pod_uid(v->pods[j]), uid) &&
+                                       sandbox_created(v, v->pods[j]->attributes->id) > created;
+                if (!newer_exists)
+                        v->pods[kept++] = v->pods[i];
+        }
+        v->n_pods = kept;
+}
+
 static void cri_view_load(kubelet_stats *st, struct cri_view *v, bool want_fs)
 {
         Runtime__V1__ListPodSandboxStatsRequest preq = RUNTIME__V1__LIST_POD_SANDBOX_STATS_REQUEST__INIT;
+        Runtime__V1__ListContainerStatsRequest csreq = RUNTIME__V1__LIST_CONTAINER_STATS_REQUEST__INIT;
         Runtime__V1__ListContainersRequest creq = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
         Runtime__V1__ListPodSandboxRequest sreq = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
         kn_error err;
@@ -226,23 +327,37 @@ static void cri_view_load(kubelet_stats *st, struct cri_view *v, bool want_fs)
                 v->error = true;
                 return;
         }
-        if (cri_list_pod_sandbox_stats(st->cri, &preq, STATS_TIMEOUT_MS, &v->pods, &err) < 0) {
-                kn_warn("failed to list pod stats from the runtime, pods left out: %s", err.msg);
-                v->error = true;
-        }
         if (cri_list_containers(st->cri, &creq, STATS_TIMEOUT_MS, &v->containers, &err) < 0) {
                 kn_warn("failed to list containers, start times left out: %s", err.msg);
                 v->error = true;
         }
         if (cri_list_pod_sandbox(st->cri, &sreq, STATS_TIMEOUT_MS, &v->sandboxes, &err) < 0)
                 v->error = true;
+        if (cri_list_pod_sandbox_stats(st->cri, &preq, STATS_TIMEOUT_MS, &v->pod_stats, &err) >= 0) {
+                v->n_pods = v->pod_stats->n_stats;
+                v->pods = kn_calloc(v->n_pods ? v->n_pods : 1, sizeof(*v->pods));
+                memcpy(v->pods, v->pod_stats->stats, v->n_pods * sizeof(*v->pods));
+        } else {
+                kn_v(2, "ListPodSandboxStats failed, pod stats from ListContainerStats: %s", err.msg);
+                if (cri_list_container_stats(st->cri, &csreq, STATS_TIMEOUT_MS, &v->container_stats, &err) < 0) {
+                        kn_warn("failed to list container stats from the runtime, pods left out: %s", err.msg);
+                        v->error = true;
+                }
+                synthesize(v);
+        }
+        dedupe_pods(v);
         if (want_fs && cri_image_fs_info(st->cri, STATS_TIMEOUT_MS, &v->imagefs, &err) < 0)
                 kn_warn("failed to get the image filesystem from the runtime: %s", err.msg);
 }
 
 static void cri_view_free(struct cri_view *v)
 {
-        cri_msg_free(v->pods);
+        for (size_t i = 0; v->synth && i < v->n_synth; i++)
+                free(v->synth[i].lx.containers);
+        free(v->synth);
+        free(v->pods);
+        cri_msg_free(v->pod_stats);
+        cri_msg_free(v->container_stats);
         cri_msg_free(v->containers);
         cri_msg_free(v->sandboxes);
         cri_msg_free(v->imagefs);
@@ -316,8 +431,8 @@ int kubelet_stats_summary(kubelet_stats *st, bool only_cpu_and_memory, cJSON **r
                         cJSON_AddNumberToObject(o, "maxpid", (double)strtoll(pidmax, NULL, 10));
         }
         pods = cJSON_AddArrayToObject(sum, "pods");
-        for (size_t i = 0; v.pods && i < v.pods->n_stats; i++) {
-                const Runtime__V1__PodSandboxStats *ps = v.pods->stats[i];
+        for (size_t i = 0; i < v.n_pods; i++) {
+                const Runtime__V1__PodSandboxStats *ps = v.pods[i];
                 const Runtime__V1__LinuxPodSandboxStats *lx = ps->linux;
                 cJSON *p = cJSON_CreateObject(), *ref, *cs;
                 if (!ps->attributes || !ps->attributes->metadata) {
@@ -408,8 +523,8 @@ void kubelet_stats_resource_metrics(kubelet_stats *st, kn_buf *out)
         static const char *const types[] = {"counter", "gauge", "gauge", "counter", "gauge"};
         for (size_t k = 0; k < KN_ARRAY_SIZE(names); k++) {
                 metric_head(out, names[k], helps[k], types[k]);
-                for (size_t i = 0; v.pods && i < v.pods->n_stats; i++) {
-                        const Runtime__V1__PodSandboxStats *ps = v.pods->stats[i];
+                for (size_t i = 0; i < v.n_pods; i++) {
+                        const Runtime__V1__PodSandboxStats *ps = v.pods[i];
                         const Runtime__V1__LinuxPodSandboxStats *lx = ps->linux;
                         const Runtime__V1__PodSandboxMetadata *md = ps->attributes ? ps->attributes->metadata : NULL;
                         if (!md || !lx)
