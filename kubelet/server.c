@@ -300,8 +300,15 @@ static void accept_one(kubelet_server *s, int lfd, bool secure)
         struct job *j;
         int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-        if (fd < 0)
+        if (fd < 0) {
+                if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                        /* the listener stays readable: pause rather than spin (or until stopped) */
+                        struct pollfd p = {s->stop_fd, POLLIN, 0};
+                        kn_warn("kubelet server: failed to accept a connection: %s", strerror(errno));
+                        poll(&p, 1, 500);
+                }
                 return;
+        }
         pthread_mutex_lock(&s->lock);
         if (s->n_conns >= KUBELET_SERVER_MAX_CONNS) {
                 pthread_mutex_unlock(&s->lock);
