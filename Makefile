@@ -40,8 +40,8 @@ OBJ := $(SRC:%.c=build/obj/%.o)
 CORE_OBJ := $(CORE_SRC:%.c=build/obj/%.o)
 # proxy and runtime modules with no applet state, linked into unit tests too
 PROXY_LIB_SRC := proxy/nft.c proxy/nft_expr.c proxy/conntrack.c proxy/model.c proxy/rules.c proxy/proxier.c
-# the kubelet API server's modules (no applet state), for their unit tests
-KUBELET_LIB_SRC := kubelet/config.c kubelet/http.c kubelet/tls.c kubelet/auth.c kubelet/logs.c kubelet/server.c kubelet/streams.c kubelet/stats.c
+# the kubelet's modules (kubelet/ depends only on core/ and runtime/)
+KUBELET_LIB_SRC := $(wildcard kubelet/*.c)
 LIB_SRC := $(CORE_SRC) $(PROXY_LIB_SRC) $(RUNTIME_SRC) $(GEN_SRC) $(KUBELET_LIB_SRC)
 LIB_OBJ := $(LIB_SRC:%.c=build/obj/%.o)
 # the unit tests' scripted HTTP/2 server (test_cri) uses libnghttp2
@@ -105,7 +105,10 @@ $(GEN_SRC) $(GEN_HDR) &: $(GEN)/api.proto
 build/unit/test_%: tests/unit/test_%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -Icore -Iproxy -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(UNIT_LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -Icore -Iproxy -Ikubelet -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(UNIT_LDLIBS)
+
+# test_probes serves HTTPS with a self-signed certificate (and gRPC over h2c)
+build/unit/test_probes build/asan/unit/test_probes: LDLIBS += $(shell $(PKG_CONFIG) --libs libssl)
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -125,7 +128,7 @@ build/asan/obj/%.o: %.c | $(GEN_HDR)
 build/asan/unit/test_%: tests/unit/test_%.c $(ASAN_CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@ (asan)"
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Icore -Iproxy -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(UNIT_LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Icore -Iproxy -Ikubelet -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(UNIT_LDLIBS)
 -include $(ASAN_CORE_OBJ:.o=.d) $(ASAN_UNIT_BIN:=.d)
 asan-run: $(ASAN_UNIT_BIN)
 	@set -e; for t in $(ASAN_UNIT_BIN); do echo "== $$t (asan+ubsan)"; \
@@ -134,7 +137,7 @@ endif
 
 # ---- fuzzing (clang + libFuzzer) ----
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := config watch kubeconfig kpb cri
+FUZZ_TARGETS := config watch kubeconfig kpb cri quantity
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Ibuild/gen -Ulinux \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)

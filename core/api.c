@@ -64,6 +64,21 @@ int kn_api_new(const kn_kubeconfig *kc, const kn_api_opts *opts, kn_api **ret, k
                 return kn_error_set(err, -EINVAL, "no API server address");
         if (kc->tls_server_name)
                 return kn_error_set(err, -ENOTSUP, "tls-server-name is not supported");
+        if (kc->insecure && (kc->ca_file || kc->ca_data.data))
+                return kn_error_set(err, -EINVAL, "insecure-skip-tls-verify cannot be used with a certificate "
+                                    "authority: specifying a root certificates file with the insecure flag is "
+                                    "not allowed");
+        if (strncmp(kc->server, "http://", 7) == 0 && !(opts && opts->allow_insecure_credentials)) {
+                /* A token would travel in clear text; a client key would not be used at all. */
+                if (kc->token || kc->token_file)
+                        return kn_error_set(err, -EPERM, "refusing to send a bearer token to %s over plain "
+                                            "http://; use https://, or set KNODE_ALLOW_INSECURE_CREDENTIALS=1 "
+                                            "to allow it", kc->server);
+                if (kc->key_file || kc->key_data.data)
+                        return kn_error_set(err, -EPERM, "refusing a client key with %s: plain http:// would "
+                                            "not authenticate with it; use https://, or set "
+                                            "KNODE_ALLOW_INSECURE_CREDENTIALS=1 to allow it", kc->server);
+        }
         api = kn_calloc(1, sizeof(*api));
         api->server = kn_strdup(kc->server);
         api->tls_server_name = kn_strdup(kc->tls_server_name);
@@ -222,6 +237,7 @@ struct xfer {
         int retry_after;
         kn_api_data_cb cb;
         kn_api_start_cb start_cb;
+        int (*tick_cb)(void *userdata);
         void *userdata;
         const volatile int *stop;
         int cb_ret;
@@ -279,7 +295,9 @@ static int progress_cb(void *u, curl_off_t dt, curl_off_t dn, curl_off_t ut, cur
 {
         struct xfer *x = u;
         (void)dt, (void)dn, (void)ut, (void)un;
-        return x->stop && *x->stop ? 1 : 0;
+        if (x->stop && __atomic_load_n(x->stop, __ATOMIC_RELAXED))
+                return 1;
+        return x->tick_cb && x->tick_cb(x->userdata) ? 1 : 0;
 }
 
 static int map_status(long code, const char *reason)
@@ -439,7 +457,7 @@ static int perform(kn_api *api, const char *method, const char *path, const char
         curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
         curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
         curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
-        if (x->stop) {
+        if (x->stop || x->tick_cb) {
                 curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
                 curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress_cb);
                 curl_easy_setopt(c, CURLOPT_XFERINFODATA, x);
@@ -575,7 +593,11 @@ int kn_api_delete(kn_api *api, const char *path, const cJSON *delete_options, kn
 int kn_api_stream(kn_api *api, const char *path, const kn_api_stream_opts *o, kn_api_data_cb cb, void *userdata,
                   kn_api_error *err)
 {
-        struct xfer x = {.cb = cb, .start_cb = o ? o->start_cb : NULL, .userdata = userdata, .stop = o ? o->stop : NULL};
+        struct xfer x = {.cb = cb,
+                         .start_cb = o ? o->start_cb : NULL,
+                         .tick_cb = o ? o->tick_cb : NULL,
+                         .userdata = userdata,
+                         .stop = o ? o->stop : NULL};
         int r;
 
         x.body.max = 1 << 20; /* only error bodies are collected */

@@ -17,6 +17,9 @@ typedef struct kn_api_opts {
         long timeout_ms;        /* per request; 0 = 60 s */
         long connect_timeout_ms;/* 0 = 10 s */
         size_t max_response;    /* 0 = KN_API_MAX_RESPONSE_DEFAULT */
+        /* Allow a token or client key with a plain http:// server (refused otherwise;
+         * kn_env_new sets it from KNODE_ALLOW_INSECURE_CREDENTIALS=1). */
+        bool allow_insecure_credentials;
 } kn_api_opts;
 
 /* Errors: the return value is a negative errno; *err says more.
@@ -47,6 +50,8 @@ typedef struct kn_list_opts {
         void *userdata;
 } kn_list_opts;
 
+/* Refuses (-EINVAL) insecure-skip-tls-verify with a CA, as client-go does, and (-EPERM)
+ * credentials that plain http:// would expose or ignore, unless allowed in OPTS. */
 int kn_api_new(const kn_kubeconfig *kc, const kn_api_opts *opts, kn_api **ret, kn_error *err);
 void kn_api_free(kn_api *api);
 const char *kn_api_server(const kn_api *api);
@@ -80,6 +85,10 @@ typedef struct kn_api_stream_opts {
         const volatile int *stop;  /* may be NULL; polled about once a second */
         bool protobuf;             /* accept Kubernetes protobuf (then see START_CB's type) */
         kn_api_start_cb start_cb;  /* may be NULL */
+        /* May be NULL: called with USERDATA on the calling thread, between DATA_CB calls,
+         * at least about once a second while the request is open (often more: keep it
+         * cheap); a non-zero return ends the stream with -ECANCELED. */
+        int (*tick_cb)(void *userdata);
 } kn_api_stream_opts;
 int kn_api_stream(kn_api *api, const char *path, const kn_api_stream_opts *o, kn_api_data_cb cb, void *userdata,
                   kn_api_error *err);

@@ -41,22 +41,35 @@ struct kn_informer {
         char *gv, *resource, *ns, *label_selector, *field_selector, *path;
         kn_informer_opts opts;
 
-        pthread_rwlock_t cache_lock; /* guards cache */
-        kn_hashmap cache;            /* key -> struct entry, or a tagged rv digest (keys-only) */
+        /* Only the informer thread writes the cache (so it reads it without the lock);
+         * other threads read it under the read lock. */
+        pthread_rwlock_t cache_lock;
+        kn_hashmap cache; /* key -> struct entry, or a tagged rv digest (keys-only) */
 
-        pthread_mutex_t dispatch;    /* one event at a time: cache change + handler calls */
+        /* Informer thread only: the handlers that see every event; in keys-only mode, late
+         * handlers being brought up to date by a list ("fed"), and the keys they were given. */
         kn_informer_handlers *handlers;
         size_t n_handlers;
+        kn_informer_handlers *feeding;
+        size_t n_feeding;
+        kn_hashmap fed;
+        bool want_list; /* a watch was ended to list for late keys-only handlers */
+        kn_watch_decoder dec;
 
-        pthread_mutex_t mu;          /* guards synced, stats, rv; with cond for waits */
+        pthread_mutex_t mu;          /* guards what follows; with cond for waits */
         pthread_cond_t cond;
+        kn_informer_handlers *pending; /* added, not yet brought up to date */
+        size_t n_pending;
+        unsigned long pending_gen;   /* counts kn_informer_add_handlers calls */
         bool synced, started;
         volatile int stop;
         pthread_t thread;
         char rv[64];
         kn_informer_stats stats;
-        kn_watch_decoder dec;
 };
+
+/* STOP is set under MU, and read without it by this thread and curl's progress callback. */
+static bool stopping(kn_informer *inf) { return __atomic_load_n(&inf->stop, __ATOMIC_RELAXED); }
 
 static void entry_free(void *p)
 {
@@ -86,9 +99,14 @@ int kn_informer_new(kn_api *api, const char *gv, const char *resource, const cha
                 inf->opts.page_size = 500;
         if (!inf->opts.max_objects)
                 inf->opts.max_objects = 1000000;
+        if (inf->opts.backoff_initial_ms <= 0)
+                inf->opts.backoff_initial_ms = BACKOFF_INITIAL_MS;
+        if (inf->opts.backoff_max_ms <= 0)
+                inf->opts.backoff_max_ms = BACKOFF_MAX_MS;
+        if (inf->opts.backoff_max_ms < inf->opts.backoff_initial_ms)
+                inf->opts.backoff_max_ms = inf->opts.backoff_initial_ms;
         inf->path = kn_api_path(gv, resource, ns, NULL, NULL);
         pthread_rwlock_init(&inf->cache_lock, NULL);
-        pthread_mutex_init(&inf->dispatch, NULL);
         pthread_mutex_init(&inf->mu, NULL);
         {
                 pthread_condattr_t ca;
@@ -103,50 +121,104 @@ int kn_informer_new(kn_api *api, const char *gv, const char *resource, const cha
 
 const char *kn_informer_resource(const kn_informer *inf) { return inf->resource; }
 
-/* ---- handler dispatch (caller holds inf->dispatch) ---- */
+/* ---- handlers (informer thread) ---- */
 
-static void call_add(kn_informer *inf, const cJSON *obj)
+enum event { EV_ADD, EV_UPDATE, EV_DELETE };
+
+static void notify(const kn_informer_handlers *hs, size_t n, enum event ev, const cJSON *old, const cJSON *obj)
 {
-        for (size_t i = 0; i < inf->n_handlers; i++)
-                if (inf->handlers[i].on_add)
-                        inf->handlers[i].on_add(inf->handlers[i].userdata, obj);
+        for (size_t i = 0; i < n; i++) {
+                const kn_informer_handlers *h = &hs[i];
+                if (ev == EV_ADD && h->on_add)
+                        h->on_add(h->userdata, obj);
+                else if (ev == EV_UPDATE && h->on_update)
+                        h->on_update(h->userdata, old, obj);
+                else if (ev == EV_DELETE && h->on_delete)
+                        h->on_delete(h->userdata, obj);
+        }
 }
 
-static void call_update(kn_informer *inf, const cJSON *old, const cJSON *obj)
+static void append_handler(kn_informer_handlers **hs, size_t *n, const kn_informer_handlers *h)
 {
-        for (size_t i = 0; i < inf->n_handlers; i++)
-                if (inf->handlers[i].on_update)
-                        inf->handlers[i].on_update(inf->handlers[i].userdata, old, obj);
+        *hs = kn_realloc(*hs, (*n + 1) * sizeof(**hs));
+        (*hs)[(*n)++] = *h;
 }
 
-static void call_delete(kn_informer *inf, const cJSON *obj)
-{
-        for (size_t i = 0; i < inf->n_handlers; i++)
-                if (inf->handlers[i].on_delete)
-                        inf->handlers[i].on_delete(inf->handlers[i].userdata, obj);
-}
-
+/* Handlers are never called here: they are queued, and the informer thread brings each
+ * up to date at its next step (serve_pending), so a handler sees the cache as a whole. */
 void kn_informer_add_handlers(kn_informer *inf, const kn_informer_handlers *h)
 {
-        pthread_mutex_lock(&inf->dispatch);
-        inf->handlers = kn_realloc(inf->handlers, (inf->n_handlers + 1) * sizeof(*h));
-        inf->handlers[inf->n_handlers++] = *h;
-        if (kn_informer_synced(inf)) {
-                /* Replay what we have, so a late subscriber sees the same world. */
-                const char *key;
-                void *v;
-                pthread_rwlock_rdlock(&inf->cache_lock);
-                for (size_t it = 0; kn_hashmap_next(&inf->cache, &it, &key, &v);)
-                        if (h->on_add && entry_obj(v))
-                                h->on_add(h->userdata, entry_obj(v));
-                pthread_rwlock_unlock(&inf->cache_lock);
-                if (h->on_synced)
-                        h->on_synced(h->userdata);
-        }
-        pthread_mutex_unlock(&inf->dispatch);
+        pthread_mutex_lock(&inf->mu);
+        append_handler(&inf->pending, &inf->n_pending, h);
+        inf->pending_gen++;
+        pthread_cond_broadcast(&inf->cond);
+        pthread_mutex_unlock(&inf->mu);
 }
 
-/* ---- cache changes ---- */
+/* Bring the handlers added since the last call up to date, between two events (never
+ * inside one): each is handed every cached object as an add, then on_synced if the
+ * informer has synced, and from then on sees every event. A keys-only cache has no
+ * objects to hand out, so there a handler joins at once only while the cache is empty;
+ * otherwise it waits for a list (do_list feeds it) and this returns true. */
+static bool serve_pending(kn_informer *inf)
+{
+        for (;;) {
+                _cleanup_free_ kn_informer_handlers *hs = NULL;
+                size_t n;
+                bool synced;
+
+                pthread_mutex_lock(&inf->mu);
+                if (!inf->n_pending || (inf->opts.keys_only && inf->cache.len)) {
+                        bool waiting = inf->n_pending > 0;
+                        pthread_mutex_unlock(&inf->mu);
+                        return waiting;
+                }
+                hs = TAKE_PTR(inf->pending);
+                n = inf->n_pending;
+                inf->n_pending = 0;
+                synced = inf->synced;
+                pthread_mutex_unlock(&inf->mu);
+                for (size_t i = 0; i < n; i++) {
+                        const char *key;
+                        void *v;
+                        if (hs[i].on_add)
+                                for (size_t it = 0; kn_hashmap_next(&inf->cache, &it, &key, &v);)
+                                        hs[i].on_add(hs[i].userdata, entry_obj(v));
+                        if (synced && hs[i].on_synced)
+                                hs[i].on_synced(hs[i].userdata);
+                        append_handler(&inf->handlers, &inf->n_handlers, &hs[i]);
+                }
+        }
+}
+
+/* Keys-only: a list starts; the handlers waiting for one are fed it from its first item. */
+static void start_feeding(kn_informer *inf)
+{
+        if (!inf->opts.keys_only || inf->n_feeding)
+                return;
+        pthread_mutex_lock(&inf->mu);
+        inf->feeding = TAKE_PTR(inf->pending);
+        inf->n_feeding = inf->n_pending;
+        inf->n_pending = 0;
+        pthread_mutex_unlock(&inf->mu);
+        if (inf->n_feeding)
+                kn_v(4, "%s informer: listing for %zu late handler(s)", inf->resource, inf->n_feeding);
+}
+
+/* The list went through: every cached key was fed, so the fed handlers are up to date. */
+static void finish_feeding(kn_informer *inf)
+{
+        for (size_t i = 0; i < inf->n_feeding; i++) {
+                if (inf->feeding[i].on_synced)
+                        inf->feeding[i].on_synced(inf->feeding[i].userdata);
+                append_handler(&inf->handlers, &inf->n_handlers, &inf->feeding[i]);
+        }
+        free(TAKE_PTR(inf->feeding));
+        inf->n_feeding = 0;
+        kn_hashmap_clear(&inf->fed, NULL);
+}
+
+/* ---- cache changes (informer thread) ---- */
 
 static void set_rv(kn_informer *inf, const char *rv)
 {
@@ -157,116 +229,95 @@ static void set_rv(kn_informer *inf, const char *rv)
         pthread_mutex_unlock(&inf->mu);
 }
 
-/* Takes OBJ. */
-static void upsert(kn_informer *inf, cJSON *obj)
+/* Cache OBJ under KEY and tell the handlers; takes OBJ. A listed object (LISTED) whose
+ * resourceVersion is cached already is news only to a fed handler that lacks it. */
+static void upsert(kn_informer *inf, const char *key, cJSON *obj, bool listed)
 {
-        _cleanup_free_ char *key = kn_obj_key(obj);
-        void *v, *old = NULL;
-        const char *rv;
+        bool changed = !listed || !entry_rv_is(kn_hashmap_get(&inf->cache, key),
+                                                kn_obj_str(obj, "metadata.resourceVersion"));
+        bool feed = inf->n_feeding && !kn_hashmap_get(&inf->fed, key);
+        void *old = NULL;
 
-        if (!key) {
-                kn_debug("ignoring %s object without metadata.name", inf->resource);
+        if (!changed && !feed) {
                 cJSON_Delete(obj);
                 return;
         }
         if (inf->opts.transform)
                 inf->opts.transform(obj);
-        rv = kn_obj_str(obj, "metadata.resourceVersion");
-        if (inf->opts.keys_only) {
-                v = rv_tag(rv);
-        } else {
-                struct entry *e = kn_calloc(1, sizeof(*e));
-                snprintf(e->rv, sizeof(e->rv), "%s", rv ? rv : "");
-                e->obj = obj;
-                v = e;
+        if (changed) {
+                const char *rv = kn_obj_str(obj, "metadata.resourceVersion");
+                void *v;
+                if (inf->opts.keys_only) {
+                        v = rv_tag(rv);
+                } else {
+                        struct entry *e = kn_calloc(1, sizeof(*e));
+                        snprintf(e->rv, sizeof(e->rv), "%s", rv ? rv : "");
+                        e->obj = obj;
+                        v = e;
+                }
+                pthread_rwlock_wrlock(&inf->cache_lock);
+                kn_hashmap_put(&inf->cache, key, v, &old);
+                pthread_rwlock_unlock(&inf->cache_lock);
+                notify(inf->handlers, inf->n_handlers, old ? EV_UPDATE : EV_ADD, entry_obj(old), obj);
+                if (!feed) /* fed handlers had this key: they follow like the others */
+                        notify(inf->feeding, inf->n_feeding, EV_UPDATE, NULL, obj);
         }
-        pthread_rwlock_wrlock(&inf->cache_lock);
-        kn_hashmap_put(&inf->cache, key, v, &old);
-        pthread_rwlock_unlock(&inf->cache_lock);
-        if (old)
-                call_update(inf, entry_obj(old), obj);
-        else
-                call_add(inf, obj);
+        if (feed) {
+                kn_hashmap_put(&inf->fed, key, (void *)1, NULL);
+                notify(inf->feeding, inf->n_feeding, EV_ADD, NULL, obj);
+        }
         if (inf->opts.keys_only)
                 cJSON_Delete(obj);
         entry_free(old);
 }
 
-/* Takes OBJ (the last state of the deleted object). */
-static void delete_obj(kn_informer *inf, cJSON *obj)
+/* Uncache KEY; OBJ (may be NULL: the cached object, or in keys-only mode a stub naming
+ * the key) is handed to the handlers that had it. */
+static void uncache(kn_informer *inf, const char *key, const cJSON *obj)
 {
-        _cleanup_free_ char *key = kn_obj_key(obj);
+        _cleanup_cjson_ cJSON *stub = NULL;
         void *old;
 
-        if (!key) {
-                cJSON_Delete(obj);
-                return;
-        }
-        if (inf->opts.transform)
-                inf->opts.transform(obj);
         pthread_rwlock_wrlock(&inf->cache_lock);
         old = kn_hashmap_remove(&inf->cache, key);
         pthread_rwlock_unlock(&inf->cache_lock);
-        if (old)
-                call_delete(inf, obj);
+        if (!old)
+                return;
+        if (!obj)
+                obj = entry_obj(old);
+        if (!obj) {
+                const char *slash = strchr(key, '/');
+                cJSON *md;
+                stub = cJSON_CreateObject();
+                md = cJSON_AddObjectToObject(stub, "metadata");
+                if (slash) {
+                        _cleanup_free_ char *ns = kn_strndup(key, (size_t)(slash - key));
+                        cJSON_AddStringToObject(md, "namespace", ns);
+                }
+                cJSON_AddStringToObject(md, "name", slash ? slash + 1 : key);
+                obj = stub;
+        }
+        notify(inf->handlers, inf->n_handlers, EV_DELETE, NULL, obj);
+        if (inf->n_feeding && kn_hashmap_remove(&inf->fed, key))
+                notify(inf->feeding, inf->n_feeding, EV_DELETE, NULL, obj);
         entry_free(old);
-        cJSON_Delete(obj);
 }
 
 /* ---- list ---- */
 
-
-/* Apply one listed object: an event only if it is new or changed. Takes OBJ. */
-static void list_item(kn_informer *inf, const char *key, cJSON *obj)
-{
-        const char *orv = kn_obj_str(obj, "metadata.resourceVersion");
-        bool same;
-
-        pthread_rwlock_rdlock(&inf->cache_lock);
-        same = entry_rv_is(kn_hashmap_get(&inf->cache, key), orv);
-        pthread_rwlock_unlock(&inf->cache_lock);
-        if (same)
-                cJSON_Delete(obj);
-        else
-                upsert(inf, obj);
-}
-
-/* Delete every cached object whose key is not in SEEN (caller holds dispatch). */
+/* Delete every cached object whose key is not in SEEN. */
 static void delete_unseen(kn_informer *inf, const kn_hashmap *seen)
 {
         const char *key;
         void *v;
         size_t n_gone = 0;
-        char **gone;
+        char **gone = kn_calloc(inf->cache.len + 1, sizeof(char *));
 
-        pthread_rwlock_rdlock(&inf->cache_lock);
-        gone = kn_calloc(inf->cache.len + 1, sizeof(char *));
         for (size_t it = 0; kn_hashmap_next(&inf->cache, &it, &key, &v);)
                 if (!kn_hashmap_get(seen, key))
                         gone[n_gone++] = kn_strdup(key);
-        pthread_rwlock_unlock(&inf->cache_lock);
         for (size_t i = 0; i < n_gone; i++) {
-                void *e;
-                pthread_rwlock_wrlock(&inf->cache_lock);
-                e = kn_hashmap_remove(&inf->cache, gone[i]);
-                pthread_rwlock_unlock(&inf->cache_lock);
-                if (entry_obj(e)) {
-                        call_delete(inf, entry_obj(e));
-                } else if (e) {
-                        /* keys-only: hand out a minimal object naming what was deleted */
-                        _cleanup_cjson_ cJSON *stub = cJSON_CreateObject();
-                        cJSON *md = cJSON_AddObjectToObject(stub, "metadata");
-                        char *slash = strchr(gone[i], '/');
-                        if (slash) {
-                                *slash = '\0';
-                                cJSON_AddStringToObject(md, "namespace", gone[i]);
-                                cJSON_AddStringToObject(md, "name", slash + 1);
-                        } else {
-                                cJSON_AddStringToObject(md, "name", gone[i]);
-                        }
-                        call_delete(inf, stub);
-                }
-                entry_free(e);
+                uncache(inf, gone[i], NULL);
                 free(gone[i]);
         }
         free(gone);
@@ -294,23 +345,26 @@ static int list_one(cJSON *it, void *userdata)
                 return 0;
         }
         kn_hashmap_put(&l->seen, key, (void *)1, NULL);
-        pthread_mutex_lock(&l->inf->dispatch);
-        list_item(l->inf, key, it);
-        pthread_mutex_unlock(&l->inf->dispatch);
+        upsert(l->inf, key, it, true);
         return 0;
 }
 
 /* List with paging and replace the cache: each page is handed out (adds and updates)
  * and freed before the next is fetched, so memory stays at one page; what was not
  * listed at all is deleted at the end. A protobuf page is handed out item by item as
- * it is decoded, so it is held only as its encoded bytes. */
+ * it is decoded, so it is held only as its encoded bytes. Late keys-only handlers are
+ * fed the whole list as adds (a listed object unchanged in the cache is no event for
+ * the others). */
 static int do_list(kn_informer *inf)
 {
         struct listing l = {.inf = inf};
         _cleanup_free_ char *cont = NULL, *rv = NULL;
         kn_api_error err;
+        bool first;
         int r;
 
+        serve_pending(inf);
+        start_feeding(inf);
         for (;;) {
                 _cleanup_cjson_ cJSON *list = NULL;
                 kn_list_opts lo = {.label_selector = inf->label_selector,
@@ -363,23 +417,21 @@ static int do_list(kn_informer *inf)
                 cont = kn_strdup(c);
         }
 
-        pthread_mutex_lock(&inf->dispatch);
+        serve_pending(inf); /* handlers added during the list: replay the listed objects */
         delete_unseen(inf, &l.seen);
         kn_hashmap_clear(&l.seen, NULL);
         set_rv(inf, rv);
         pthread_mutex_lock(&inf->mu);
         inf->stats.lists++;
-        {
-                bool first = !inf->synced;
-                inf->synced = true;
-                pthread_cond_broadcast(&inf->cond);
-                pthread_mutex_unlock(&inf->mu);
-                if (first)
-                        for (size_t i = 0; i < inf->n_handlers; i++)
-                                if (inf->handlers[i].on_synced)
-                                        inf->handlers[i].on_synced(inf->handlers[i].userdata);
-        }
-        pthread_mutex_unlock(&inf->dispatch);
+        first = !inf->synced;
+        inf->synced = true;
+        pthread_cond_broadcast(&inf->cond);
+        pthread_mutex_unlock(&inf->mu);
+        if (first)
+                for (size_t i = 0; i < inf->n_handlers; i++)
+                        if (inf->handlers[i].on_synced)
+                                inf->handlers[i].on_synced(inf->handlers[i].userdata);
+        finish_feeding(inf);
         return 0;
 }
 
@@ -388,6 +440,7 @@ static int do_list(kn_informer *inf)
 static int on_event(enum kn_watch_type type, cJSON *obj, void *userdata)
 {
         kn_informer *inf = userdata;
+        _cleanup_free_ char *key = NULL;
         const char *rv;
         int r = 0;
 
@@ -417,13 +470,32 @@ static int on_event(enum kn_watch_type type, cJSON *obj, void *userdata)
         rv = kn_obj_str(obj, "metadata.resourceVersion");
         if (rv)
                 set_rv(inf, rv);
-        pthread_mutex_lock(&inf->dispatch);
-        if (type == KN_WATCH_DELETED)
-                delete_obj(inf, obj);
-        else
-                upsert(inf, obj);
-        pthread_mutex_unlock(&inf->dispatch);
+        key = kn_obj_key(obj);
+        if (!key) {
+                kn_debug("ignoring %s object without metadata.name", inf->resource);
+                cJSON_Delete(obj);
+        } else if (type == KN_WATCH_DELETED) {
+                if (inf->opts.transform)
+                        inf->opts.transform(obj);
+                uncache(inf, key, obj);
+                cJSON_Delete(obj);
+        } else {
+                upsert(inf, key, obj, false);
+        }
         return 0;
+}
+
+/* Called by curl at least about once a second during a watch: late handlers are brought
+ * up to date now, not at the next event; for late keys-only ones, the watch ends so
+ * that a list can feed them. */
+static int on_tick(void *userdata)
+{
+        kn_informer *inf = userdata;
+
+        if (!serve_pending(inf))
+                return 0;
+        inf->want_list = true;
+        return 1;
 }
 
 /* The server may answer a protobuf request with JSON: decode what it sent. */
@@ -461,7 +533,7 @@ static int do_watch(kn_informer *inf)
         kn_watch_decoder_reset(&inf->dec);
         kn_watch_decoder_set_format(&inf->dec, KN_WATCH_JSON);
         so = (kn_api_stream_opts){.timeout_ms = (timeout_s + 60) * 1000, .stop = &inf->stop,
-                                  .protobuf = inf->opts.protobuf, .start_cb = on_start};
+                                  .protobuf = inf->opts.protobuf, .start_cb = on_start, .tick_cb = on_tick};
         r = kn_api_stream(inf->api, q, &so, on_data, inf, &err);
         if (r == -EBADMSG || r == -EFBIG)
                 kn_debug("watch of %s: %s", inf->resource, inf->dec.error);
@@ -473,26 +545,45 @@ static int do_watch(kn_informer *inf)
         return r;
 }
 
-/* Sleep up to MS unless stopped; returns true if stopped. */
+/* Sleep up to MS unless stopped; returns true if stopped. Handlers added meanwhile are
+ * brought up to date at once, not after the back-off (keys-only: if the cache is empty). */
 static bool sleep_or_stop(kn_informer *inf, long ms)
 {
         struct timespec ts = kn_deadline(ms);
+        unsigned long gen;
         bool stopped;
 
         pthread_mutex_lock(&inf->mu);
-        while (!inf->stop && pthread_cond_timedwait(&inf->cond, &inf->mu, &ts) == 0)
-                ;
+        gen = inf->pending_gen;
+        while (!inf->stop) {
+                if (gen != inf->pending_gen) {
+                        gen = inf->pending_gen;
+                        pthread_mutex_unlock(&inf->mu);
+                        serve_pending(inf);
+                        pthread_mutex_lock(&inf->mu);
+                        continue;
+                }
+                if (pthread_cond_timedwait(&inf->cond, &inf->mu, &ts) == ETIMEDOUT)
+                        break;
+        }
         stopped = inf->stop;
         pthread_mutex_unlock(&inf->mu);
         return stopped;
 }
 
-static long backoff_next(long *cur)
+/* Back off after a failure: the base doubles from backoff_initial_ms up to backoff_max_ms
+ * (*CUR holds the next base; 0 starts over), plus jitter of up to one base, like
+ * client-go. Returns true if stopped meanwhile. */
+static bool back_off(kn_informer *inf, long *cur)
 {
-        long base = *cur ? *cur : BACKOFF_INITIAL_MS;
-        long ms = base + (long)(kn_random() % (uint64_t)base); /* jitter 1.0, like client-go */
-        *cur = base * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : base * 2;
-        return ms;
+        long base = *cur ? *cur : inf->opts.backoff_initial_ms;
+        long ms = base + (long)(kn_random() % (uint64_t)base);
+
+        *cur = base * 2 > inf->opts.backoff_max_ms ? inf->opts.backoff_max_ms : base * 2;
+        pthread_mutex_lock(&inf->mu);
+        inf->stats.backoff_ms = base;
+        pthread_mutex_unlock(&inf->mu);
+        return sleep_or_stop(inf, ms);
 }
 
 static void *informer_thread(void *p)
@@ -502,17 +593,24 @@ static void *informer_thread(void *p)
         long backoff = 0;
 
         kn_watch_decoder_init(&inf->dec, 0, on_event, inf);
-        while (!inf->stop) {
+        while (!stopping(inf)) {
                 int r;
 
+                /* Handlers added before the start or since the last step; late keys-only
+                 * ones need a list. */
+                if (serve_pending(inf))
+                        need_list = true;
                 if (need_list) {
                         r = do_list(inf);
                         if (r < 0) {
-                                if (sleep_or_stop(inf, backoff_next(&backoff)))
+                                if (back_off(inf, &backoff))
                                         break;
                                 continue;
                         }
+                        /* The server answers again: a later failure backs off from the start. */
+                        backoff = 0;
                         need_list = false;
+                        continue;
                 }
                 {
                         int64_t t0 = kn_now_ms();
@@ -520,9 +618,14 @@ static void *informer_thread(void *p)
                         pthread_mutex_lock(&inf->mu);
                         ev0 = inf->stats.events;
                         pthread_mutex_unlock(&inf->mu);
+                        inf->want_list = false;
                         r = do_watch(inf);
-                        if (inf->stop)
+                        if (stopping(inf))
                                 break;
+                        if (inf->want_list) {
+                                need_list = true;
+                                continue;
+                        }
                         if (r == 0) {
                                 bool idle;
                                 pthread_mutex_lock(&inf->mu);
@@ -534,7 +637,7 @@ static void *informer_thread(void *p)
                                         backoff = 0;
                                         continue;
                                 }
-                                if (sleep_or_stop(inf, backoff_next(&backoff)))
+                                if (back_off(inf, &backoff))
                                         break;
                                 continue;
                         }
@@ -551,7 +654,7 @@ static void *informer_thread(void *p)
                 pthread_mutex_lock(&inf->mu);
                 inf->stats.watch_errors++;
                 pthread_mutex_unlock(&inf->mu);
-                if (sleep_or_stop(inf, backoff_next(&backoff)))
+                if (back_off(inf, &backoff))
                         break;
         }
         kn_watch_decoder_free(&inf->dec);
@@ -576,7 +679,7 @@ void kn_informer_stop(kn_informer *inf)
         bool started;
 
         pthread_mutex_lock(&inf->mu);
-        inf->stop = 1;
+        __atomic_store_n(&inf->stop, 1, __ATOMIC_RELAXED);
         started = inf->started;
         inf->started = false;
         pthread_cond_broadcast(&inf->cond);
@@ -591,11 +694,13 @@ void kn_informer_free(kn_informer *inf)
                 return;
         kn_informer_stop(inf);
         kn_hashmap_clear(&inf->cache, entry_free);
+        kn_hashmap_clear(&inf->fed, NULL);
         pthread_rwlock_destroy(&inf->cache_lock);
-        pthread_mutex_destroy(&inf->dispatch);
         pthread_mutex_destroy(&inf->mu);
         pthread_cond_destroy(&inf->cond);
         free(inf->handlers);
+        free(inf->feeding);
+        free(inf->pending);
         free(inf->gv);
         free(inf->resource);
         free(inf->ns);

@@ -10,9 +10,18 @@
 
 typedef struct kn_informer kn_informer;
 
-/* Handlers run on the informer's thread, one event at a time, with no lock held.
- * Objects are valid only during the call (copy what you keep). OLD is NULL in
- * keys-only mode. */
+/* Handlers run on the informer's thread, one call at a time, with no lock of the
+ * informer held: a handler may read the cache (get, count, foreach) and stats and add
+ * handlers, on this informer or any other. It must not block for long and must not wait
+ * for its own informer (kn_informer_wait_synced, _stop, _free wait for the thread it
+ * runs on); so, too, whoever stops or frees an informer must not hold a lock its
+ * handlers take. Objects are valid only during the call (copy what you keep). OLD is
+ * NULL in keys-only mode.
+ *
+ * Whenever a handler is added (before the start, during a list, between list pages,
+ * during a watch, after the sync), it sees every object exactly once as an add, then
+ * on_synced exactly once (as soon as the informer has synced), then every later change;
+ * its adds, updates and deletes always describe the cache as it is. */
 typedef struct kn_informer_handlers {
         void (*on_add)(void *userdata, const cJSON *obj);
         void (*on_update)(void *userdata, const cJSON *old, const cJSON *obj);
@@ -34,11 +43,22 @@ typedef struct kn_informer_opts {
          * server answering JSON is still understood. Only kinds core/kpb knows: Service,
          * EndpointSlice (others fail with -EBADMSG). */
         bool protobuf;
+        /* Back-off after failures: doubles from backoff_initial_ms (0 = 800 ms) up to
+         * backoff_max_ms (0 = 30 s), plus jitter of up to the same again; a list that
+         * succeeds, or a watch that ends after events, starts it over. */
+        long backoff_initial_ms, backoff_max_ms;
 } kn_informer_opts;
 
 int kn_informer_new(kn_api *api, const char *group_version, const char *resource, const char *ns,
                     const kn_informer_opts *opts, kn_informer **ret);
-/* Handlers may be added at any time; a late one is first replayed the current cache. */
+/* Handlers may be added at any time, from any thread, also from a handler. This only
+ * queues H and never calls it: the informer thread brings H up to date at its next step
+ * (when it starts, at the end of a running list, within about a second during a watch,
+ * at once during a back-off) by handing it the cached objects as adds. A keys-only
+ * informer has no objects to hand out: a handler added while its cache is not empty gets
+ * them from a fresh list (a running watch is ended for it), and only the new handler
+ * sees the objects that list finds unchanged. Handlers are never removed; those added
+ * to a stopped informer are never called. */
 void kn_informer_add_handlers(kn_informer *inf, const kn_informer_handlers *h);
 int kn_informer_start(kn_informer *inf); /* idempotent */
 void kn_informer_stop(kn_informer *inf); /* joins the thread */
@@ -57,6 +77,7 @@ void kn_informer_foreach(kn_informer *inf, int (*cb)(void *userdata, const char 
 /* Statistics for tests and metrics. */
 typedef struct kn_informer_stats {
         unsigned long lists, watches, relists_gone, watch_errors, events;
+        long backoff_ms; /* base of the latest back-off wait (0: none yet) */
         char resource_version[64];
 } kn_informer_stats;
 void kn_informer_get_stats(kn_informer *inf, kn_informer_stats *ret);

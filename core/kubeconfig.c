@@ -90,6 +90,13 @@ static const char *str_of(const cJSON *o, const char *key)
         return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
 }
 
+/* KEY is set to something (not null, not ""): for fields knode refuses. */
+static bool has(const cJSON *o, const char *key)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+        return v && !cJSON_IsNull(v) && !(cJSON_IsString(v) && !v->valuestring[0]);
+}
+
 static char *resolve_path(const char *dir, const char *p)
 {
         if (!p)
@@ -160,6 +167,13 @@ int kn_kubeconfig_parse(const char *name, const char *data, size_t len, const ch
         kc->ca_file = resolve_path(dir, str_of(cluster, "certificate-authority"));
         insecure = cJSON_GetObjectItemCaseSensitive(cluster, "insecure-skip-tls-verify");
         kc->insecure = cJSON_IsTrue(insecure);
+        if (kc->insecure && (kc->ca_file || str_of(cluster, "certificate-authority-data"))) {
+                /* as client-go: a CA that would not be checked is a mistake, not a choice */
+                kn_kubeconfig_free(kc);
+                return kn_error_set(err, -EINVAL, "%s: cluster \"%s\": insecure-skip-tls-verify cannot be used "
+                                    "with certificate-authority(-data): specifying a root certificates file "
+                                    "with the insecure flag is not allowed", name, cname);
+        }
         r = take_data(name, "certificate-authority-data", str_of(cluster, "certificate-authority-data"),
                       &kc->ca_data, err);
         if (r >= 0 && user) {
@@ -173,6 +187,13 @@ int kn_kubeconfig_parse(const char *name, const char *data, size_t len, const ch
                         r = take_data(name, "client-key-data", str_of(user, "client-key-data"), &kc->key_data, err);
                 if (r >= 0 && cJSON_GetObjectItemCaseSensitive(user, "exec"))
                         r = kn_error_set(err, -ENOTSUP, "%s: user \"%s\": exec credential plugins are not supported",
+                                         name, uname);
+                if (r >= 0 && has(user, "auth-provider"))
+                        r = kn_error_set(err, -ENOTSUP, "%s: user \"%s\": auth-provider plugins are not supported "
+                                         "(use a token, tokenFile or a client certificate)", name, uname);
+                if (r >= 0 && (has(user, "username") || has(user, "password")))
+                        r = kn_error_set(err, -ENOTSUP, "%s: user \"%s\": basic authentication (username/password) "
+                                         "is not supported (use a token, tokenFile or a client certificate)",
                                          name, uname);
                 if (r >= 0 && (!!(kc->cert_file || kc->cert_data.data) != !!(kc->key_file || kc->key_data.data)))
                         r = kn_error_set(err, -EINVAL, "%s: user \"%s\" has a client certificate without a key "

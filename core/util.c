@@ -2,6 +2,7 @@
 #include "util.h"
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -167,6 +168,92 @@ int64_t kn_now_ms(void)
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int kn_mkdir_p(const char *path, mode_t mode)
+{
+        _cleanup_free_ char *p = kn_strdup(path);
+
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = 0;
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return -errno;
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+        (void)st, (void)ftw;
+        if ((type == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT)
+                return 0; /* go on: remove what can be removed */
+        return 0;
+}
+
+int kn_rm_rf(const char *path)
+{
+        if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+int64_t kn_wall_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void kn_format_time(int64_t wall_ms, bool micro, char *buf, size_t len)
+{
+        time_t t = (time_t)(wall_ms / 1000);
+        struct tm tm;
+        char base[24];
+
+        gmtime_r(&t, &tm);
+        strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+        if (micro)
+                snprintf(buf, len, "%s.%06dZ", base, (int)(wall_ms % 1000) * 1000);
+        else
+                snprintf(buf, len, "%sZ", base);
+}
+
+int kn_parse_time(const char *s, int64_t *ret_ms)
+{
+        struct tm tm = {0};
+        const char *p;
+        int64_t ms = 0, off = 0;
+
+        if (!s || !(p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)))
+                return -EINVAL;
+        if (*p == '.') {
+                int digits = 0;
+                for (p++; *p >= '0' && *p <= '9'; p++, digits++)
+                        if (digits < 3)
+                                ms = ms * 10 + (*p - '0');
+                if (!digits)
+                        return -EINVAL;
+                for (; digits < 3; digits++)
+                        ms *= 10;
+        }
+        if (*p == 'Z' || *p == 'z') {
+                p++;
+        } else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+                int h = (p[1] - '0') * 10 + (p[2] - '0'), m = (p[4] - '0') * 10 + (p[5] - '0');
+                off = (int64_t)(h * 60 + m) * 60 * (*p == '+' ? 1 : -1);
+                p += 6;
+        } else {
+                return -EINVAL;
+        }
+        if (*p)
+                return -EINVAL;
+        *ret_ms = ((int64_t)timegm(&tm) - off) * 1000 + ms;
+        return 0;
 }
 
 int kn_parse_duration(const char *s, int64_t *ret_ms)

@@ -71,9 +71,20 @@ void kn_buf_printf(kn_buf *b, const char *fmt, ...) KN_PRINTF(2, 3);
 void kn_buf_free(kn_buf *b);
 
 int kn_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len);
+/* mkdir -p; existing directories are fine. */
+int kn_mkdir_p(const char *path, mode_t mode);
+/* rm -rf, staying on PATH's file system (mounts below it are left alone). */
+int kn_rm_rf(const char *path);
 bool kn_streq(const char *a, const char *b); /* NULL-safe */
 /* Monotonic clock in milliseconds. */
 int64_t kn_now_ms(void);
+/* Wall clock (CLOCK_REALTIME) in milliseconds, for timestamps sent to the API. */
+int64_t kn_wall_ms(void);
+/* Format wall-clock milliseconds as RFC 3339 in UTC: "2006-01-02T15:04:05Z", or with
+ * MICRO "2006-01-02T15:04:05.000000Z" (metav1.MicroTime). BUF needs 32 bytes. */
+void kn_format_time(int64_t wall_ms, bool micro, char *buf, size_t len);
+/* Parse RFC 3339 (Z or offset, optional fraction) into wall-clock ms; -EINVAL if not one. */
+int kn_parse_time(const char *s, int64_t *ret_ms);
 /* A CLOCK_MONOTONIC deadline MS from now, for pthread_cond_timedwait on a
  * condition variable made with that clock. */
 struct timespec kn_deadline(long ms);

@@ -34,11 +34,15 @@ typedef struct kubelet_config {
         char *volume_plugin_dir;
         char *resolv_conf;
         int64_t shutdown_grace_period;
-        /* the kubelet API server (kubelet/server.c) */
-        char *cert_dir;
-        int64_t authn_cache_ttl, authz_cache_authorized_ttl, authz_cache_unauthorized_ttl; /* ms */
-        char *container_log_max_size; /* a quantity, "10Mi" */
-        int64_t container_log_max_files;
+        char *register_with_taints, *cert_dir, *pod_infra_container_image;
+        cJSON *kube_reserved, *system_reserved;
+        bool fail_cgroupv1, cgroups_per_qos, cpu_cfs_quota;
+        int64_t pod_pids_limit, container_log_max_files, node_status_max_images;
+        char *container_log_max_size;
+        char *provider_id;
+        char *pod_logs_dir;
+        /* the kubelet API server's webhook caches (kubelet/auth.c), ms */
+        int64_t authn_cache_ttl, authz_cache_authorized_ttl, authz_cache_unauthorized_ttl;
 } kubelet_config;
 
 extern const kn_field kubelet_fields[];

@@ -1,22 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The kubelet applet. For now: configuration, API connection, the node's own Node and
- * Pod informers, and /healthz. Pod lifecycle arrives with the kubelet issues. */
-#include "kubelet.h"
-
+/* The kubelet applet: configuration, the API connection, the node's own Node and Pod
+ * informers, the node thread (node.c) and /healthz. */
 #include <stdio.h>
 
-#include "../core/httpd.h"
-#include "../core/log.h"
 #include "../core/signals.h"
-
-struct kubelet {
-        kubelet_config cfg;
-        kn_common_opts common;
-        kn_env *env; /* borrowed */
-        char *node_name;
-        kn_informer *node_informer, *pod_informer;
-        kn_httpd *healthz;
-};
+#include "internal.h"
+#include "pods.h"
 
 const kn_applet_spec kubelet_spec = {
         .name = "kubelet",
@@ -41,6 +30,8 @@ int kubelet_new(int argc, char **argv, kubelet **ret)
                 return r;
         }
         k->node_name = kn_node_name(k->cfg.hostname_override);
+        pthread_mutex_init(&k->runtime_lock, NULL);
+        k->start_ms = kn_now_ms();
         *ret = k;
         return KN_PARSE_CONTINUE;
 }
@@ -64,6 +55,25 @@ static void pods_synced(void *u)
 {
         kubelet *k = u;
         kn_info("pods bound to node %s: %zu", k->node_name, kn_informer_count(k->pod_informer));
+}
+
+/* The kubelet keeps Services only for service-link environment variables. */
+static void trim_service(cJSON *obj)
+{
+        cJSON *spec = cJSON_GetObjectItem(obj, "spec"), *meta = cJSON_GetObjectItem(obj, "metadata"), *it, *next;
+
+        cJSON_DeleteItemFromObject(obj, "status");
+        for (it = meta ? meta->child : NULL; it; it = next) {
+                next = it->next;
+                if (strcmp(it->string, "name") && strcmp(it->string, "namespace") && strcmp(it->string, "resourceVersion") &&
+                    strcmp(it->string, "uid"))
+                        cJSON_Delete(cJSON_DetachItemViaPointer(meta, it));
+        }
+        for (it = spec ? spec->child : NULL; it; it = next) {
+                next = it->next;
+                if (strcmp(it->string, "clusterIP") && strcmp(it->string, "ports"))
+                        cJSON_Delete(cJSON_DetachItemViaPointer(spec, it));
+        }
 }
 
 int kubelet_start(kubelet *k, kn_env *env)
@@ -90,12 +100,31 @@ int kubelet_start(kubelet *k, kn_env *env)
                 kn_httpd_route(k->healthz, "/healthz", healthz, k);
                 kn_httpd_start(k->healthz);
         }
+        r = cri_client_new(k->cfg.container_runtime_endpoint, k->cfg.image_service_endpoint,
+                           (long)k->cfg.runtime_request_timeout, &k->cri, &err);
+        if (r < 0) {
+                kn_err("failed to set up the container runtime client: %s", err.msg);
+                return r;
+        }
         k->node_informer = kn_informers_get(env->informers, "v1", "nodes", NULL, &nopts);
         k->pod_informer = kn_informers_get(env->informers, "v1", "pods", NULL, &popts);
+        k->svc_informer = kn_informers_get(env->informers, "v1", "services", NULL,
+                                           &(kn_informer_opts){.transform = trim_service});
         kn_informer_add_handlers(k->node_informer, &(kn_informer_handlers){.on_add = node_seen, .userdata = k});
         kn_informer_add_handlers(k->pod_informer, &(kn_informer_handlers){.on_synced = pods_synced, .userdata = k});
+        r = kubelet_pods_start(k);
+        if (r < 0) {
+                kn_err("failed to start the pod manager: %s", strerror(-r));
+                return r;
+        }
         kn_informer_start(k->node_informer);
+        kn_informer_start(k->svc_informer);
         kn_informer_start(k->pod_informer);
+        r = kubelet_node_start(k);
+        if (r < 0) {
+                kn_err("failed to start the node status thread: %s", strerror(-r));
+                return r;
+        }
         kn_info("kubelet %s (knode %s) started for node %s, API server %s", KN_KUBE_VERSION, kn_version_string,
                 k->node_name, kn_api_server(env->api));
         return 0;
@@ -103,7 +132,20 @@ int kubelet_start(kubelet *k, kn_env *env)
 
 void kubelet_stop(kubelet *k)
 {
+        /* no informer may call into the pod manager once it is gone */
+        if (k->pod_informer)
+                kn_informer_stop(k->pod_informer);
+        kubelet_node_stop(k);
+        kubelet_pods_stop(k);
+        cri_client_free(TAKE_PTR(k->cri));
         kn_httpd_free(TAKE_PTR(k->healthz));
+}
+
+void kubelet_runtime_get(kubelet *k, kubelet_runtime_state *ret)
+{
+        pthread_mutex_lock(&k->runtime_lock);
+        *ret = k->runtime;
+        pthread_mutex_unlock(&k->runtime_lock);
 }
 
 void kubelet_free(kubelet *k)
@@ -114,6 +156,7 @@ void kubelet_free(kubelet *k)
         kn_fields_free(kubelet_fields, kubelet_n_fields, &k->cfg);
         kn_common_free(&k->common);
         free(k->node_name);
+        pthread_mutex_destroy(&k->runtime_lock);
         free(k);
 }
 

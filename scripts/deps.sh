@@ -12,6 +12,9 @@ PKGS=(
 	nftables iproute2 conntrack openssl curl procps
 	containerd runc containernetworking-plugins
 	python3 python3-pytest
+	# the test node (tests/node/node.sh): runtime, CNI, local registry, image tools
+	containerd runc containernetworking-plugins docker-registry umoci skopeo
+	busybox-static bash-static util-linux
 )
 
 missing=()

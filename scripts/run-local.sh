@@ -1,45 +1,45 @@
 #!/usr/bin/env bash
 # Run knode on a local single-node cluster: a real etcd + kube-apiserver +
-# controller-manager + scheduler (tests/cluster/cluster.sh) and `knode all` as the
-# node, all inside the network namespace "knode-local", so that kube-proxy's nftables
-# rules never touch the host. Ctrl-C stops knode and the control plane and removes
-# the namespace.
+# controller-manager + scheduler, a local image registry, containerd + runc + CNI, and
+# `knode all` (kubelet + kube-proxy in one process) as the node — everything inside the
+# network namespace "knode-local" (tests/node/node.sh), whose only way out is a sink that
+# forwards nothing. Ctrl-C stops it all and removes the namespaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CLUSTER=tests/cluster/cluster.sh
-NODE=${KNODE_NODE_NAME:-knode-node}
-NS=${KNODE_NETNS:-knode-local}
-export KNODE_CLUSTER_DIR=${KNODE_CLUSTER_DIR:-/tmp/knode-local}
+export KNODE_NODE_NETNS=${KNODE_NETNS:-knode-local}
+export KNODE_NODE_DIR=${KNODE_NODE_DIR:-/tmp/knode-local}
+export KNODE_NODE_CGROUP_ROOT=${KNODE_NODE_CGROUP_ROOT:-/knode-local}
+export KNODE_CLUSTER_DIR=$KNODE_NODE_DIR/cluster
+export KUBELET=knode-all KUBE_PROXY=none
+NODE=tests/node/node.sh
 
-bash "$CLUSTER" build
-ip netns add "$NS"
+bash tests/cluster/cluster.sh build
 cleanup() {
 	trap - EXIT INT TERM
-	[[ -n ${pid:-} ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-	ip netns exec "$NS" bash "$CLUSTER" down || true
-	ip netns exec "$NS" ./knode kube-proxy --cleanup || true
-	ip netns del "$NS" || true
+	bash "$NODE" down || true
 }
 trap cleanup EXIT INT TERM
-ip -n "$NS" link set lo up
-ip netns exec "$NS" bash "$CLUSTER" up --full
-eval "$(bash "$CLUSTER" env)"
-# the node object, so kube-proxy's /healthz reports the node eligible (the kubelet
-# skeleton does not register it yet)
-ip netns exec "$NS" "$KNODE_KUBECTL" --kubeconfig "$KUBECONFIG" apply -f - >/dev/null <<NODE
-{"apiVersion": "v1", "kind": "Node", "metadata": {"name": "$NODE"}}
-NODE
+bash "$NODE" up
+eval "$(bash "$NODE" env)"
+K="ip netns exec $KNODE_NODE_NETNS $KNODE_K8S_BIN/kubectl --kubeconfig $KUBECONFIG"
 
 cat <<MSG
 ------------------------------------------------------------------------------
-knode is starting as node "$NODE" in network namespace "$NS". In another shell:
-  ip netns exec $NS $KNODE_KUBECTL --kubeconfig $KUBECONFIG get nodes,services -A
-  ip netns exec $NS nft list table ip kube-proxy
-  ip netns exec $NS curl -s 127.0.0.1:10256/healthz; ip netns exec $NS curl -s 127.0.0.1:10249/metrics
-Ctrl-C here stops knode and the control plane.
+knode (kubelet + kube-proxy, one process) runs node "$KNODE_NODE_NAME" in network namespace
+"$KNODE_NODE_NETNS". In another shell:
+
+  $K get nodes -o wide
+  $K create deployment web --image=registry.k8s.io/e2e-test-images/agnhost:2.63.0 -- /agnhost netexec --http-port=8080
+  $K expose deployment web --port=80 --target-port=8080
+  $K get pods -o wide; $K logs deploy/web
+  ip netns exec $KNODE_NODE_NETNS curl -s http://\$($K get svc web -o jsonpath='{.spec.clusterIP}')/hostname
+
+Images come from the local registry (busybox, agnhost, pause, nginx under registry.k8s.io/...).
+Logs: $KNODE_NODE_DIR/logs/kubelet.log (knode), containerd.log, cluster/logs/.
+Ctrl-C here stops knode, containerd and the control plane.
 ------------------------------------------------------------------------------
 MSG
-ip netns exec "$NS" ./knode all --kubeconfig="$KUBECONFIG" --hostname-override="$NODE" \
-	--cluster-cidr=10.244.0.0/16 --kubelet-healthz-bind-address=127.0.0.1 -v=2 &
-pid=$!
-wait "$pid"
+# wait until interrupted, or until knode exits
+pid=$(head -1 "$KNODE_NODE_DIR/run/kubelet.pid")
+tail --pid="$pid" -f /dev/null
+echo "knode exited; see $KNODE_NODE_DIR/logs/kubelet.log" >&2

@@ -27,6 +27,10 @@ SERVICE_CIDR=${KNODE_SERVICE_CIDR:-10.96.0.0/16}
 SERVICE_IP=${KNODE_SERVICE_IP:-10.96.0.1}
 POD_CIDR=${KNODE_POD_CIDR:-10.244.0.0/16}
 READY_TIMEOUT=${KNODE_READY_TIMEOUT:-60}
+# A real (non-loopback) address of the network namespace the cluster runs in: the apiserver
+# then listens on all addresses and advertises this one, and the `kubernetes` Service gets
+# it as its endpoint (tests/node/node.sh). Only for a cluster inside its own netns.
+ADVERTISE_ADDRESS=${KNODE_APISERVER_ADVERTISE_ADDRESS:-}
 SERVER=https://127.0.0.1:$APISERVER_PORT
 
 GO=${GO:-$(command -v go || echo /usr/local/go/bin/go)}
@@ -178,7 +182,7 @@ basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,keyEncipherment
 extendedKeyUsage = serverAuth
 authorityKeyIdentifier = keyid
-subjectAltName = IP:127.0.0.1,DNS:localhost,IP:$SERVICE_IP,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+subjectAltName = IP:127.0.0.1,DNS:localhost,IP:$SERVICE_IP${ADVERTISE_ADDRESS:+,IP:$ADVERTISE_ADDRESS},DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
 [kubelet]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature,keyEncipherment
@@ -257,6 +261,10 @@ cmd_pki() {
 	write_openssl_cnf
 	make_ca ca knode-ca
 	make_ca wrong-ca knode-unrelated-ca
+	if [[ -n $ADVERTISE_ADDRESS && -f $PKI/apiserver.crt ]] &&
+		! openssl x509 -noout -ext subjectAltName -in "$PKI/apiserver.crt" | grep -q "IP Address:$ADVERTISE_ADDRESS\(,\|$\)"; then
+		rm -f "$PKI/apiserver.crt" "$PKI/apiserver.key"
+	fi
 	make_cert apiserver "/CN=kube-apiserver" apiserver
 	make_cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" client
 	make_cert admin "/O=system:masters/CN=admin" client
@@ -437,10 +445,12 @@ apiserver_args() {
 	local -a extra=()
 	# shellcheck disable=SC2206
 	[[ -n ${KNODE_APISERVER_EXTRA_ARGS:-} ]] && extra=(${KNODE_APISERVER_EXTRA_ARGS})
+	local -a addr=(--bind-address=127.0.0.1 --advertise-address=127.0.0.1 --endpoint-reconciler-type=none)
+	if [[ -n $ADVERTISE_ADDRESS ]]; then
+		addr=(--bind-address=0.0.0.0 --advertise-address="$ADVERTISE_ADDRESS")
+	fi
 	save_args kube-apiserver "$BIN_DIR/kube-apiserver" \
-		--bind-address=127.0.0.1 \
-		--advertise-address=127.0.0.1 \
-		--endpoint-reconciler-type=none \
+		"${addr[@]}" \
 		--secure-port="$APISERVER_PORT" \
 		--etcd-servers="http://127.0.0.1:$ETCD_PORT" \
 		--service-cluster-ip-range="$SERVICE_CIDR" \

@@ -24,7 +24,10 @@ static KN_UNUSED void fake_api_start(kn_http_handler handler, const char *token,
         kn_httpd_start(*ret_srv);
         snprintf(url, sizeof(url), "http://127.0.0.1:%d", kn_httpd_port(*ret_srv));
         kc.server = url;
-        assert_int_equal(kn_api_new(&kc, &(kn_api_opts){.max_response = 1 << 20, .timeout_ms = 5000}, ret_api, &err),
+        assert_int_equal(kn_api_new(&kc,
+                                    &(kn_api_opts){.max_response = 1 << 20, .timeout_ms = 5000,
+                                                   .allow_insecure_credentials = true},
+                                    ret_api, &err),
                          0);
 }
 

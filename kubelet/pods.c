@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The pod manager: a table of the pods this kubelet knows (from the API, or found in
+ * the runtime), one worker thread per pod, the PLEG relist that wakes workers when CRI
+ * state changes, and the status thread. A pod's worker is the only thread that acts on
+ * that pod, so one slow pod (an image pull, a long grace period) never holds up another. */
+#include <stdio.h>
+
+#include "../runtime/msgjson.h"
+#include "podconfig.h"
+#include "pods.h"
+
+#define PLEG_PERIOD_MS 1000
+#define WORKER_STACK (256 * 1024)
+
+static kubelet_pod *find_locked(kubelet_pods *m, const char *uid)
+{
+        for (kubelet_pod *p = m->pods; p; p = p->next)
+                if (!strcmp(p->uid, uid))
+                        return p;
+        return NULL;
+}
+
+static void pod_free(kubelet_pod *p)
+{
+        cJSON_Delete(p->pod);
+        cJSON_Delete(p->status);
+        cJSON_Delete(p->posted);
+        cJSON_Delete(p->sandbox_config);
+        for (size_t i = 0; i < p->n_cs; i++) {
+                free(p->cs[i].name);
+                free(p->cs[i].waiting_reason);
+                free(p->cs[i].waiting_message);
+                free(p->cs[i].started_id);
+        }
+        free(p->cs);
+        free(p->sandbox_id);
+        free(p->volume_error);
+        pthread_cond_destroy(&p->cond);
+        free(p->uid);
+        free(p->ns);
+        free(p->name);
+        free(p);
+}
+
+/* ---- the worker ---- */
+
+static void *worker(void *arg)
+{
+        kubelet_pod *p = arg;
+        kubelet_pods *m = p->mgr;
+        kubelet *k = m->k;
+        int64_t next = 0; /* monotonic ms of the next timed sync; 0 = now */
+
+        pthread_mutex_lock(&m->lock);
+        while (!p->stop && !p->finished) {
+                int64_t now = kn_now_ms(), delay;
+                if (!p->wake && next && now < next) {
+                        struct timespec ts = kn_deadline((long)(next - now));
+                        pthread_cond_timedwait(&p->cond, &m->lock, &ts);
+                        continue;
+                }
+                p->wake = false;
+                pthread_mutex_unlock(&m->lock);
+                delay = kubelet_pod_sync(k, p);
+                pthread_mutex_lock(&m->lock);
+                /* resync at least every syncFrequency, as upstream */
+                if (delay < 0 || delay > k->cfg.sync_frequency)
+                        delay = k->cfg.sync_frequency;
+                next = kn_now_ms() + (delay > 0 ? delay : 1);
+        }
+        pthread_mutex_unlock(&m->lock);
+        return NULL;
+}
+
+/* Make (or find) the table entry for UID and its worker. Called with the lock held. */
+static kubelet_pod *ensure_locked(kubelet_pods *m, const char *uid, const char *ns, const char *name)
+{
+        kubelet_pod *p = find_locked(m, uid);
+        pthread_condattr_t ca;
+        pthread_attr_t attr;
+
+        if (p)
+                return p;
+        p = kn_calloc(1, sizeof(*p));
+        p->uid = kn_strdup(uid);
+        p->ns = kn_strdup(ns ? ns : "");
+        p->name = kn_strdup(name ? name : "");
+        p->mgr = m;
+        p->wake = true;
+        p->start_time_ms = kn_wall_ms();
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&p->cond, &ca);
+        pthread_condattr_destroy(&ca);
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, WORKER_STACK);
+        if (pthread_create(&p->thread, &attr, worker, p) != 0) {
+                pthread_attr_destroy(&attr);
+                kn_err("failed to start a worker for pod %s/%s", p->ns, p->name);
+                pod_free(p);
+                return NULL;
+        }
+        pthread_attr_destroy(&attr);
+        p->next = m->pods;
+        m->pods = p;
+        return p;
+}
+
+void kubelet_pod_wake(kubelet_pods *m, const char *uid)
+{
+        kubelet_pod *p;
+
+        pthread_mutex_lock(&m->lock);
+        p = find_locked(m, uid);
+        if (p) {
+                p->wake = true;
+                pthread_cond_signal(&p->cond);
+        }
+        pthread_mutex_unlock(&m->lock);
+}
+
+/* Join and free workers that have finished (their pod is gone everywhere). */
+static void reap_finished(kubelet_pods *m)
+{
+        kubelet_pod *done = NULL;
+
+        pthread_mutex_lock(&m->lock);
+        for (kubelet_pod **pp = &m->pods; *pp;) {
+                kubelet_pod *p = *pp;
+                if (p->finished && !p->status_dirty && !p->want_delete && !p->status_busy) {
+                        *pp = p->next;
+                        p->next = done;
+                        done = p;
+                } else {
+                        pp = &p->next;
+                }
+        }
+        pthread_mutex_unlock(&m->lock);
+        while (done) {
+                kubelet_pod *p = done;
+                done = p->next;
+                pthread_join(p->thread, NULL);
+                kn_v(3, "pod %s/%s (%s): worker finished", p->ns, p->name, p->uid);
+                pod_free(p);
+        }
+}
+
+/* ---- informer handlers ---- */
+
+static void pod_upsert(void *u, const cJSON *obj)
+{
+        kubelet *k = u;
+        kubelet_pods *m = k->pods;
+        const char *uid = kubelet_pod_str(obj, "metadata.uid");
+        kubelet_pod *p;
+
+        if (!uid)
+                return;
+        pthread_mutex_lock(&m->lock);
+        p = ensure_locked(m, uid, kubelet_pod_str(obj, "metadata.namespace"), kubelet_pod_str(obj, "metadata.name"));
+        if (p) {
+                cJSON_Delete(p->pod);
+                p->pod = cJSON_Duplicate(obj, true);
+                p->gone = false;
+                p->wake = true;
+                pthread_cond_signal(&p->cond);
+        }
+        pthread_mutex_unlock(&m->lock);
+}
+
+static void pod_added(void *u, const cJSON *obj) { pod_upsert(u, obj); }
+static void pod_updated(void *u, const cJSON *old, const cJSON *obj)
+{
+        (void)old;
+        pod_upsert(u, obj);
+}
+
+static void pod_deleted(void *u, const cJSON *obj)
+{
+        kubelet *k = u;
+        kubelet_pods *m = k->pods;
+        const char *uid = kubelet_pod_str(obj, "metadata.uid");
+        kubelet_pod *p;
+
+        if (!uid)
+                return;
+        pthread_mutex_lock(&m->lock);
+        p = find_locked(m, uid);
+        if (p) {
+                p->gone = true;
+                p->want_delete = false;
+                p->wake = true;
+                pthread_cond_signal(&p->cond);
+        }
+        pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- PLEG: relist every second, wake the workers of pods whose CRI state changed ---- */
+
+static void fingerprint_add(cJSON *fp, const char *uid, const char *id, const char *state, const char *ns,
+                            const char *name)
+{
+        cJSON *e = cJSON_GetObjectItemCaseSensitive(fp, uid);
+        char buf[256];
+        uint64_t h;
+
+        if (!e) {
+                e = cJSON_AddObjectToObject(fp, uid);
+                cJSON_AddNumberToObject(e, "h", 0);
+                cJSON_AddStringToObject(e, "ns", ns ? ns : "");
+                cJSON_AddStringToObject(e, "name", name ? name : "");
+        }
+        snprintf(buf, sizeof(buf), "%s/%s", id ? id : "", state ? state : "");
+        h = kn_fnv1a64(buf);
+        /* order-independent: a sum of hashes, kept exactly below 2^53 */
+        cJSON_SetNumberValue(cJSON_GetObjectItem(e, "h"),
+                             (double)(((uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "h")) + (h >> 12)) &
+                                      ((1ull << 52) - 1)));
+}
+
+static void relist(kubelet *k)
+{
+        kubelet_pods *m = k->pods;
+        _cleanup_cjson_ cJSON *req = cJSON_CreateObject(), *sbs = NULL, *cs = NULL, *fp = cJSON_CreateObject();
+        const cJSON *it, *e;
+        kn_error err;
+        bool synced = kn_informer_synced(k->pod_informer);
+
+        if (cri_call_json(k->cri, false, "ListPodSandbox", &runtime__v1__list_pod_sandbox_request__descriptor, req,
+                          10000, &sbs, &err) < 0 ||
+            cri_call_json(k->cri, false, "ListContainers", &runtime__v1__list_containers_request__descriptor, req,
+                          10000, &cs, &err) < 0) {
+                kn_v(2, "PLEG relist failed: %s", err.msg);
+                return;
+        }
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(sbs, "items")) {
+                const cJSON *l = cJSON_GetObjectItem(it, "labels");
+                const char *uid = cJSON_GetStringValue(cJSON_GetObjectItem(l, "io.kubernetes.pod.uid"));
+                if (uid)
+                        fingerprint_add(fp, uid, cJSON_GetStringValue(cJSON_GetObjectItem(it, "id")),
+                                        cJSON_GetStringValue(cJSON_GetObjectItem(it, "state")),
+                                        cJSON_GetStringValue(cJSON_GetObjectItem(l, "io.kubernetes.pod.namespace")),
+                                        cJSON_GetStringValue(cJSON_GetObjectItem(l, "io.kubernetes.pod.name")));
+        }
+        cJSON_ArrayForEach(it, cJSON_GetObjectItem(cs, "containers")) {
+                const cJSON *l = cJSON_GetObjectItem(it, "labels");
+                const char *uid = cJSON_GetStringValue(cJSON_GetObjectItem(l, "io.kubernetes.pod.uid"));
+                if (uid)
+                        fingerprint_add(fp, uid, cJSON_GetStringValue(cJSON_GetObjectItem(it, "id")),
+                                        cJSON_GetStringValue(cJSON_GetObjectItem(it, "state")),
+                                        cJSON_GetStringValue(cJSON_GetObjectItem(l, "io.kubernetes.pod.namespace")),
+                                        cJSON_GetStringValue(cJSON_GetObjectItem(l, "io.kubernetes.pod.name")));
+        }
+        pthread_mutex_lock(&m->lock);
+        cJSON_ArrayForEach(e, fp) {
+                const cJSON *old = cJSON_GetObjectItemCaseSensitive(m->fingerprints, e->string);
+                kubelet_pod *p = find_locked(m, e->string);
+                if (!p && synced) {
+                        /* in the runtime but not in the API: an orphan to clean up */
+                        p = ensure_locked(m, e->string, cJSON_GetStringValue(cJSON_GetObjectItem(e, "ns")),
+                                          cJSON_GetStringValue(cJSON_GetObjectItem(e, "name")));
+                        if (p)
+                                p->gone = true;
+                }
+                if (p && (!old || cJSON_GetNumberValue(cJSON_GetObjectItem(old, "h")) !=
+                                          cJSON_GetNumberValue(cJSON_GetObjectItem(e, "h")))) {
+                        p->wake = true;
+                        pthread_cond_signal(&p->cond);
+                }
+        }
+        /* pods whose last sandbox or container vanished */
+        cJSON_ArrayForEach(e, m->fingerprints) {
+                if (!cJSON_GetObjectItemCaseSensitive(fp, e->string)) {
+                        kubelet_pod *p = find_locked(m, e->string);
+                        if (p) {
+                                p->wake = true;
+                                pthread_cond_signal(&p->cond);
+                        }
+                }
+        }
+        cJSON_Delete(m->fingerprints);
+        m->fingerprints = TAKE_PTR(fp);
+        pthread_mutex_unlock(&m->lock);
+}
+
+static void *pleg_thread(void *arg)
+{
+        kubelet *k = arg;
+        kubelet_pods *m = k->pods;
+
+        pthread_mutex_lock(&m->lock);
+        while (!m->stop) {
+                struct timespec ts;
+                pthread_mutex_unlock(&m->lock);
+                relist(k);
+                reap_finished(m);
+                pthread_mutex_lock(&m->lock);
+                ts = kn_deadline(PLEG_PERIOD_MS);
+                if (!m->stop)
+                        pthread_cond_timedwait(&m->pleg_cond, &m->lock, &ts);
+        }
+        pthread_mutex_unlock(&m->lock);
+        return NULL;
+}
+
+static void probe_changed(void *ud, const char *pod_uid, const char *container, const char *container_id,
+                          probe_kind kind, probe_result r)
+{
+        kubelet *k = ud;
+
+        kn_v(3, "pod %s container %s (%s): %s probe %s", pod_uid, container, container_id, probe_kind_name(kind),
+             probe_result_name(r));
+        kubelet_pod_wake(k->pods, pod_uid);
+}
+
+void kubelet_pods_node_allocatable(kubelet *k, const cJSON *allocatable)
+{
+        if (k->pods && k->pods->volumes && allocatable)
+                kubelet_volumes_set_node_allocatable(k->pods->volumes, allocatable);
+}
+
+/* ---- start / stop ---- */
+
+int kubelet_pods_start(kubelet *k)
+{
+        kubelet_pods *m = kn_calloc(1, sizeof(*m));
+        pthread_condattr_t ca;
+        kubelet_node_resources nr;
+        kn_error err;
+        int r;
+
+        k->pods = m;
+        m->k = k;
+        pthread_mutex_init(&m->lock, NULL);
+        pthread_mutex_init(&m->pull_lock, NULL);
+        pthread_condattr_init(&ca);
+        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+        pthread_cond_init(&m->status_cond, &ca);
+        pthread_cond_init(&m->pleg_cond, &ca);
+        pthread_condattr_destroy(&ca);
+        m->fingerprints = cJSON_CreateObject();
+        m->events = cJSON_CreateArray();
+
+        r = kubelet_volumes_new(k->env->api, k->cfg.root_dir, k->node_name, &m->volumes);
+        if (r < 0) {
+                kn_err("failed to set up the volume manager under %s: %s", k->cfg.root_dir, strerror(-r));
+                return r;
+        }
+        kubelet_node_resources_get(k, &nr);
+        r = kubelet_cgroups_new(&k->cfg, nr.allocatable[RES_CPU], nr.allocatable[RES_MEMORY], &m->cgroups, &err);
+        if (r < 0) {
+                kn_err("failed to set up the pods' cgroups: %s", err.msg);
+                return r;
+        }
+        r = kubelet_probes_new(k->cri, probe_changed, k, &m->probes);
+        if (r < 0)
+                return r;
+
+        kn_informer_add_handlers(k->pod_informer, &(kn_informer_handlers){.on_add = pod_added,
+                                                                          .on_update = pod_updated,
+                                                                          .on_delete = pod_deleted,
+                                                                          .userdata = k});
+        if (pthread_create(&m->pleg_thread, NULL, pleg_thread, k) != 0)
+                return -EAGAIN;
+        if (pthread_create(&m->status_thread, NULL, kubelet_status_thread, k) != 0) {
+                pthread_mutex_lock(&m->lock);
+                m->stop = true;
+                pthread_cond_broadcast(&m->pleg_cond);
+                pthread_mutex_unlock(&m->lock);
+                pthread_join(m->pleg_thread, NULL);
+                return -EAGAIN;
+        }
+        m->threads_running = true;
+        return 0;
+}
+
+void kubelet_pods_stop(kubelet *k)
+{
+        kubelet_pods *m = k->pods;
+
+        if (!m)
+                return;
+        if (m->threads_running) {
+                pthread_mutex_lock(&m->lock);
+                m->stop = true;
+                pthread_cond_broadcast(&m->pleg_cond);
+                pthread_cond_broadcast(&m->status_cond);
+                for (kubelet_pod *p = m->pods; p; p = p->next) {
+                        p->stop = true;
+                        pthread_cond_signal(&p->cond);
+                }
+                pthread_mutex_unlock(&m->lock);
+                /* a worker may be inside a CRI call; cancel it so it returns promptly */
+                cri_client_cancel(k->cri);
+                pthread_join(m->pleg_thread, NULL);
+                pthread_join(m->status_thread, NULL);
+        }
+        while (m->pods) {
+                kubelet_pod *p = m->pods;
+                m->pods = p->next;
+                pthread_join(p->thread, NULL);
+                pod_free(p);
+        }
+        kubelet_probes_free(m->probes);
+        kubelet_cgroups_free(m->cgroups);
+        kubelet_volumes_free(m->volumes);
+        cJSON_Delete(m->fingerprints);
+        cJSON_Delete(m->events);
+        pthread_mutex_destroy(&m->lock);
+        pthread_mutex_destroy(&m->pull_lock);
+        pthread_cond_destroy(&m->status_cond);
+        pthread_cond_destroy(&m->pleg_cond);
+        free(m);
+        k->pods = NULL;
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Pod lifecycle: the pod manager (pods.c), one worker thread per pod that reconciles
+ * the API's wish with what CRI reports (podsync.c), the status it reports (podstatus.c).
+ *
+ *   pod informer ──> manager table (uid -> kubelet_pod) ──wake──> pod worker
+ *   PLEG relist (1 s) ──wake on change──┘      probes ──wake──┘
+ *   pod worker: runtime view (CRI lists) -> actions (sandbox, pull, create, start, kill)
+ *               -> status -> status manager thread -> PATCH pods/NAME/status
+ */
+#ifndef KUBELET_PODS_H
+#define KUBELET_PODS_H
+
+#include "cgroups.h"
+#include "internal.h"
+#include "probes.h"
+#include "volumes.h"
+
+/* What CRI says about one pod. */
+typedef struct rt_container {
+        char *id, *sandbox_id, *name, *image, *image_ref, *reason, *message, *hash, *term_path, *term_policy;
+        int state; /* CONTAINER_CREATED 0, CONTAINER_RUNNING 1, CONTAINER_EXITED 2, CONTAINER_UNKNOWN 3 */
+        uint32_t attempt;
+        int restart_count;
+        int64_t created_ns, started_ns, finished_ns;
+        int exit_code;
+} rt_container;
+
+typedef struct rt_sandbox {
+        char *id;
+        uint32_t attempt;
+        bool ready;
+        int64_t created_ns;
+        char ip[64], ip6[64];
+} rt_sandbox;
+
+typedef struct rt_pod {
+        rt_sandbox *sb; /* newest first */
+        size_t n_sb;
+        rt_container *c; /* newest first */
+        size_t n_c;
+} rt_pod;
+
+enum { RT_CREATED = 0, RT_RUNNING = 1, RT_EXITED = 2, RT_UNKNOWN = 3 };
+
+/* Per container name, kept by the worker across syncs. */
+typedef struct cstate {
+        char *name;
+        int64_t backoff_until; /* monotonic ms; a restart waits until then */
+        int64_t backoff_ms;
+        char *waiting_reason, *waiting_message; /* why it is not running (last failed start) */
+        char *started_id; /* the container whose postStart/probes were set up */
+        bool image_backoff;
+        int64_t pull_failed_at; /* monotonic ms of the last failed pull */
+} cstate;
+
+typedef struct kubelet_pod {
+        struct kubelet_pod *next;
+        char *uid, *ns, *name;
+        kubelet_pods *mgr;
+
+        /* guarded by the manager's lock */
+        cJSON *pod;   /* the latest object from the API; NULL once gone from it */
+        bool gone;    /* deleted from the API (or never seen there: an orphan) */
+        bool wake, stop, finished;
+        pthread_cond_t cond;
+        pthread_t thread;
+        cJSON *status;        /* the status to report, set by the worker */
+        bool status_dirty, want_delete;
+        bool status_busy;     /* the status thread is using it without the lock */
+        cJSON *posted;        /* the status last reported (status thread) */
+
+        /* worker-private */
+        cstate *cs;
+        size_t n_cs;
+        int64_t start_time_ms; /* wall clock */
+        char *sandbox_id;
+        cJSON *sandbox_config;
+        char pod_ip[64], pod_ip6[64];
+        bool killed;           /* every container and the sandbox stopped */
+        bool volumes_ready;
+        char *volume_error;
+} kubelet_pod;
+
+struct kubelet_pods {
+        kubelet *k;
+        pthread_mutex_t lock;
+        pthread_cond_t status_cond, pleg_cond;
+        kubelet_pod *pods;
+        bool stop, status_kick;
+        pthread_t pleg_thread, status_thread;
+        bool threads_running;
+        cJSON *fingerprints; /* uid -> fingerprint of its sandboxes and containers */
+        kubelet_volumes *volumes;
+        kubelet_probes *probes;
+        kubelet_cgroups *cgroups;
+        pthread_mutex_t pull_lock; /* serializeImagePulls */
+        cJSON *events;             /* Events waiting for the status thread to post them */
+};
+
+int kubelet_pods_start(kubelet *k);
+void kubelet_pods_stop(kubelet *k);
+
+/* Wake a pod's worker (any thread; takes the manager lock). */
+void kubelet_pod_wake(kubelet_pods *m, const char *uid);
+
+/* podsync.c: one reconcile pass of a pod, on its worker thread. Returns the delay in ms
+ * until it wants to run again (backoffs, pending work), or -1 for "on events only". */
+int64_t kubelet_pod_sync(kubelet *k, kubelet_pod *p);
+
+/* podstatus.c */
+int kubelet_runtime_pod(kubelet *k, const char *uid, rt_pod *ret);
+void kubelet_runtime_pod_free(rt_pod *rp);
+cJSON *kubelet_pod_status(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt_pod *rp);
+cstate *kubelet_cstate(kubelet_pod *p, const char *name);
+void kubelet_cstate_waiting(cstate *cs, const char *reason, const char *message);
+/* Hand the worker's status to the status thread. */
+void kubelet_pod_set_status(kubelet_pods *m, kubelet_pod *p, cJSON *status);
+void *kubelet_status_thread(void *arg);
+/* Queue a core/v1 Event about POD (the status thread posts it; bounded, dropped when full). */
+void kubelet_event(kubelet_pods *m, const cJSON *pod, const char *type, const char *reason, const char *fmt, ...)
+        KN_PRINTF(5, 6);
+
+/* podimage.c: make IMAGE present per the container's pull policy; *RET_REF is the image
+ * reference to create the container from. Errors carry upstream's waiting reason in
+ * *RET_REASON (ErrImagePull, ImagePullBackOff, ErrImageNeverPull, InvalidImageName). */
+int kubelet_ensure_image(kubelet *k, kubelet_pod *p, const cJSON *pod, const cJSON *container, cstate *cs,
+                         char **ret_ref, int64_t *ret_uid, char **ret_user, const char **ret_reason, kn_error *err);
+/* Run a lifecycle handler (exec, httpGet, sleep) within TIMEOUT_S seconds. */
+int kubelet_run_handler(kubelet *k, const cJSON *pod, const char *pod_ip, const cJSON *container,
+                        const char *container_id, const cJSON *handler, int64_t timeout_s, kn_error *err);
+
+#endif

@@ -1,0 +1,631 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* One reconcile pass of one pod, on its worker thread (upstream's SyncPod,
+ * computePodActions and killPod, as facts): compare what the API wants with what CRI
+ * reports, then act — sandbox, volumes, init containers in order, containers with
+ * restart policy and back-off, probes' verdicts, termination with preStop and grace —
+ * and hand the resulting status to the status thread. */
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "../runtime/msgjson.h"
+#include "podconfig.h"
+#include "pods.h"
+
+#define CRASH_BACKOFF_MIN_MS 10000
+#define CRASH_BACKOFF_MAX_MS 300000
+#define CRASH_BACKOFF_RESET_MS (10 * 60 * 1000) /* a container that ran this long starts afresh */
+#define MIN_GRACE_S 2
+#define RETRY_MS 2000
+
+/* ---- small CRI helpers ---- */
+
+static int cri_id_call(kubelet *k, const char *method, const ProtobufCMessageDescriptor *d, const char *field,
+                       const char *id, long timeout_ms, kn_error *err)
+{
+        _cleanup_cjson_ cJSON *req = cJSON_CreateObject();
+
+        cJSON_AddStringToObject(req, field, id);
+        return cri_call_json(k->cri, false, method, d, req, timeout_ms, NULL, err);
+}
+
+static int remove_container(kubelet *k, const char *id)
+{
+        kn_error err;
+        int r = cri_id_call(k, "RemoveContainer", &runtime__v1__remove_container_request__descriptor, "container_id",
+                            id, 0, &err);
+        if (r < 0 && r != -ENOENT)
+                kn_warn("failed to remove container %s: %s", id, err.msg);
+        return r;
+}
+
+static int stop_sandbox(kubelet *k, const char *id)
+{
+        kn_error err;
+        int r = cri_id_call(k, "StopPodSandbox", &runtime__v1__stop_pod_sandbox_request__descriptor, "pod_sandbox_id",
+                            id, 0, &err);
+        if (r < 0 && r != -ENOENT)
+                kn_warn("failed to stop sandbox %s: %s", id, err.msg);
+        return r;
+}
+
+static int remove_sandbox(kubelet *k, const char *id)
+{
+        kn_error err;
+        int r = cri_id_call(k, "RemovePodSandbox", &runtime__v1__remove_pod_sandbox_request__descriptor,
+                            "pod_sandbox_id", id, 0, &err);
+        if (r < 0 && r != -ENOENT)
+                kn_warn("failed to remove sandbox %s: %s", id, err.msg);
+        return r;
+}
+
+static const cJSON *spec_container(const cJSON *pod, const char *name, bool *ret_init)
+{
+        const cJSON *it;
+
+        cJSON_ArrayForEach(it, kn_json_path(pod, "spec.containers"))
+                if (kn_streq(cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")), name)) {
+                        if (ret_init)
+                                *ret_init = false;
+                        return it;
+                }
+        cJSON_ArrayForEach(it, kn_json_path(pod, "spec.initContainers"))
+                if (kn_streq(cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")), name)) {
+                        if (ret_init)
+                                *ret_init = true;
+                        return it;
+                }
+        return NULL;
+}
+
+static int64_t pod_grace_s(const cJSON *pod)
+{
+        const cJSON *g = kn_json_path(pod, "metadata.deletionGracePeriodSeconds");
+
+        if (!cJSON_IsNumber(g))
+                g = kn_json_path(pod, "spec.terminationGracePeriodSeconds");
+        return cJSON_IsNumber(g) ? (int64_t)g->valuedouble : 30;
+}
+
+/* ---- killing ---- */
+
+typedef struct kill_job {
+        kubelet *k;
+        kubelet_pod *p;
+        const cJSON *pod;      /* may be NULL (orphan) */
+        const rt_container *c;
+        int64_t grace_s;
+        const char *reason;
+        pthread_t thread;
+} kill_job;
+
+static void *kill_container_job(void *arg)
+{
+        kill_job *j = arg;
+        kubelet *k = j->k;
+        const cJSON *spec = j->pod ? spec_container(j->pod, j->c->name, NULL) : NULL;
+        const cJSON *pre = spec ? kn_json_path(spec, "lifecycle.preStop") : NULL;
+        _cleanup_cjson_ cJSON *req = cJSON_CreateObject();
+        int64_t start = kn_now_ms(), grace = j->grace_s, left;
+        kn_error err;
+        int r;
+
+        if (j->pod)
+                kubelet_event(k->pods, j->pod, "Normal", "Killing", "Stopping container %s%s%s", j->c->name,
+                              j->reason ? ": " : "", j->reason ? j->reason : "");
+        if (pre && grace > 0) {
+                r = kubelet_run_handler(k, j->pod, j->p->pod_ip, spec, j->c->id, pre, grace, &err);
+                if (r < 0 && j->pod)
+                        kubelet_event(k->pods, j->pod, "Warning", "FailedPreStopHook",
+                                      "PreStopHook failed: %s", err.msg);
+        }
+        left = grace - (kn_now_ms() - start) / 1000;
+        if (pre && left < MIN_GRACE_S)
+                left = MIN_GRACE_S; /* upstream leaves at least 2 s after a preStop hook */
+        if (left < 0)
+                left = 0;
+        cJSON_AddStringToObject(req, "container_id", j->c->id);
+        cJSON_AddNumberToObject(req, "timeout", (double)left);
+        r = cri_call_json(k->cri, false, "StopContainer", &runtime__v1__stop_container_request__descriptor, req,
+                          (left + 120) * 1000, NULL, &err);
+        if (r < 0 && r != -ENOENT)
+                kn_warn("failed to stop container %s of pod %s/%s: %s", j->c->name, j->p->ns, j->p->name, err.msg);
+        kubelet_probes_container_stopped(k->pods->probes, j->p->uid, j->c->name);
+        return NULL;
+}
+
+/* Stop running containers in parallel (regular ones, then sidecars), then the sandboxes. */
+static void kill_pod(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt_pod *rp, int64_t grace_s,
+                     bool stop_sandboxes)
+{
+        for (int pass = 0; pass < 2; pass++) {
+                kill_job *jobs = kn_calloc(rp->n_c + 1, sizeof(kill_job));
+                size_t n = 0;
+                for (size_t i = 0; i < rp->n_c; i++) {
+                        const rt_container *c = &rp->c[i];
+                        bool init = false;
+                        const cJSON *sc = pod ? spec_container(pod, c->name, &init) : NULL;
+                        bool sidecar = sc && init &&
+                                       kn_streq(cJSON_GetStringValue(cJSON_GetObjectItem(sc, "restartPolicy")), "Always");
+                        if (c->state != RT_RUNNING && c->state != RT_CREATED && c->state != RT_UNKNOWN)
+                                continue;
+                        if ((pass == 0) == sidecar)
+                                continue;
+                        jobs[n] = (kill_job){.k = k, .p = p, .pod = pod, .c = c, .grace_s = grace_s};
+                        if (pthread_create(&jobs[n].thread, NULL, kill_container_job, &jobs[n]) != 0)
+                                kill_container_job(&jobs[n]);
+                        else
+                                n++;
+                }
+                for (size_t i = 0; i < n; i++)
+                        pthread_join(jobs[i].thread, NULL);
+                free(jobs);
+        }
+        if (stop_sandboxes)
+                for (size_t i = 0; i < rp->n_sb; i++)
+                        if (rp->sb[i].ready)
+                                stop_sandbox(k, rp->sb[i].id);
+}
+
+static void kill_one(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt_container *c, int64_t grace_s,
+                     const char *reason)
+{
+        kill_job j = {.k = k, .p = p, .pod = pod, .c = c, .grace_s = grace_s, .reason = reason};
+        kill_container_job(&j);
+}
+
+/* Remove everything of a pod from the runtime and the node (it is gone from the API,
+ * or its deletion is complete). */
+static void cleanup_pod(kubelet *k, kubelet_pod *p, const rt_pod *rp)
+{
+        kn_error err;
+        _cleanup_free_ char *dir = kubelet_pod_dir(k, p->uid);
+        _cleanup_free_ char *logs = kn_asprintf("%s/%s_%s_%s", k->cfg.pod_logs_dir, p->ns, p->name, p->uid);
+
+        for (size_t i = 0; i < rp->n_c; i++)
+                remove_container(k, rp->c[i].id);
+        for (size_t i = 0; i < rp->n_sb; i++)
+                remove_sandbox(k, rp->sb[i].id);
+        kubelet_probes_pod_removed(k->pods->probes, p->uid);
+        if (kubelet_volumes_teardown(k->pods->volumes, p->uid, &err) < 0)
+                kn_warn("failed to tear down volumes of pod %s/%s: %s", p->ns, p->name, err.msg);
+        if (kubelet_cgroups_pod_remove(k->pods->cgroups, p->uid, &err) < 0)
+                kn_v(2, "failed to remove the cgroup of pod %s/%s: %s", p->ns, p->name, err.msg);
+        kn_rm_rf(dir);
+        kn_rm_rf(logs);
+}
+
+/* ---- the sandbox ---- */
+
+static int ensure_sandbox(kubelet *k, kubelet_pod *p, const cJSON *pod, rt_pod *rp, kn_error *err)
+{
+        _cleanup_free_ char *parent = NULL, *logdir = NULL, *pod_dir = NULL, *hosts = NULL;
+        _cleanup_cjson_ cJSON *req = cJSON_CreateObject(), *resp = NULL;
+        uint32_t attempt = rp->n_sb ? rp->sb[0].attempt + 1 : 0;
+        const char *handler = kubelet_pod_str(pod, "spec.runtimeClassName");
+        int r;
+
+        if (rp->n_sb && rp->sb[0].ready) {
+                /* adopted or ours: keep a config for CreateContainer */
+                if (!p->sandbox_config || !kn_streq(p->sandbox_id, rp->sb[0].id)) {
+                        r = kubelet_cgroups_pod_ensure(k->pods->cgroups, pod, &parent, err);
+                        cJSON_Delete(p->sandbox_config);
+                        p->sandbox_config = kubelet_sandbox_config(k, pod, rp->sb[0].attempt, r >= 0 ? parent : NULL);
+                        free(p->sandbox_id);
+                        p->sandbox_id = kn_strdup(rp->sb[0].id);
+                }
+                snprintf(p->pod_ip, sizeof(p->pod_ip), "%s", rp->sb[0].ip);
+                snprintf(p->pod_ip6, sizeof(p->pod_ip6), "%s", rp->sb[0].ip6);
+                return 0;
+        }
+        /* a new sandbox: whatever ran in the old one is stopped first */
+        if (rp->n_sb)
+                kubelet_event(k->pods, pod, "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.");
+        kill_pod(k, p, pod, rp, 0, true);
+        r = kubelet_cgroups_pod_ensure(k->pods->cgroups, pod, &parent, err);
+        if (r < 0)
+                return r;
+        logdir = kubelet_pod_log_dir(k, pod);
+        kn_mkdir_p(logdir, 0755);
+        pod_dir = kubelet_pod_dir(k, p->uid);
+        kn_mkdir_p(pod_dir, 0750);
+        cJSON_Delete(p->sandbox_config);
+        p->sandbox_config = kubelet_sandbox_config(k, pod, attempt, parent);
+        cJSON_AddItemToObject(req, "config", cJSON_Duplicate(p->sandbox_config, true));
+        if (handler && *handler)
+                cJSON_AddStringToObject(req, "runtime_handler", handler);
+        r = cri_call_json(k->cri, false, "RunPodSandbox", &runtime__v1__run_pod_sandbox_request__descriptor, req, 0,
+                          &resp, err);
+        if (r < 0) {
+                kubelet_event(k->pods, pod, "Warning", "FailedCreatePodSandBox", "Failed to create pod sandbox: %s",
+                              err->msg);
+                return r;
+        }
+        free(p->sandbox_id);
+        p->sandbox_id = kn_strdup(cJSON_GetStringValue(cJSON_GetObjectItem(resp, "pod_sandbox_id")) ?: "");
+        kn_v(2, "pod %s/%s: sandbox %.12s created (attempt %u)", p->ns, p->name, p->sandbox_id, attempt);
+        /* stop older sandboxes; read the new one's IP */
+        kubelet_runtime_pod_free(rp);
+        r = kubelet_runtime_pod(k, p->uid, rp);
+        if (r < 0)
+                return kn_error_set(err, r, "failed to read the new sandbox's state");
+        for (size_t i = 1; i < rp->n_sb; i++)
+                if (rp->sb[i].ready)
+                        stop_sandbox(k, rp->sb[i].id);
+        snprintf(p->pod_ip, sizeof(p->pod_ip), "%s", rp->n_sb ? rp->sb[0].ip : "");
+        snprintf(p->pod_ip6, sizeof(p->pod_ip6), "%s", rp->n_sb ? rp->sb[0].ip6 : "");
+        return 0;
+}
+
+/* ---- containers ---- */
+
+static const rt_container *current(const kubelet_pod *p, const rt_pod *rp, const char *name)
+{
+        for (size_t i = 0; i < rp->n_c; i++)
+                if (!strcmp(rp->c[i].name, name) && kn_streq(rp->c[i].sandbox_id, p->sandbox_id))
+                        return &rp->c[i];
+        return NULL;
+}
+
+static int next_restart_count(const rt_pod *rp, const char *name)
+{
+        int n = -1;
+
+        for (size_t i = 0; i < rp->n_c; i++)
+                if (!strcmp(rp->c[i].name, name) && rp->c[i].restart_count > n)
+                        n = rp->c[i].restart_count;
+        return n + 1;
+}
+
+static void resources_json(kubelet *k, const cJSON *pod, const cJSON *container, cJSON **ret)
+{
+        kubelet_container_resources cr;
+        kubelet_node_resources nr;
+        cJSON *r = cJSON_CreateObject();
+
+        kubelet_node_resources_get(k, &nr);
+        kubelet_container_resources_compute(pod, container, nr.capacity[RES_MEMORY], k->cfg.cpu_cfs_quota, &cr);
+        cJSON_AddNumberToObject(r, "cpu_shares", (double)cr.cpu_shares);
+        if (cr.cpu_quota > 0) {
+                cJSON_AddNumberToObject(r, "cpu_quota", (double)cr.cpu_quota);
+                cJSON_AddNumberToObject(r, "cpu_period", (double)cr.cpu_period);
+        }
+        if (cr.memory_limit > 0)
+                cJSON_AddNumberToObject(r, "memory_limit_in_bytes", (double)cr.memory_limit);
+        cJSON_AddNumberToObject(r, "oom_score_adj", (double)cr.oom_score_adj);
+        *ret = r;
+}
+
+/* Pull, create, start, postStart. Sets the container's waiting reason on failure. */
+static int start_container(kubelet *k, kubelet_pod *p, const cJSON *pod, const cJSON *spec, const rt_pod *rp,
+                           bool is_init)
+{
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(spec, "name"));
+        cstate *cs = kubelet_cstate(p, name);
+        _cleanup_free_ char *ref = NULL, *user = NULL, *pod_dir = kubelet_pod_dir(k, p->uid);
+        _cleanup_cjson_ cJSON *config = NULL, *req = NULL, *resp = NULL, *res = NULL;
+        kubelet_mount *mounts = NULL;
+        size_t n_mounts = 0;
+        const char *reason = NULL, *id;
+        int64_t uid = -1;
+        kn_error err;
+        int r;
+
+        r = kubelet_ensure_image(k, p, pod, spec, cs, &ref, &uid, &user, &reason, &err);
+        if (r < 0) {
+                kubelet_cstate_waiting(cs, reason ? reason : "ErrImagePull", err.msg);
+                return r;
+        }
+        r = kubelet_volumes_mounts(k->pods->volumes, pod, spec, &mounts, &n_mounts, &err);
+        if (r < 0) {
+                kubelet_cstate_waiting(cs, "CreateContainerConfigError", err.msg);
+                kubelet_event(k->pods, pod, "Warning", "Failed", "Error: %s", err.msg);
+                return r;
+        }
+        resources_json(k, pod, spec, &res);
+        {
+                kubelet_start_info si = {
+                        .image_ref = ref,
+                        .restart_count = (uint32_t)next_restart_count(rp, name),
+                        .sandbox_config = p->sandbox_config,
+                        .pod_ip = p->pod_ip,
+                        .pod_dir = pod_dir,
+                        .mounts = mounts,
+                        .n_mounts = n_mounts,
+                        .image_uid = uid,
+                        .image_user = user,
+                        .resources = res,
+                };
+                r = kubelet_container_config(k, pod, spec, &si, &config, &err);
+        }
+        kubelet_mounts_free(mounts, n_mounts);
+        if (r < 0) {
+                kubelet_cstate_waiting(cs, "CreateContainerConfigError", err.msg);
+                kubelet_event(k->pods, pod, "Warning", "Failed", "Error: %s", err.msg);
+                return r;
+        }
+        req = cJSON_CreateObject();
+        cJSON_AddStringToObject(req, "pod_sandbox_id", p->sandbox_id);
+        cJSON_AddItemToObject(req, "config", TAKE_PTR(config));
+        cJSON_AddItemToObject(req, "sandbox_config", cJSON_Duplicate(p->sandbox_config, true));
+        r = cri_call_json(k->cri, false, "CreateContainer", &runtime__v1__create_container_request__descriptor, req, 0,
+                          &resp, &err);
+        if (r < 0) {
+                kubelet_cstate_waiting(cs, "CreateContainerError", err.msg);
+                kubelet_event(k->pods, pod, "Warning", "Failed", "Error: %s", err.msg);
+                return r;
+        }
+        id = cJSON_GetStringValue(cJSON_GetObjectItem(resp, "container_id"));
+        kubelet_event(k->pods, pod, "Normal", "Created", "Created container: %s", name);
+        r = cri_id_call(k, "StartContainer", &runtime__v1__start_container_request__descriptor, "container_id", id, 0,
+                        &err);
+        if (r < 0) {
+                kubelet_cstate_waiting(cs, "RunContainerError", err.msg);
+                kubelet_event(k->pods, pod, "Warning", "Failed", "Error: %s", err.msg);
+                remove_container(k, id);
+                return r;
+        }
+        kubelet_event(k->pods, pod, "Normal", "Started", "Started container %s", name);
+        kubelet_cstate_waiting(cs, NULL, NULL);
+        free(cs->started_id);
+        cs->started_id = kn_strdup(id);
+        if (kn_json_path(spec, "lifecycle.postStart")) {
+                r = kubelet_run_handler(k, pod, p->pod_ip, spec, id, kn_json_path(spec, "lifecycle.postStart"),
+                                        pod_grace_s(pod), &err);
+                if (r < 0) {
+                        rt_container c = {.id = (char *)id, .name = (char *)name};
+                        kubelet_event(k->pods, pod, "Warning", "FailedPostStartHook", "PostStartHook failed: %s", err.msg);
+                        kill_one(k, p, pod, &c, pod_grace_s(pod), "FailedPostStartHook");
+                        return r;
+                }
+        }
+        kubelet_probes_container_started(k->pods->probes, pod, spec, id, p->pod_ip, kn_wall_ms());
+        (void)is_init;
+        return 0;
+}
+
+/* Restart an exited container unless its back-off says wait; returns ms to wait, 0
+ * when started (or failed: the caller retries later), -1 when nothing to do. */
+static int64_t restart_with_backoff(kubelet *k, kubelet_pod *p, const cJSON *pod, const cJSON *spec,
+                                    const rt_pod *rp, const rt_container *cur, bool is_init)
+{
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(spec, "name"));
+        cstate *cs = kubelet_cstate(p, name);
+        int64_t now = kn_wall_ms(), finished = cur ? cur->finished_ns / 1000000 : 0;
+
+        if (cur && cur->finished_ns && cur->started_ns &&
+            (cur->finished_ns - cur->started_ns) / 1000000 > CRASH_BACKOFF_RESET_MS)
+                cs->backoff_ms = 0;
+        if (cur && !cs->image_backoff && cs->backoff_ms > 0 && now < finished + cs->backoff_ms) {
+                char msg[512];
+                char d[32];
+                kn_format_duration(cs->backoff_ms, d, sizeof(d));
+                snprintf(msg, sizeof(msg), "back-off %s restarting failed container=%s pod=%s_%s(%s)", d, name, p->name,
+                         p->ns, p->uid);
+                if (!kn_streq(cs->waiting_reason, "CrashLoopBackOff"))
+                        kubelet_event(k->pods, pod, "Warning", "BackOff", "Back-off restarting failed container %s in pod %s_%s(%s)",
+                                      name, p->name, p->ns, p->uid);
+                kubelet_cstate_waiting(cs, "CrashLoopBackOff", msg);
+                return finished + cs->backoff_ms - now;
+        }
+        if (cur && !cs->image_backoff) {
+                cs->backoff_ms = cs->backoff_ms ? cs->backoff_ms * 2 : CRASH_BACKOFF_MIN_MS;
+                if (cs->backoff_ms > CRASH_BACKOFF_MAX_MS)
+                        cs->backoff_ms = CRASH_BACKOFF_MAX_MS;
+        }
+        if (start_container(k, p, pod, spec, rp, is_init) < 0) {
+                /* in image back-off: come back soon to show ImagePullBackOff, then when it ends */
+                if (cs->image_backoff && kn_streq(cs->waiting_reason, "ImagePullBackOff"))
+                        return cs->backoff_until - kn_now_ms();
+                return RETRY_MS;
+        }
+        return 0;
+}
+
+static bool should_restart(const cJSON *pod, const rt_container *c)
+{
+        const char *policy = kubelet_pod_str(pod, "spec.restartPolicy");
+
+        if (!policy || !strcmp(policy, "Always"))
+                return true;
+        if (!strcmp(policy, "OnFailure"))
+                return c->exit_code != 0;
+        return false;
+}
+
+static int64_t min_delay(int64_t a, int64_t b)
+{
+        if (a < 0)
+                return b;
+        if (b < 0)
+                return a;
+        return a < b ? a : b;
+}
+
+/* Init containers in order; returns true when all are done (sidecars running). */
+static bool sync_init(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt_pod *rp, int64_t *delay)
+{
+        const cJSON *it;
+        const char *policy = kubelet_pod_str(pod, "spec.restartPolicy");
+
+        cJSON_ArrayForEach(it, kn_json_path(pod, "spec.initContainers")) {
+                const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
+                bool sidecar = kn_streq(cJSON_GetStringValue(cJSON_GetObjectItem(it, "restartPolicy")), "Always");
+                const rt_container *cur = current(p, rp, name);
+                if (!name)
+                        continue;
+                if (cur && cur->state == RT_RUNNING) {
+                        if (sidecar && kubelet_probes_started(k->pods->probes, p->uid, name))
+                                continue;
+                        return false; /* wait for it to finish (or a sidecar to start) */
+                }
+                if (cur && cur->state == RT_EXITED && cur->exit_code == 0 && !sidecar)
+                        continue;
+                if (cur && cur->state == RT_EXITED && !sidecar && kn_streq(policy, "Never"))
+                        return false; /* failed for good: the pod fails */
+                if (cur && cur->state != RT_EXITED && cur->state != RT_RUNNING)
+                        remove_container(k, cur->id); /* created but never started */
+                *delay = min_delay(*delay, restart_with_backoff(k, p, pod, it, rp, cur && cur->state == RT_EXITED ? cur : NULL, true));
+                return false;
+        }
+        return true;
+}
+
+static void sync_containers(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt_pod *rp, int64_t *delay)
+{
+        const cJSON *it;
+
+        cJSON_ArrayForEach(it, kn_json_path(pod, "spec.containers")) {
+                const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
+                const rt_container *cur = current(p, rp, name);
+                char hash[17];
+                if (!name)
+                        continue;
+                if (cur && cur->state == RT_RUNNING) {
+                        probe_result live = kubelet_probes_get(k->pods->probes, p->uid, name, PROBE_LIVENESS);
+                        probe_result startup = kubelet_probes_get(k->pods->probes, p->uid, name, PROBE_STARTUP);
+                        kubelet_container_hash(it, hash);
+                        if (live == PROBE_FAILURE || startup == PROBE_FAILURE) {
+                                probe_kind kind = live == PROBE_FAILURE ? PROBE_LIVENESS : PROBE_STARTUP;
+                                int64_t grace = pod_grace_s(pod);
+                                kubelet_probes_termination_grace_period(k->pods->probes, p->uid, name, kind, &grace);
+                                kubelet_event(k->pods, pod, "Normal", "Killing",
+                                              "Container %s failed %s probe, will be restarted", name,
+                                              kind == PROBE_LIVENESS ? "liveness" : "startup");
+                                kill_one(k, p, pod, cur, grace, NULL);
+                                *delay = min_delay(*delay, 0);
+                        } else if (*cur->hash && strcmp(cur->hash, hash)) {
+                                kill_one(k, p, pod, cur, pod_grace_s(pod), "Container definition changed");
+                                *delay = min_delay(*delay, 0);
+                        } else if (!kn_streq(kubelet_cstate(p, name)->started_id, cur->id)) {
+                                /* adopted after a restart of knode: probes for it */
+                                cstate *cs = kubelet_cstate(p, name);
+                                free(cs->started_id);
+                                cs->started_id = kn_strdup(cur->id);
+                                kubelet_probes_container_started(k->pods->probes, pod, it, cur->id, p->pod_ip,
+                                                                 cur->started_ns / 1000000);
+                        }
+                        continue;
+                }
+                if (cur && cur->state == RT_EXITED && !should_restart(pod, cur))
+                        continue;
+                if (cur && cur->state != RT_EXITED)
+                        remove_container(k, cur->id);
+                *delay = min_delay(*delay, restart_with_backoff(k, p, pod, it, rp, cur && cur->state == RT_EXITED ? cur : NULL, false));
+        }
+}
+
+/* ---- the pass ---- */
+
+static bool anything_running(const rt_pod *rp)
+{
+        for (size_t i = 0; i < rp->n_c; i++)
+                if (rp->c[i].state == RT_RUNNING || rp->c[i].state == RT_CREATED)
+                        return true;
+        for (size_t i = 0; i < rp->n_sb; i++)
+                if (rp->sb[i].ready)
+                        return true;
+        return false;
+}
+
+int64_t kubelet_pod_sync(kubelet *k, kubelet_pod *p)
+{
+        kubelet_pods *m = k->pods;
+        _cleanup_cjson_ cJSON *pod = NULL;
+        rt_pod rp = {0};
+        bool gone, deleting, terminal;
+        const char *phase;
+        int64_t delay = -1;
+        kn_error err;
+        int r;
+
+        pthread_mutex_lock(&m->lock);
+        pod = p->pod ? cJSON_Duplicate(p->pod, true) : NULL;
+        gone = p->gone || !pod;
+        pthread_mutex_unlock(&m->lock);
+
+        r = kubelet_runtime_pod(k, p->uid, &rp);
+        if (r < 0)
+                return RETRY_MS;
+
+        if (gone) {
+                /* gone from the API (or an orphan found in the runtime): stop and remove all */
+                kill_pod(k, p, pod, &rp, pod ? pod_grace_s(pod) : MIN_GRACE_S, true);
+                cleanup_pod(k, p, &rp);
+                kubelet_runtime_pod_free(&rp);
+                pthread_mutex_lock(&m->lock);
+                if (p->gone) /* not re-added meanwhile */
+                        p->finished = true;
+                pthread_mutex_unlock(&m->lock);
+                kn_v(2, "pod %s/%s (%s) cleaned up", p->ns, p->name, p->uid);
+                return -1;
+        }
+
+        deleting = kn_json_path(pod, "metadata.deletionTimestamp") != NULL;
+        phase = kubelet_pod_str(pod, "status.phase");
+        terminal = kn_streq(phase, "Succeeded") || kn_streq(phase, "Failed");
+        if (deleting || terminal) {
+                if (anything_running(&rp)) {
+                        kill_pod(k, p, pod, &rp, pod_grace_s(pod), true);
+                        kubelet_runtime_pod_free(&rp);
+                        if (kubelet_runtime_pod(k, p->uid, &rp) < 0)
+                                return RETRY_MS;
+                }
+                kubelet_pod_set_status(m, p, kubelet_pod_status(k, p, pod, &rp));
+                if (deleting && !anything_running(&rp)) {
+                        cleanup_pod(k, p, &rp);
+                        pthread_mutex_lock(&m->lock);
+                        p->want_delete = true;
+                        m->status_kick = true;
+                        pthread_cond_signal(&m->status_cond);
+                        pthread_mutex_unlock(&m->lock);
+                }
+                delay = anything_running(&rp) ? RETRY_MS : -1;
+                kubelet_runtime_pod_free(&rp);
+                return delay;
+        }
+
+        /* volumes first: a pod whose volumes fail stays ContainerCreating */
+        r = kubelet_volumes_setup(m->volumes, pod, &err);
+        if (r < 0) {
+                if (!kn_streq(p->volume_error, err.msg))
+                        kubelet_event(m, pod, "Warning", "FailedMount", "%s", err.msg);
+                free(p->volume_error);
+                p->volume_error = kn_strdup(err.msg);
+                kubelet_pod_set_status(m, p, kubelet_pod_status(k, p, pod, &rp));
+                kubelet_runtime_pod_free(&rp);
+                return RETRY_MS;
+        }
+        free(TAKE_PTR(p->volume_error));
+
+        /* a pod that ran to completion under restartPolicy Never keeps its dead sandbox */
+        if (!(rp.n_sb && !rp.sb[0].ready && rp.n_c && kn_streq(kubelet_pod_str(pod, "spec.restartPolicy"), "Never"))) {
+                r = ensure_sandbox(k, p, pod, &rp, &err);
+                if (r < 0) {
+                        kn_warn("failed to create the sandbox of pod %s/%s: %s", p->ns, p->name, err.msg);
+                        kubelet_pod_set_status(m, p, kubelet_pod_status(k, p, pod, &rp));
+                        kubelet_runtime_pod_free(&rp);
+                        return RETRY_MS;
+                }
+                if (!kubelet_pod_host_network(pod)) {
+                        _cleanup_free_ char *dir = kubelet_pod_dir(k, p->uid);
+                        _cleanup_free_ char *hosts = kn_asprintf("%s/etc-hosts", dir);
+                        kn_mkdir_p(dir, 0750);
+                        if (kubelet_write_hosts(k, pod, p->pod_ip, hosts, &err) < 0)
+                                kn_warn("pod %s/%s: %s", p->ns, p->name, err.msg);
+                }
+                if (sync_init(k, p, pod, &rp, &delay))
+                        sync_containers(k, p, pod, &rp, &delay);
+                kubelet_runtime_pod_free(&rp);
+                if (kubelet_runtime_pod(k, p->uid, &rp) < 0)
+                        return RETRY_MS;
+        }
+        kubelet_pod_set_status(m, p, kubelet_pod_status(k, p, pod, &rp));
+        /* a completed pod's sandbox is stopped to give back its IP */
+        {
+                const char *ph = cJSON_GetStringValue(cJSON_GetObjectItem(p->status, "phase"));
+                if ((kn_streq(ph, "Succeeded") || kn_streq(ph, "Failed")) && anything_running(&rp))
+                        kill_pod(k, p, pod, &rp, pod_grace_s(pod), true);
+        }
+        kubelet_runtime_pod_free(&rp);
+        return delay;
+}
