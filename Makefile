@@ -10,7 +10,7 @@
 CC ?= cc
 SHELL := /bin/bash
 PKG_CONFIG ?= pkg-config
-PKGS := libcurl libcjson yaml-0.1 libnftnl libmnl libcrypto libprotobuf-c
+PKGS := libcurl libcjson yaml-0.1 libnftnl libmnl libssl libcrypto zlib libprotobuf-c
 KUBE_VERSION := $(shell cat KUBE_VERSION)
 VERSION := 0.1.0$(shell git rev-parse --short HEAD 2>/dev/null | sed 's/^/+g/')
 

@@ -95,5 +95,11 @@ const kn_field kubelet_fields[] = {
         {NULL, "nodeStatusMaxImages", I, O(node_status_max_images), "50", "images reported in node status"},
         {"provider-id", "providerID", S, O(provider_id), NULL, "the node's provider ID"},
         {NULL, "podLogsDir", S, O(pod_logs_dir), "/var/log/pods", "directory of the pods' log files"},
+        {"authentication-token-webhook-cache-ttl", "authentication.webhook.cacheTTL", D, O(authn_cache_ttl), "2m",
+         "how long TokenReview answers are cached"},
+        {"authorization-webhook-cache-authorized-ttl", "authorization.webhook.cacheAuthorizedTTL", D,
+         O(authz_cache_authorized_ttl), "5m", "how long allowed SubjectAccessReview answers are cached"},
+        {"authorization-webhook-cache-unauthorized-ttl", "authorization.webhook.cacheUnauthorizedTTL", D,
+         O(authz_cache_unauthorized_ttl), "30s", "how long denied SubjectAccessReview answers are cached"},
 };
 const size_t kubelet_n_fields = KN_ARRAY_SIZE(kubelet_fields);

@@ -41,6 +41,8 @@ typedef struct kubelet_config {
         char *container_log_max_size;
         char *provider_id;
         char *pod_logs_dir;
+        /* the kubelet API server's webhook caches (kubelet/auth.c), ms */
+        int64_t authn_cache_ttl, authz_cache_authorized_ttl, authz_cache_unauthorized_ttl;
 } kubelet_config;
 
 extern const kn_field kubelet_fields[];
