@@ -21,6 +21,7 @@ typedef struct kubelet_runtime_state {
 
 typedef struct kubelet_node kubelet_node;
 typedef struct kubelet_pods kubelet_pods;
+typedef struct kubelet_server kubelet_server;
 
 struct kubelet {
         kubelet_config cfg;
@@ -32,6 +33,8 @@ struct kubelet {
         kubelet_node *node;
         kubelet_pods *pods;
         cri_client *cri;
+        kubelet_server *server;
+        int64_t log_max_size; /* containerLogMaxSize in bytes */
 
         pthread_mutex_t runtime_lock;
         kubelet_runtime_state runtime;

@@ -5,7 +5,9 @@
 
 #include "../core/signals.h"
 #include "internal.h"
+#include "logs.h"
 #include "pods.h"
+#include "server.h"
 
 const kn_applet_spec kubelet_spec = {
         .name = "kubelet",
@@ -117,6 +119,24 @@ int kubelet_start(kubelet *k, kn_env *env)
                 kn_err("failed to start the pod manager: %s", strerror(-r));
                 return r;
         }
+        if (kubelet_parse_quantity(k->cfg.container_log_max_size, &k->log_max_size) < 0) {
+                kn_err("invalid containerLogMaxSize %s", k->cfg.container_log_max_size);
+                return -EINVAL;
+        }
+        if (k->cfg.enable_server) {
+                kubelet_server_opts so = {
+                        .cfg = &k->cfg,
+                        .node_name = k->node_name,
+                        .api = env->api,
+                        .cri = k->cri,
+                        .pods = k->pod_informer,
+                };
+                r = kubelet_server_start(&so, &k->server, &err);
+                if (r < 0) {
+                        kn_err("failed to start the kubelet server: %s", err.msg);
+                        return r;
+                }
+        }
         kn_informer_start(k->node_informer);
         kn_informer_start(k->svc_informer);
         kn_informer_start(k->pod_informer);
@@ -135,6 +155,7 @@ void kubelet_stop(kubelet *k)
         /* no informer may call into the pod manager once it is gone */
         if (k->pod_informer)
                 kn_informer_stop(k->pod_informer);
+        kubelet_server_free(TAKE_PTR(k->server));
         kubelet_node_stop(k);
         kubelet_pods_stop(k);
         cri_client_free(TAKE_PTR(k->cri));

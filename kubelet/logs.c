@@ -4,6 +4,7 @@
  * lines, limitBytes cuts the output, a timestamp prefixes only the start of a line (not
  * the continuation of a partial one), follow waits for writes and stops when the
  * container is no longer running. */
+#include "../core/quantity.h"
 #include "logs.h"
 
 #include <dirent.h>
@@ -473,29 +474,15 @@ int kubelet_logs_read(const char *path, const kubelet_log_opts *o, const kubelet
 
 int kubelet_parse_quantity(const char *s, int64_t *ret)
 {
-        static const struct {
-                const char *suffix;
-                int64_t mul;
-        } units[] = {{"Ki", 1LL << 10}, {"Mi", 1LL << 20}, {"Gi", 1LL << 30}, {"Ti", 1LL << 40},
-                     {"k", 1000LL},     {"M", 1000000LL},  {"G", 1000000000LL}, {"T", 1000000000000LL},
-                     {"", 1}};
-        char *end;
-        long long v;
+        kn_quantity q;
+        int r = kn_quantity_parse(s, &q);
 
-        if (!s || !s[0])
+        if (r < 0)
+                return r;
+        if (kn_quantity_value(&q) < 0)
                 return -EINVAL;
-        errno = 0;
-        v = strtoll(s, &end, 10);
-        if (end == s || errno || v < 0)
-                return -EINVAL;
-        for (size_t i = 0; i < KN_ARRAY_SIZE(units); i++)
-                if (strcmp(end, units[i].suffix) == 0) {
-                        if (v > INT64_MAX / units[i].mul)
-                                return -ERANGE;
-                        *ret = v * units[i].mul;
-                        return 0;
-                }
-        return -EINVAL;
+        *ret = kn_quantity_value(&q);
+        return 0;
 }
 
 /* ---- rotation ---- */

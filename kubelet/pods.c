@@ -6,11 +6,13 @@
 #include <stdio.h>
 
 #include "../runtime/msgjson.h"
+#include "logs.h"
 #include "podconfig.h"
 #include "pods.h"
 
 #define PLEG_PERIOD_MS 1000
 #define WORKER_STACK (256 * 1024)
+#define LOG_ROTATION_MS 10000
 
 static kubelet_pod *find_locked(kubelet_pods *m, const char *uid)
 {
@@ -287,6 +289,7 @@ static void *pleg_thread(void *arg)
 {
         kubelet *k = arg;
         kubelet_pods *m = k->pods;
+        int64_t next_rotation = 0;
 
         pthread_mutex_lock(&m->lock);
         while (!m->stop) {
@@ -294,6 +297,11 @@ static void *pleg_thread(void *arg)
                 pthread_mutex_unlock(&m->lock);
                 relist(k);
                 reap_finished(m);
+                /* the container log manager's pass, every 10 s as upstream */
+                if (kn_now_ms() >= next_rotation) {
+                        kubelet_logs_rotate_all(k->cri, k->log_max_size, (int)k->cfg.container_log_max_files);
+                        next_rotation = kn_now_ms() + LOG_ROTATION_MS;
+                }
                 pthread_mutex_lock(&m->lock);
                 ts = kn_deadline(PLEG_PERIOD_MS);
                 if (!m->stop)
