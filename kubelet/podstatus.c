@@ -323,6 +323,9 @@ static cJSON *container_status(kubelet *k, kubelet_pod *p, const cJSON *spec_c, 
                 cJSON_AddItemToObject(state, "terminated", terminated_json(k, p, cur));
                 if (prev && prev->state == RT_EXITED)
                         cJSON_AddItemToObject(last, "terminated", terminated_json(k, p, prev));
+                /* an init container that completed is ready, as upstream's prober manager says */
+                if (init && !sidecar && cur->exit_code == 0)
+                        ready = true;
                 pc->stopped++;
                 if (cur->exit_code == 0)
                         pc->succeeded++;
