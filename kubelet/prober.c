@@ -291,7 +291,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c_, curl_off_t d)
 {
         curl_ctx *c = ud;
-        return c->stop && *c->stop;
+        return c->stop && __atomic_load_n(c->stop, __ATOMIC_RELAXED);
 }
 
 static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
@@ -355,7 +355,7 @@ static const char *target_host(const probe_run *r)
 static int curl_failed(const probe_run *r, CURLcode rc, const char *errbuf, const char *what, probe_result *ret,
                        char *msg, size_t msglen)
 {
-        if (r->stop && *r->stop) {
+        if (r->stop && __atomic_load_n(r->stop, __ATOMIC_RELAXED)) {
                 snprintf(msg, msglen, "probe stopped");
                 return -ECANCELED;
         }
@@ -727,7 +727,7 @@ int probe_grpc(const probe_run *r, probe_result *ret, char *msg, size_t msglen)
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)n);
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
         rc = curl_easy_perform(c);
-        if (rc == CURLE_OPERATION_TIMEDOUT && !(r->stop && *r->stop)) {
+        if (rc == CURLE_OPERATION_TIMEDOUT && !(r->stop && __atomic_load_n(r->stop, __ATOMIC_RELAXED))) {
                 snprintf(msg, msglen, "timeout: health rpc did not complete within %llds",
                          (long long)r->spec->timeout_s);
                 *ret = PROBE_FAILURE;

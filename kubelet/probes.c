@@ -141,7 +141,7 @@ static void worker_stop_locked(probe_worker *w)
                 return;
         w->c->w[w->kind] = NULL;
         w->c = NULL;
-        w->stop = true;
+        __atomic_store_n(&w->stop, true, __ATOMIC_RELAXED); /* read unlocked by a probe in flight */
         pthread_cond_signal(&w->cond);
 }
 
@@ -166,7 +166,7 @@ static int run_round(kubelet_probes *p, probe_worker *w, probe_result *ret, char
         };
         int rc = -EIO;
 
-        for (int i = 0; i < PROBE_MAX_RETRIES && !w->stop; i++) {
+        for (int i = 0; i < PROBE_MAX_RETRIES && !__atomic_load_n(&w->stop, __ATOMIC_RELAXED); i++) {
                 rc = probe_run_once(&r, ret, msg, msglen);
                 if (rc >= 0)
                         return rc;

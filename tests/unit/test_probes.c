@@ -946,6 +946,41 @@ static void test_manager_exec(void **state)
         kubelet_probes_free(p);
 }
 
+/* Every handler on a worker thread's small stack: HTTPS (a TLS handshake), gRPC, TCP to a
+ * name that needs resolving. */
+static void test_manager_handlers_in_workers(void **state)
+{
+        struct srv *s = srv_start(true);
+        kubelet_probes *p;
+        pthread_t t;
+        int gport, gfd = listen_any(&gport), tport, tfd = listen_any(&tport);
+        char c[1024];
+        kn_buf m = {0};
+
+        pthread_create(&t, NULL, h2c_accept, (void *)(intptr_t)gfd);
+        assert_int_equal(kubelet_probes_new(NULL, NULL, NULL, &p), 0);
+        snprintf(c, sizeof(c),
+                 "{\"name\":\"c\",\"readinessProbe\":{\"httpGet\":{\"path\":\"/ok\",\"port\":%d,\"scheme\":\"HTTPS\"},"
+                 "\"periodSeconds\":1},\"livenessProbe\":{\"grpc\":{\"port\":%d},\"periodSeconds\":1,"
+                 "\"failureThreshold\":1},\"startupProbe\":{\"tcpSocket\":{\"port\":%d,\"host\":\"localhost\"},"
+                 "\"periodSeconds\":1,\"failureThreshold\":1}}",
+                 s->port, gport, tport);
+        assert_int_equal(start(p, c, 0, "id1", wall_now()), 0);
+        assert_true(wait_result(p, "c", PROBE_STARTUP, PROBE_SUCCESS, 1000) >= 0);
+        assert_true(wait_result(p, "c", PROBE_READINESS, PROBE_SUCCESS, 1000) >= 0);
+        usleep(300 * 1000);
+        kubelet_probes_metrics(p, &m);
+        assert_non_null(strstr(m.data, "probe_type=\"Liveness\",result=\"successful\"} 1\n"));
+        assert_int_equal(kubelet_probes_get(p, "uid1", "c", PROBE_LIVENESS), PROBE_SUCCESS);
+        kn_buf_free(&m);
+        kubelet_probes_free(p);
+        shutdown(gfd, SHUT_RDWR);
+        pthread_join(t, NULL);
+        close(gfd);
+        close(tfd);
+        srv_stop(s);
+}
+
 static void test_manager_stops_promptly(void **state)
 {
         struct srv *s = srv_start(false);
@@ -982,6 +1017,7 @@ int main(void)
                 cmocka_unit_test(test_manager_initial_delay_and_jitter),
                 cmocka_unit_test(test_manager_startup_gates),
                 cmocka_unit_test(test_manager_exec),
+                cmocka_unit_test(test_manager_handlers_in_workers),
                 cmocka_unit_test(test_manager_stops_promptly),
         };
         signal(SIGPIPE, SIG_IGN);
