@@ -120,6 +120,7 @@ asan:
 ifdef BUILD_ASAN
 ASAN_CORE_OBJ := $(LIB_SRC:%.c=build/asan/obj/%.o)
 ASAN_UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/asan/unit/%)
+.SECONDARY: $(ASAN_CORE_OBJ) # kept between runs, as the ordinary objects are
 build/asan/obj/%.o: %.c | $(GEN_HDR)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $< (asan)"
@@ -128,6 +129,7 @@ build/asan/unit/test_%: tests/unit/test_%.c $(ASAN_CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@ (asan)"
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -Icore -Iproxy -o $@ $(filter %.c %.o,$^) $(LDLIBS) $(UNIT_LDLIBS)
+-include $(ASAN_CORE_OBJ:.o=.d) $(ASAN_UNIT_BIN:=.d)
 asan-run: $(ASAN_UNIT_BIN)
 	@set -e; for t in $(ASAN_UNIT_BIN); do echo "== $$t (asan+ubsan)"; \
 		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $$t; done

@@ -21,7 +21,7 @@
 typedef struct debug_opts {
         char *kubeconfig, *namespace, *selector, *field_selector;
         char *runtime_endpoint, *image_endpoint;
-        int64_t limit, watch_timeout, runtime_timeout;
+        int64_t limit, watch_timeout, runtime_timeout, repeat, parallel;
         bool keys_only, protobuf, objects;
 } debug_opts;
 
@@ -41,6 +41,8 @@ static const kn_field debug_fields[] = {
         {"image-service-endpoint", NULL, KN_FIELD_STRING, O(image_endpoint), NULL,
          "cri: the image service's socket (the runtime's when empty)"},
         {"runtime-request-timeout", NULL, KN_FIELD_DURATION, O(runtime_timeout), "2m", "cri: deadline of each call"},
+        {"repeat", NULL, KN_FIELD_INT, O(repeat), "1", "cri: make the call this many times (per thread)"},
+        {"parallel", NULL, KN_FIELD_INT, O(parallel), "1", "cri: from this many threads, on one connection"},
 };
 
 static void print_event(const char *what, const cJSON *obj)
@@ -90,7 +92,8 @@ int debug_main(int argc, char **argv)
                 goto out;
         }
         if (strcmp(fl.args[0], "cri") == 0) {
-                ret = debug_cri(fl.args[1], o.runtime_endpoint, o.image_endpoint, (long)o.runtime_timeout);
+                ret = debug_cri(fl.args[1], o.runtime_endpoint, o.image_endpoint, (long)o.runtime_timeout,
+                                (long)o.repeat, (long)o.parallel);
                 goto out;
         }
         r = kn_env_new(o.kubeconfig, NULL, "knode-debug", &env, &err);

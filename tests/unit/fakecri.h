@@ -178,7 +178,8 @@ static ssize_t fake_cri_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_
         (void)u;
         if (n > len)
                 n = len;
-        memcpy(buf, st->reply.body.data + st->off, n);
+        if (n)
+                memcpy(buf, st->reply.body.data + st->off, n);
         st->off += n;
         if (st->off == st->reply.body.len) {
                 *flags |= NGHTTP2_DATA_FLAG_EOF;
