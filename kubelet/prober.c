@@ -85,16 +85,16 @@ static void resolve_port(probe_spec *s, const cJSON *port, const cJSON *containe
                         errno = 0;
                         n = strtol(port->valuestring, &end, 10);
                         if (errno || end == port->valuestring || *end) {
-                                set_err(&s->port_err, "port %s not found in container", port->valuestring);
+                                set_err(&s->invalid, "port %s not found in container", port->valuestring);
                                 return;
                         }
                 }
         } else {
-                set_err(&s->port_err, "no port");
+                set_err(&s->invalid, "no port");
                 return;
         }
         if (n <= 0 || n > 65535) {
-                set_err(&s->port_err, "invalid port number: %ld", n);
+                set_err(&s->invalid, "invalid port number: %ld", n);
                 return;
         }
         s->port = (int)n;
@@ -106,40 +106,37 @@ static char *opt_str(const cJSON *o, const char *name)
         return cJSON_IsString(v) && v->valuestring[0] ? kn_strdup(v->valuestring) : NULL;
 }
 
-int probe_spec_parse(const cJSON *probe, const cJSON *container, probe_kind kind, probe_spec **ret,
-                     kn_error *err)
+probe_spec *probe_spec_parse(const cJSON *probe, const cJSON *container, probe_kind kind)
 {
         const cJSON *exec, *http, *tcp, *grpc, *v;
-        probe_spec *s;
+        probe_spec *s = kn_calloc(1, sizeof(*s));
 
-        if (!cJSON_IsObject(probe))
-                return kn_error_set(err, -EINVAL, "%s probe is not an object", probe_kind_name(kind));
         exec = cJSON_GetObjectItemCaseSensitive(probe, "exec");
         http = cJSON_GetObjectItemCaseSensitive(probe, "httpGet");
         tcp = cJSON_GetObjectItemCaseSensitive(probe, "tcpSocket");
         grpc = cJSON_GetObjectItemCaseSensitive(probe, "grpc");
-
-        s = kn_calloc(1, sizeof(*s));
-        s->initial_delay_s = int_field(probe, "initialDelaySeconds", 0, &s->port_err);
-        s->timeout_s = int_field(probe, "timeoutSeconds", 1, &s->port_err);
-        s->period_s = int_field(probe, "periodSeconds", 10, &s->port_err);
-        s->success_threshold = (int)int_field(probe, "successThreshold", 1, &s->port_err);
-        s->failure_threshold = (int)int_field(probe, "failureThreshold", 3, &s->port_err);
-        s->termination_grace_s = int_field(probe, "terminationGracePeriodSeconds", -1, &s->port_err);
+        s->initial_delay_s = int_field(probe, "initialDelaySeconds", 0, &s->invalid);
+        s->timeout_s = int_field(probe, "timeoutSeconds", 1, &s->invalid);
+        s->period_s = int_field(probe, "periodSeconds", 10, &s->invalid);
+        s->success_threshold = (int)int_field(probe, "successThreshold", 1, &s->invalid);
+        s->failure_threshold = (int)int_field(probe, "failureThreshold", 3, &s->invalid);
+        s->termination_grace_s = int_field(probe, "terminationGracePeriodSeconds", -1, &s->invalid);
         if (kind != PROBE_READINESS)
                 s->success_threshold = 1; /* API validation insists; do not trust it */
-        /* A probe whose fields are wrong still exists (readiness stays Failure) but errors on
-         * each round, with port_err telling why. */
+        /* A probe whose fields are wrong still exists (readiness stays Failure, liveness
+         * Success) but errors on each round, with INVALID telling why. */
+        if (!cJSON_IsObject(probe))
+                set_err(&s->invalid, "%s probe is not an object", probe_kind_name(kind));
 
         if (cJSON_IsObject(exec)) {
                 s->handler = PROBE_EXEC;
                 v = cJSON_GetObjectItemCaseSensitive(exec, "command");
                 int n = cJSON_GetArraySize(v);
                 if (!cJSON_IsArray(v) || n == 0 || n > PROBE_MAX_ARGS) {
-                        set_err(&s->port_err, "exec: command must have 1 to %d words", PROBE_MAX_ARGS);
+                        set_err(&s->invalid, "exec: command must have 1 to %d words", PROBE_MAX_ARGS);
                         n = 0;
                 }
-                s->argv = kn_calloc((size_t)n + 1, sizeof(char *));
+                s->argv = kn_calloc((size_t)n + 1, sizeof(char *)); /* NULL-terminated */
                 for (int i = 0; i < n; i++) {
                         const cJSON *a = cJSON_GetArrayItem(v, i);
                         s->argv[s->argc++] = kn_strdup(cJSON_IsString(a) ? a->valuestring : "");
@@ -152,12 +149,12 @@ int probe_spec_parse(const cJSON *probe, const cJSON *container, probe_kind kind
                 if (cJSON_IsString(v) && strcasecmp(v->valuestring, "https") == 0)
                         s->https = true;
                 else if (cJSON_IsString(v) && v->valuestring[0] && strcasecmp(v->valuestring, "http") != 0)
-                        set_err(&s->port_err, "unsupported scheme %s", v->valuestring);
+                        set_err(&s->invalid, "unsupported scheme %s", v->valuestring);
                 resolve_port(s, cJSON_GetObjectItemCaseSensitive(http, "port"), container);
                 v = cJSON_GetObjectItemCaseSensitive(http, "httpHeaders");
                 int n = cJSON_GetArraySize(v);
                 if (n > PROBE_MAX_HEADERS) {
-                        set_err(&s->port_err, "more than %d httpHeaders", PROBE_MAX_HEADERS);
+                        set_err(&s->invalid, "more than %d httpHeaders", PROBE_MAX_HEADERS);
                         n = 0;
                 }
                 s->headers = kn_calloc((size_t)n + 1, sizeof(*s->headers));
@@ -167,14 +164,14 @@ int probe_spec_parse(const cJSON *probe, const cJSON *container, probe_kind kind
                         const cJSON *val = cJSON_GetObjectItemCaseSensitive(h, "value");
                         if (!cJSON_IsString(name) || !name->valuestring[0] || !printable(name->valuestring, false) ||
                             (val && (!cJSON_IsString(val) || !printable(val->valuestring, true)))) {
-                                set_err(&s->port_err, "httpHeaders[%d] is not a valid header", i);
+                                set_err(&s->invalid, "httpHeaders[%d] is not a valid header", i);
                                 continue;
                         }
                         s->headers[s->n_headers].name = kn_strdup(name->valuestring);
                         s->headers[s->n_headers++].value = kn_strdup(val ? val->valuestring : "");
                 }
                 if ((s->host && !printable(s->host, true)) || (s->path && !printable(s->path, true)))
-                        set_err(&s->port_err, "httpGet host or path has control characters");
+                        set_err(&s->invalid, "httpGet host or path has control characters");
         } else if (cJSON_IsObject(tcp)) {
                 s->handler = PROBE_TCP;
                 s->host = opt_str(tcp, "host");
@@ -183,21 +180,19 @@ int probe_spec_parse(const cJSON *probe, const cJSON *container, probe_kind kind
                 s->handler = PROBE_GRPC;
                 v = cJSON_GetObjectItemCaseSensitive(grpc, "port");
                 if (!cJSON_IsNumber(v))
-                        set_err(&s->port_err, "grpc: port must be a number");
+                        set_err(&s->invalid, "grpc: port must be a number");
                 else
                         resolve_port(s, v, container);
                 s->service = opt_str(grpc, "service");
                 if (s->service && strlen(s->service) > 1024)
-                        set_err(&s->port_err, "grpc: service name too long");
+                        set_err(&s->invalid, "grpc: service name too long");
         } else {
-                probe_spec_free(s);
-                return kn_error_set(err, -EINVAL, "%s probe has no handler (exec, httpGet, tcpSocket, grpc)",
-                                    probe_kind_name(kind));
+                s->handler = PROBE_EXEC; /* with no command: never runs */
+                set_err(&s->invalid, "no handler (exec, httpGet, tcpSocket, grpc)");
         }
         if (s->host && !printable(s->host, true))
-                set_err(&s->port_err, "host has control characters");
-        *ret = s;
-        return 0;
+                set_err(&s->invalid, "host has control characters");
+        return s;
 }
 
 void probe_spec_free(probe_spec *s)
@@ -213,7 +208,7 @@ void probe_spec_free(probe_spec *s)
         }
         free(s->headers);
         free(s->host);
-        free(s->port_err);
+        free(s->invalid);
         free(s->path);
         free(s->service);
         free(s);
@@ -779,8 +774,8 @@ int probe_run_once(const probe_run *r, probe_result *ret, char *msg, size_t msgl
         int rc, code = -1;
 
         msg[0] = '\0';
-        if (s->port_err) {
-                snprintf(msg, msglen, "%s", s->port_err);
+        if (s->invalid) {
+                snprintf(msg, msglen, "%s", s->invalid);
                 return -EINVAL;
         }
         switch (s->handler) {

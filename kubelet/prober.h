@@ -22,6 +22,7 @@ typedef struct probe_header {
 
 typedef struct probe_spec {
         probe_handler handler;
+        char *invalid; /* non-NULL: why the probe cannot run (it errors each round) */
         int64_t initial_delay_s, timeout_s, period_s, termination_grace_s; /* grace -1: unset */
         int success_threshold, failure_threshold;
         /* exec */
@@ -29,8 +30,7 @@ typedef struct probe_spec {
         size_t argc;
         /* httpGet, tcpSocket, grpc */
         char *host;       /* NULL: the pod IP */
-        int port;         /* 0: unresolved, see port_err */
-        char *port_err;   /* why the port did not resolve (the probe errors each round) */
+        int port;         /* 0: unresolved, see INVALID */
         bool https;
         char *path;
         probe_header *headers;
@@ -38,9 +38,9 @@ typedef struct probe_spec {
         char *service;    /* grpc */
 } probe_spec;
 
-/* Parse a Probe object; CONTAINER gives the named ports. */
-int probe_spec_parse(const cJSON *probe, const cJSON *container, probe_kind kind, probe_spec **ret,
-                     kn_error *err);
+/* Parse a Probe object; CONTAINER gives the named ports. Never fails: a probe that cannot
+ * run (no handler, a bad field, an unknown port name) says why in INVALID. */
+probe_spec *probe_spec_parse(const cJSON *probe, const cJSON *container, probe_kind kind);
 void probe_spec_free(probe_spec *s);
 
 /* Runs an exec probe: 0 and *RET_EXIT_CODE (and the command's output, cut to OUTLEN, in OUT)

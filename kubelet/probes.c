@@ -14,6 +14,7 @@
 #include "prober.h"
 
 #define WORKER_STACK (128 * 1024)
+#define MAX_WORKERS 8192 /* threads; a node runs at most a few hundred probes */
 #if defined(__SANITIZE_ADDRESS__)
 #undef WORKER_STACK
 #define WORKER_STACK (1024 * 1024) /* ASan's redzones make frames several times larger */
@@ -225,10 +226,9 @@ static void *worker_main(void *arg)
                 res = c->st[w->kind].result;
                 if (w->kind == PROBE_STARTUP)
                         wake_siblings_locked(c);
+                kn_v(2, "%s probe of %s is now %s", probe_kind_name(w->kind), w->what, probe_result_name(res));
                 if (p->on_change) {
                         _cleanup_free_ char *uid = kn_strdup(c->pod_uid), *name = kn_strdup(c->name);
-                        kn_v(2, "%s probe of %s is now %s", probe_kind_name(w->kind), w->what,
-                             probe_result_name(res));
                         pthread_mutex_unlock(&p->lock);
                         p->on_change(p->ud, uid, name, w->container_id, w->kind, res);
                         pthread_mutex_lock(&p->lock);
@@ -247,10 +247,13 @@ static int worker_start_locked(kubelet_probes *p, probe_container *c, probe_kind
         pthread_condattr_t ca;
         pthread_attr_t attr;
         pthread_t t;
-        probe_worker *w = kn_calloc(1, sizeof(*w));
+        probe_worker *w;
         int64_t now = kn_now_ms(), delay = 0, wall = wall_ms();
         int r;
 
+        if (p->threads >= MAX_WORKERS)
+                return -EAGAIN;
+        w = kn_calloc(1, sizeof(*w));
         w->p = p;
         w->c = c;
         w->kind = kind;
@@ -381,7 +384,6 @@ int kubelet_probes_container_started(kubelet_probes *p, const cJSON *pod, const 
                     *name = cJSON_GetObjectItemCaseSensitive(container_spec, "name");
         probe_spec *spec[PROBE_KINDS] = {0};
         probe_container **pc, *c;
-        kn_error err = {0};
         int rv = 0, r;
 
         if (!cJSON_IsString(uid) || !cJSON_IsString(name) || !container_id || !container_id[0])
@@ -390,13 +392,7 @@ int kubelet_probes_container_started(kubelet_probes *p, const cJSON *pod, const 
                 const cJSON *j = cJSON_GetObjectItemCaseSensitive(container_spec, probe_fields[k]);
                 if (!j || cJSON_IsNull(j))
                         continue;
-                r = probe_spec_parse(j, container_spec, (probe_kind)k, &spec[k], &err);
-                if (r < 0) {
-                        kn_err("failed to parse %s of container %s in pod %s/%s: %s", probe_fields[k],
-                               name->valuestring, cJSON_IsString(ns) ? ns->valuestring : "",
-                               cJSON_IsString(pname) ? pname->valuestring : "", err.msg);
-                        rv = r;
-                }
+                spec[k] = probe_spec_parse(j, container_spec, (probe_kind)k);
         }
 
         pthread_mutex_lock(&p->lock);
@@ -421,6 +417,9 @@ int kubelet_probes_container_started(kubelet_probes *p, const cJSON *pod, const 
                 c->grace_s[k] = -1;
                 if (!spec[k])
                         continue;
+                if (spec[k]->invalid)
+                        kn_warn("%s of pod %s/%s container %s cannot run: %s", probe_fields[k], c->pod_ns,
+                                c->pod_name, c->name, spec[k]->invalid);
                 c->has[k] = true;
                 c->grace_s[k] = spec[k]->termination_grace_s;
                 probe_state_init(&c->st[k], (probe_kind)k);

@@ -69,7 +69,9 @@ void kubelet_probes_free(kubelet_probes *p);
  * sidecar): name, ports (for named probe ports) and liveness/readiness/startupProbe. POD_IP is
  * status.podIP (the default probe host). STARTED_WALL_MS is state.running.startedAt in
  * milliseconds since the epoch. Call it for every running container, with probes or not.
- * -EINVAL: no uid or container name, or a probe with no handler or a bad field. */
+ * A probe that cannot run (no handler, a bad field, an unknown port name) is logged once and
+ * kept: it errors each round, so readiness stays Failure. -EINVAL: no pod uid, container
+ * name or CONTAINER_ID; -EAGAIN: no thread for a probe (its result never moves). */
 int kubelet_probes_container_started(kubelet_probes *p, const cJSON *pod, const cJSON *container_spec,
                                      const char *container_id, const char *pod_ip, int64_t started_wall_ms);
 /* The container is no longer running: its probes stop and its results are dropped. */

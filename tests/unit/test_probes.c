@@ -257,7 +257,7 @@ static int run1(const char *probe, int port, probe_result *res, char *msg)
         probe_run r = {.pod_ip = "127.0.0.1", .cancel_fd = -1};
         int rc;
 
-        assert_int_equal(probe_spec_parse(p, c, PROBE_READINESS, &s, NULL), 0);
+        s = probe_spec_parse(p, c, PROBE_READINESS);
         r.spec = s;
         *res = PROBE_UNKNOWN;
         rc = probe_run_once(&r, res, msg, PROBE_MSG_MAX);
@@ -557,7 +557,7 @@ static int exec1(cri_client *cli, const char *cmd, probe_result *res, char *msg)
 
         snprintf(probe, sizeof(probe), "{\"exec\":{\"command\":[\"%s\",\"arg\"]},\"timeoutSeconds\":2}", cmd);
         p = json("%s", probe);
-        assert_int_equal(probe_spec_parse(p, c, PROBE_LIVENESS, &s, NULL), 0);
+        s = probe_spec_parse(p, c, PROBE_LIVENESS);
         r.spec = s;
         *res = PROBE_UNKNOWN;
         rc = probe_run_once(&r, res, msg, PROBE_MSG_MAX);
@@ -613,7 +613,7 @@ static void test_spec_parse(void **state)
         _cleanup_cjson_ cJSON *p4 = json("{\"httpGet\":{\"port\":80,\"httpHeaders\":[{\"name\":\"A\\r\\nB\",\"value\":\"x\"}]}}");
         probe_spec *s;
 
-        assert_int_equal(probe_spec_parse(p1, c, PROBE_LIVENESS, &s, NULL), 0);
+        s = probe_spec_parse(p1, c, PROBE_LIVENESS);
         assert_int_equal(s->handler, PROBE_EXEC);
         assert_int_equal(s->argc, 2);
         assert_string_equal(s->argv[1], "/tmp/ok");
@@ -624,7 +624,7 @@ static void test_spec_parse(void **state)
         assert_int_equal(s->failure_threshold, 3);
         assert_int_equal(s->termination_grace_s, -1);
         probe_spec_free(s);
-        assert_int_equal(probe_spec_parse(p2, c, PROBE_READINESS, &s, NULL), 0);
+        s = probe_spec_parse(p2, c, PROBE_READINESS);
         assert_int_equal(s->period_s, 5);
         assert_int_equal(s->timeout_s, 2);
         assert_int_equal(s->success_threshold, 3);
@@ -633,13 +633,17 @@ static void test_spec_parse(void **state)
         assert_int_equal(s->termination_grace_s, 9);
         probe_spec_free(s);
         /* successThreshold is 1 for liveness, whatever the spec says */
-        assert_int_equal(probe_spec_parse(p2, c, PROBE_LIVENESS, &s, NULL), 0);
+        s = probe_spec_parse(p2, c, PROBE_LIVENESS);
         assert_int_equal(s->success_threshold, 1);
         probe_spec_free(s);
-        assert_int_equal(probe_spec_parse(p3, c, PROBE_LIVENESS, &s, NULL), -EINVAL);
+        /* no handler: the probe exists but cannot run */
+        s = probe_spec_parse(p3, c, PROBE_LIVENESS);
+        assert_non_null(strstr(s->invalid, "no handler"));
+        assert_int_equal(s->period_s, 5);
+        probe_spec_free(s);
         /* a header that would split the request: the probe exists but cannot run */
-        assert_int_equal(probe_spec_parse(p4, c, PROBE_READINESS, &s, NULL), 0);
-        assert_non_null(s->port_err);
+        s = probe_spec_parse(p4, c, PROBE_READINESS);
+        assert_non_null(s->invalid);
         probe_spec_free(s);
 }
 
@@ -940,8 +944,16 @@ static void test_manager_exec(void **state)
         pthread_mutex_lock(&f.mu);
         assert_true(f.calls == 3 || f.calls == 6);
         pthread_mutex_unlock(&f.mu);
+        /* a readiness probe with no handler keeps the container unready */
+        assert_int_equal(start(p, "{\"name\":\"e\",\"readinessProbe\":{\"periodSeconds\":1}}", 0, "id9", wall_now()),
+                         0);
+        usleep(100 * 1000);
+        assert_int_equal(kubelet_probes_get(p, "uid1", "e", PROBE_READINESS), PROBE_FAILURE);
+        assert_false(kubelet_probes_ready(p, "uid1", "e"));
         kubelet_probes_metrics(p, &m);
         assert_non_null(strstr(m.data, "probe_type=\"Readiness\",result=\"unknown\"} "));
+        assert_non_null(strstr(m.data, "{container=\"e\",namespace=\"ns\",pod=\"web\",pod_uid=\"uid1\","
+                                       "probe_type=\"Readiness\",result=\"unknown\"} 1\n"));
         kn_buf_free(&m);
         kubelet_probes_free(p);
 }
