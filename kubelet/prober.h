@@ -51,7 +51,7 @@ typedef int (*probe_exec_fn)(void *ud, const char *container_id, char *const *ar
 /* The default runner: CRI ExecSync; UD is the struct cri_client. */
 int probe_exec_cri(void *ud, const char *container_id, char *const *argv, long timeout_ms, int *ret_exit_code,
                    char *out, size_t outlen, kn_error *err);
-/* Replace the exec runner (tests; the default is CRI ExecSync). */
+/* Replace the exec runner for probes started from now on (tests; the default is CRI ExecSync). */
 void kubelet_probes_set_exec(kubelet_probes *p, probe_exec_fn fn, void *ud);
 
 /* One run of a probe. >= 0: *RET is PROBE_SUCCESS or PROBE_FAILURE and MSG says why;

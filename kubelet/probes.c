@@ -28,6 +28,8 @@ typedef struct probe_worker {
         probe_kind kind;
         probe_spec *spec;
         char *container_id, *pod_ip, *what; /* copies: read with no lock held */
+        probe_exec_fn exec;
+        void *exec_ud;
         pthread_cond_t cond;
         volatile bool stop;
         int64_t due_ms; /* monotonic */
@@ -160,8 +162,8 @@ static int run_round(kubelet_probes *p, probe_worker *w, probe_result *ret, char
                 .spec = w->spec,
                 .pod_ip = w->pod_ip,
                 .container_id = w->container_id,
-                .exec = p->exec,
-                .exec_ud = p->exec_ud,
+                .exec = w->exec,
+                .exec_ud = w->exec_ud,
                 .stop = &w->stop,
                 .cancel_fd = p->cancel_fd,
         };
@@ -258,6 +260,8 @@ static int worker_start_locked(kubelet_probes *p, probe_container *c, probe_kind
         w->c = c;
         w->kind = kind;
         w->spec = spec;
+        w->exec = p->exec;
+        w->exec_ud = p->exec_ud;
         w->container_id = kn_strdup(c->container_id);
         w->pod_ip = kn_strdup(pod_ip ? pod_ip : "");
         w->what = kn_asprintf("pod %s/%s container %s", c->pod_ns, c->pod_name, c->name);

@@ -31,6 +31,8 @@ struct srv {
         SSL_CTX *tls; /* NULL: plain HTTP */
         pthread_t thread;
         pthread_mutex_t mu;
+        pthread_cond_t idle;
+        int live;          /* connection threads running */
         int toggle_code;   /* what /toggle answers */
         int hits[8];       /* per path: see path_index */
         char last_headers[4096];
@@ -134,6 +136,10 @@ out:
         }
         close(c->fd);
         free(c);
+        pthread_mutex_lock(&s->mu);
+        if (--s->live == 0)
+                pthread_cond_broadcast(&s->idle);
+        pthread_mutex_unlock(&s->mu);
         return NULL;
 }
 
@@ -149,6 +155,9 @@ static void *srv_main(void *arg)
                 c = kn_calloc(1, sizeof(*c));
                 c->s = s;
                 c->fd = fd;
+                pthread_mutex_lock(&s->mu);
+                s->live++;
+                pthread_mutex_unlock(&s->mu);
                 pthread_create(&t, NULL, conn_main, c);
                 pthread_detach(t);
         }
@@ -195,6 +204,7 @@ static struct srv *srv_start(bool tls)
 {
         struct srv *s = kn_calloc(1, sizeof(*s));
         pthread_mutex_init(&s->mu, NULL);
+        pthread_cond_init(&s->idle, NULL);
         s->toggle_code = 200;
         s->fd = listen_any(&s->port);
         if (tls)
@@ -208,9 +218,13 @@ static void srv_stop(struct srv *s)
         shutdown(s->fd, SHUT_RDWR);
         pthread_join(s->thread, NULL);
         close(s->fd);
-        usleep(50 * 1000); /* let connection threads finish */
+        pthread_mutex_lock(&s->mu);
+        while (s->live)
+                pthread_cond_wait(&s->idle, &s->mu);
+        pthread_mutex_unlock(&s->mu);
         if (s->tls)
                 SSL_CTX_free(s->tls);
+        pthread_cond_destroy(&s->idle);
         pthread_mutex_destroy(&s->mu);
         free(s);
 }
@@ -426,6 +440,7 @@ static int h2_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 }
 
 static char grpc_last_ua[128];
+static pthread_mutex_t grpc_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void *h2c_main(void *arg)
 {
@@ -447,7 +462,9 @@ static void *h2c_main(void *arg)
         while ((n = read(c->fd, buf, sizeof(buf))) > 0) {
                 if (nghttp2_session_mem_recv(s, buf, (size_t)n) < 0 || nghttp2_session_send(s) != 0)
                         break;
+                pthread_mutex_lock(&grpc_mu);
                 snprintf(grpc_last_ua, sizeof(grpc_last_ua), "%s", c->ua);
+                pthread_mutex_unlock(&grpc_mu);
         }
         nghttp2_session_del(s);
         close(c->fd);
@@ -491,7 +508,9 @@ static void test_grpc_handler(void **state)
         pthread_create(&t, NULL, h2c_accept, (void *)(intptr_t)fd);
         assert_int_equal(grpc1(port, NULL, msg), PROBE_SUCCESS);
         assert_string_equal(msg, "service healthy");
+        pthread_mutex_lock(&grpc_mu);
         assert_non_null(strstr(grpc_last_ua, "kube-probe/1."));
+        pthread_mutex_unlock(&grpc_mu);
         assert_int_equal(grpc1(port, "web", msg), PROBE_SUCCESS);
         assert_int_equal(grpc1(port, "down", msg), PROBE_FAILURE);
         assert_string_equal(msg, "service unhealthy (responded with \"NOT_SERVING\")");
