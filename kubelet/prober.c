@@ -4,6 +4,8 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -333,6 +335,100 @@ static CURL *probe_curl(curl_ctx *ctx, char *errbuf)
         return c;
 }
 
+/* Mark every fd that appeared without FD_CLOEXEC across curl_multi_init(). Serialized, so
+ * two workers starting at once do not see each other's fds; another thread's inheritable
+ * fd opened meanwhile would be marked too, and knode hands none to its children. */
+#define MAX_INHERITABLE 64
+static size_t inheritable_fds(int *fds, size_t max)
+{
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *e;
+        size_t n = 0;
+
+        if (!d)
+                return 0;
+        while ((e = readdir(d)) && n < max) {
+                int fd = atoi(e->d_name), fl;
+                if (e->d_name[0] == '.' || fd == dirfd(d))
+                        continue;
+                fl = fcntl(fd, F_GETFD);
+                if (fl >= 0 && !(fl & FD_CLOEXEC))
+                        fds[n++] = fd;
+        }
+        closedir(d);
+        return n;
+}
+
+void *probe_multi_new(void)
+{
+        static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+        int before[MAX_INHERITABLE], after[MAX_INHERITABLE];
+        size_t nb, na;
+        CURLM *m;
+
+        pthread_mutex_lock(&mu);
+        nb = inheritable_fds(before, MAX_INHERITABLE);
+        m = curl_multi_init();
+        na = inheritable_fds(after, MAX_INHERITABLE);
+        pthread_mutex_unlock(&mu);
+        if (!m)
+                abort();
+        for (size_t i = 0; i < na; i++) {
+                bool old = false;
+                for (size_t j = 0; j < nb && !old; j++)
+                        old = before[j] == after[i];
+                if (!old)
+                        (void)fcntl(after[i], F_SETFD, FD_CLOEXEC);
+        }
+        return m;
+}
+
+void probe_multi_wakeup(void *multi)
+{
+        if (multi)
+                curl_multi_wakeup(multi);
+}
+
+void probe_multi_free(void *multi)
+{
+        if (multi)
+                curl_multi_cleanup(multi);
+}
+
+/* curl_easy_perform() on the worker's multi handle when there is one. */
+static CURLcode perform(const probe_run *r, CURL *c)
+{
+        CURLM *m = r->multi;
+        CURLcode rc = CURLE_OK;
+        CURLMsg *msg;
+        int running = 1, left;
+
+        if (!m)
+                return curl_easy_perform(c);
+        if (curl_multi_add_handle(m, c) != CURLM_OK)
+                return CURLE_FAILED_INIT;
+        while (running) {
+                if (curl_multi_perform(m, &running) != CURLM_OK) {
+                        rc = CURLE_FAILED_INIT;
+                        break;
+                }
+                if (r->stop && __atomic_load_n(r->stop, __ATOMIC_RELAXED)) {
+                        rc = CURLE_ABORTED_BY_CALLBACK;
+                        break;
+                }
+                /* sleeps until I/O, one of curl's timers, or probe_multi_wakeup() */
+                if (running && curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK) {
+                        rc = CURLE_FAILED_INIT;
+                        break;
+                }
+        }
+        while ((msg = curl_multi_info_read(m, &left)))
+                if (msg->msg == CURLMSG_DONE && msg->easy_handle == c && rc == CURLE_OK)
+                        rc = msg->data.result;
+        curl_multi_remove_handle(m, c);
+        return rc;
+}
+
 /* "host:port" with brackets around an IPv6 address. */
 static char *join_host_port(const char *host, int port)
 {
@@ -397,6 +493,52 @@ static char *url_hostname(const char *url)
         return ret;
 }
 
+/* Resolve URL's host name here and hand curl the addresses (CURLOPT_RESOLVE): curl's own
+ * threaded resolver opens a socketpair without O_CLOEXEC. IP literals need nothing. Returns
+ * false when the name does not resolve. */
+static bool pin_host(CURL *c, const char *url, struct curl_slist **resolve)
+{
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+        _cleanup_free_ char *host = url_hostname(url);
+        char *port = NULL, addr[INET6_ADDRSTRLEN];
+        unsigned char bin[sizeof(struct in6_addr)];
+        kn_buf line = {0};
+        int n = 0;
+        bool ok = false;
+        CURLU *u = curl_url();
+
+        if (!host || inet_pton(AF_INET, host, bin) == 1 || inet_pton(AF_INET6, host, bin) == 1) {
+                curl_url_cleanup(u);
+                return host != NULL;
+        }
+        if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+                goto out;
+        if (getaddrinfo(host, port, &hints, &ai) != 0)
+                goto out;
+        kn_buf_printf(&line, "%s:%s:", host, port);
+        for (struct addrinfo *a = ai; a && n < 8; a = a->ai_next) {
+                const void *src = a->ai_family == AF_INET ? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
+                                                          : (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
+                if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) ||
+                    !inet_ntop(a->ai_family, src, addr, sizeof(addr)))
+                        continue;
+                kn_buf_printf(&line, a->ai_family == AF_INET6 ? "%s[%s]" : "%s%s", n ? "," : "", addr);
+                n++;
+        }
+        freeaddrinfo(ai);
+        if (n) {
+                *resolve = curl_slist_append(*resolve, line.data);
+                curl_easy_setopt(c, CURLOPT_RESOLVE, *resolve);
+                ok = true;
+        }
+out:
+        kn_buf_free(&line);
+        curl_free(port);
+        curl_url_cleanup(u);
+        return ok;
+}
+
 static bool has_header(const probe_spec *s, const char *name, const char **ret_value)
 {
         for (size_t i = 0; i < s->n_headers; i++)
@@ -439,7 +581,7 @@ int probe_http(const probe_run *r, probe_result *ret, char *msg, size_t msglen)
 {
         __attribute__((cleanup(ctx_free))) curl_ctx ctx = {.body.max = PROBE_MAX_BODY, .stop = r->stop, .grpc_status = -1};
         __attribute__((cleanup(curl_cleanupp))) CURL *c = NULL;
-        __attribute__((cleanup(slist_freep))) struct curl_slist *hdrs = NULL;
+        __attribute__((cleanup(slist_freep))) struct curl_slist *hdrs = NULL, *resolve = NULL;
         _cleanup_free_ char *url = http_url(r), *origin = NULL;
         char errbuf[CURL_ERROR_SIZE] = "";
         int64_t deadline = kn_now_ms() + r->spec->timeout_s * 1000;
@@ -465,12 +607,18 @@ int probe_http(const probe_run *r, probe_result *ret, char *msg, size_t msglen)
                         *ret = PROBE_FAILURE;
                         goto out;
                 }
+                if (!pin_host(c, url, &resolve)) {
+                        _cleanup_free_ char *host = url_hostname(url);
+                        snprintf(msg, msglen, "Get \"%s\": dial tcp: lookup %s: no such host", url, host ? host : "");
+                        *ret = PROBE_FAILURE;
+                        goto out;
+                }
                 curl_easy_setopt(c, CURLOPT_URL, url);
                 curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left);
                 ctx.body.len = 0;
                 ctx.truncated = false;
                 errbuf[0] = '\0';
-                rc = curl_easy_perform(c);
+                rc = perform(r, c);
                 if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && ctx.truncated)) {
                         _cleanup_free_ char *what = kn_asprintf("Get \"%s\"", url);
                         rv = curl_failed(r, rc, errbuf, what, ret, msg, msglen);
@@ -721,7 +869,7 @@ int probe_grpc(const probe_run *r, probe_result *ret, char *msg, size_t msglen)
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, req);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)n);
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-        rc = curl_easy_perform(c);
+        rc = perform(r, c);
         if (rc == CURLE_OPERATION_TIMEDOUT && !(r->stop && __atomic_load_n(r->stop, __ATOMIC_RELAXED))) {
                 snprintf(msg, msglen, "timeout: health rpc did not complete within %llds",
                          (long long)r->spec->timeout_s);

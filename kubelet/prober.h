@@ -66,11 +66,20 @@ typedef struct probe_run {
         void *exec_ud;
         const volatile bool *stop;
         int cancel_fd;
+        void *multi; /* CURLM from probe_multi_new(), or NULL: curl_easy_perform */
 } probe_run;
 int probe_run_once(const probe_run *r, probe_result *ret, char *msg, size_t msglen);
 int probe_http(const probe_run *r, probe_result *ret, char *msg, size_t msglen);
 int probe_tcp(const probe_run *r, probe_result *ret, char *msg, size_t msglen);
 int probe_grpc(const probe_run *r, probe_result *ret, char *msg, size_t msglen);
+
+/* A curl multi handle for a worker's HTTP and gRPC probes, its fds all O_CLOEXEC (libcurl
+ * 7.88 makes a wake-up socket pair without the flag in every multi handle, and
+ * curl_easy_perform() makes a multi handle each time). probe_multi_wakeup() ends a probe in
+ * flight on it (it then sees STOP). */
+void *probe_multi_new(void);
+void probe_multi_wakeup(void *multi);
+void probe_multi_free(void *multi);
 
 /* The "kube-probe/1.36" User-Agent. */
 const char *probe_user_agent(void);

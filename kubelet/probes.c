@@ -30,6 +30,7 @@ typedef struct probe_worker {
         char *container_id, *pod_ip, *what; /* copies: read with no lock held */
         probe_exec_fn exec;
         void *exec_ud;
+        void *multi; /* HTTP and gRPC probes: their curl multi handle */
         pthread_cond_t cond;
         volatile bool stop;
         int64_t due_ms; /* monotonic */
@@ -130,6 +131,7 @@ static bool runnable_locked(const probe_worker *w)
 static void worker_free(probe_worker *w)
 {
         pthread_cond_destroy(&w->cond);
+        probe_multi_free(w->multi);
         probe_spec_free(w->spec);
         free(w->container_id);
         free(w->pod_ip);
@@ -146,6 +148,7 @@ static void worker_stop_locked(probe_worker *w)
         w->c = NULL;
         __atomic_store_n(&w->stop, true, __ATOMIC_RELAXED); /* read unlocked by a probe in flight */
         pthread_cond_signal(&w->cond);
+        probe_multi_wakeup(w->multi); /* the thread frees W only under the lock we hold */
 }
 
 static void wake_siblings_locked(probe_container *c)
@@ -166,6 +169,7 @@ static int run_round(kubelet_probes *p, probe_worker *w, probe_result *ret, char
                 .exec_ud = w->exec_ud,
                 .stop = &w->stop,
                 .cancel_fd = p->cancel_fd,
+                .multi = w->multi,
         };
         int rc = -EIO;
 
@@ -262,6 +266,8 @@ static int worker_start_locked(kubelet_probes *p, probe_container *c, probe_kind
         w->spec = spec;
         w->exec = p->exec;
         w->exec_ud = p->exec_ud;
+        if (spec->handler == PROBE_HTTP || spec->handler == PROBE_GRPC)
+                w->multi = probe_multi_new();
         w->container_id = kn_strdup(c->container_id);
         w->pod_ip = kn_strdup(pod_ip ? pod_ip : "");
         w->what = kn_asprintf("pod %s/%s container %s", c->pod_ns, c->pod_name, c->name);

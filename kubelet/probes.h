@@ -19,8 +19,8 @@
  *  - Liveness and readiness run only once the startup probe (if any) has succeeded; the
  *    startup probe stops then. A liveness or startup probe that reaches Failure stops until
  *    the container is restarted (a new container ID), as the container will be killed.
- *  - A probe that cannot run (unknown named port, runtime error) is retried up to 3 times,
- *    then that round is thrown away: the result does not move.
+ *  - A probe that cannot run (unknown named port, a runtime error other than a timeout) is
+ *    retried up to 3 times, then that round is thrown away: the result does not move.
  *  - A new container ID resets every result.
  *  - First probe: when initialDelaySeconds have passed; for a container that was already
  *    running when the manager was made (a kubelet restart), after a random delay of up to
@@ -95,8 +95,10 @@ bool kubelet_probes_ready(kubelet_probes *p, const char *pod_uid, const char *co
 int kubelet_probes_termination_grace_period(kubelet_probes *p, const char *pod_uid, const char *container,
                                             probe_kind kind, int64_t *ret_seconds);
 
-/* Prometheus text for /metrics/probes: prober_probe_total{probe_type, result, container, pod,
- * namespace, pod_uid}, one series per result of each probe that exists. */
+/* Prometheus text for /metrics/probes: prober_probe_total{container, namespace, pod, pod_uid,
+ * probe_type, result} with result "successful", "failed" or "unknown" (a round thrown away
+ * because the probe could not run; upstream does not count those), one series per result of
+ * each probe of each container being probed; a container's series go when it stops. */
 void kubelet_probes_metrics(kubelet_probes *p, kn_buf *out);
 
 const char *probe_kind_name(probe_kind kind);     /* "Liveness", "Readiness", "Startup" */

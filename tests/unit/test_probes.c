@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -977,6 +979,25 @@ static void test_manager_exec(void **state)
         kubelet_probes_free(p);
 }
 
+/* Inheritable fds (no FD_CLOEXEC) of this process, as a bit set of fds < 64. */
+static uint64_t inheritable_fds(void)
+{
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *de;
+        uint64_t set = 0;
+
+        assert_non_null(d);
+        while ((de = readdir(d))) {
+                int fd = atoi(de->d_name);
+                if (de->d_name[0] == '.' || fd == dirfd(d))
+                        continue;
+                if (!(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+                        set |= fd < 64 ? 1ull << fd : 1ull << 63;
+        }
+        closedir(d);
+        return set;
+}
+
 /* Every handler on a worker thread's small stack: HTTPS (a TLS handshake), gRPC, TCP to a
  * name that needs resolving. */
 static void test_manager_handlers_in_workers(void **state)
@@ -987,6 +1008,7 @@ static void test_manager_handlers_in_workers(void **state)
         int gport, gfd = listen_any(&gport), tport, tfd = listen_any(&tport);
         char c[1024];
         kn_buf m = {0};
+        uint64_t inherited_at_start = inheritable_fds(); /* what the test runner handed us */
 
         pthread_create(&t, NULL, h2c_accept, (void *)(intptr_t)gfd);
         assert_int_equal(kubelet_probes_new(NULL, NULL, NULL, &p), 0);
@@ -1000,6 +1022,8 @@ static void test_manager_handlers_in_workers(void **state)
         assert_true(wait_result(p, "c", PROBE_STARTUP, PROBE_SUCCESS, 1000) >= 0);
         assert_true(wait_result(p, "c", PROBE_READINESS, PROBE_SUCCESS, 1000) >= 0);
         usleep(300 * 1000);
+        /* every fd the workers hold (curl's multi handles included) is O_CLOEXEC */
+        assert_int_equal(inheritable_fds(), inherited_at_start);
         kubelet_probes_metrics(p, &m);
         assert_non_null(strstr(m.data, "probe_type=\"Liveness\",result=\"successful\"} 1\n"));
         assert_int_equal(kubelet_probes_get(p, "uid1", "c", PROBE_LIVENESS), PROBE_SUCCESS);
