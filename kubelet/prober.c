@@ -518,8 +518,9 @@ static bool pin_host(CURL *c, const char *url, struct curl_slist **resolve)
                 goto out;
         kn_buf_printf(&line, "%s:%s:", host, port);
         for (struct addrinfo *a = ai; a && n < 8; a = a->ai_next) {
-                const void *src = a->ai_family == AF_INET ? (const void *)&((struct sockaddr_in *)a->ai_addr)->sin_addr
-                                                          : (const void *)&((struct sockaddr_in6 *)a->ai_addr)->sin6_addr;
+                const struct sockaddr_in *v4 = (const struct sockaddr_in *)a->ai_addr;
+                const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)a->ai_addr;
+                const void *src = a->ai_family == AF_INET ? (const void *)&v4->sin_addr : (const void *)&v6->sin6_addr;
                 if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) ||
                     !inet_ntop(a->ai_family, src, addr, sizeof(addr)))
                         continue;
@@ -579,7 +580,8 @@ static struct curl_slist *http_headers(const probe_spec *s)
 
 int probe_http(const probe_run *r, probe_result *ret, char *msg, size_t msglen)
 {
-        __attribute__((cleanup(ctx_free))) curl_ctx ctx = {.body.max = PROBE_MAX_BODY, .stop = r->stop, .grpc_status = -1};
+        __attribute__((cleanup(ctx_free)))
+        curl_ctx ctx = {.body.max = PROBE_MAX_BODY, .stop = r->stop, .grpc_status = -1};
         __attribute__((cleanup(curl_cleanupp))) CURL *c = NULL;
         __attribute__((cleanup(slist_freep))) struct curl_slist *hdrs = NULL, *resolve = NULL;
         _cleanup_free_ char *url = http_url(r), *origin = NULL;
@@ -628,13 +630,13 @@ int probe_http(const probe_run *r, probe_result *ret, char *msg, size_t msglen)
                 if (code >= 300 && code < 400 && curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &next) == CURLE_OK &&
                     next) {
                         _cleanup_free_ char *host = url_hostname(next);
-                        if (!host || strcasecmp(host, origin) != 0) {
+                        if (!host || strcmp(host, origin) != 0) {
                                 /* upstream: not followed, a "warning" that counts as success */
                                 snprintf(msg, msglen, "Probe terminated redirects, Response status: %ld", code);
                                 *ret = PROBE_SUCCESS;
                                 goto out;
                         }
-                        if (redirects == PROBE_MAX_REDIRECTS) {
+                        if (redirects + 1 >= PROBE_MAX_REDIRECTS) { /* Go: len(via) >= 10 */
                                 snprintf(msg, msglen, "Get \"%s\": stopped after %d redirects", url,
                                          PROBE_MAX_REDIRECTS);
                                 *ret = PROBE_FAILURE;
@@ -823,7 +825,8 @@ static int grpc_health_status(const unsigned char *p, size_t len)
 int probe_grpc(const probe_run *r, probe_result *ret, char *msg, size_t msglen)
 {
         static const char *const status_names[] = {"UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"};
-        __attribute__((cleanup(ctx_free))) curl_ctx ctx = {.body.max = 4096, .stop = r->stop, .grpc_status = -1};
+        __attribute__((cleanup(ctx_free)))
+        curl_ctx ctx = {.body.max = 4096, .stop = r->stop, .grpc_status = -1};
         __attribute__((cleanup(curl_cleanupp))) CURL *c = NULL;
         __attribute__((cleanup(slist_freep))) struct curl_slist *hdrs = NULL;
         _cleanup_free_ char *hp = join_host_port(target_host(r), r->spec->port), *url = NULL, *ua = NULL,

@@ -8,7 +8,7 @@
  * stopped), runs the probe with no lock held, records the result and sleeps again. Removal
  * never waits for a probe in flight: the worker is unlinked and marked stopped under the
  * manager lock, and the thread frees itself when its current probe returns (an HTTP or gRPC
- * probe is aborted within about a second). kubelet_probes_free() waits for every thread.
+ * probe in flight is woken and aborted at once). kubelet_probes_free() waits for every thread.
  *
  * Semantics are upstream's:
  *  - periodSeconds (default 10), timeoutSeconds (1), successThreshold (1; always 1 for
@@ -29,11 +29,11 @@
  *    during the initial delay; here the first probe comes right when the delay ends.)
  *
  * Handlers: exec (CRI ExecSync; exit code 0 = success, a timeout = failure), httpGet
- * (HTTP/HTTPS without certificate checks, no proxy, 2xx-3xx = success, redirects followed
- * to the same host only, at most 10; a redirect elsewhere is a success as upstream's
- * "warning"; User-Agent kube-probe/MAJOR.MINOR, Accept any type; body read up to 10 KiB),
- * tcpSocket (connect within the timeout), grpc (grpc.health.v1.Health/Check over h2c;
- * SERVING = success). Sockets linger 1 s on close, as upstream's probe dialer. */
+ * (HTTP/HTTPS without certificate checks, no proxy, 2xx-3xx = success; redirects followed
+ * to the same host name only, up to 10 requests; a redirect elsewhere is a success, as
+ * upstream's "warning"; User-Agent kube-probe/MAJOR.MINOR, Accept any type; body read up
+ * to 10 KiB), tcpSocket (connect within the timeout), grpc (grpc.health.v1.Health/Check over
+ * h2c; SERVING = success). Sockets linger 1 s on close, as upstream's probe dialer. */
 #ifndef KUBELET_PROBES_H
 #define KUBELET_PROBES_H
 

@@ -119,9 +119,11 @@ static void *conn_main(void *arg)
                 if (ssl ? SSL_write(ssl, resp, (int)strlen(resp)) : write(c->fd, resp, strlen(resp))) {
                         char chunk[16384];
                         memset(chunk, 'x', sizeof(chunk));
-                        for (int k = 0; k < 64; k++)
-                                if ((ssl ? SSL_write(ssl, chunk, sizeof(chunk)) : write(c->fd, chunk, sizeof(chunk))) <= 0)
+                        for (int k = 0; k < 64; k++) {
+                                long w = ssl ? SSL_write(ssl, chunk, sizeof(chunk)) : write(c->fd, chunk, sizeof(chunk));
+                                if (w <= 0)
                                         break;
+                        }
                 }
                 goto out;
         }
@@ -631,7 +633,8 @@ static void test_spec_parse(void **state)
                                          "\"successThreshold\":3,\"failureThreshold\":4,\"initialDelaySeconds\":7,"
                                          "\"terminationGracePeriodSeconds\":9}");
         _cleanup_cjson_ cJSON *p3 = json("{\"periodSeconds\":5}");
-        _cleanup_cjson_ cJSON *p4 = json("{\"httpGet\":{\"port\":80,\"httpHeaders\":[{\"name\":\"A\\r\\nB\",\"value\":\"x\"}]}}");
+        _cleanup_cjson_ cJSON *p4 =
+                json("{\"httpGet\":{\"port\":80,\"httpHeaders\":[{\"name\":\"A\\r\\nB\",\"value\":\"x\"}]}}");
         probe_spec *s;
 
         s = probe_spec_parse(p1, c, PROBE_LIVENESS);
