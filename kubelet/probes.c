@@ -117,15 +117,19 @@ static bool started_locked(const probe_container *c)
         return !c->has[PROBE_STARTUP] || c->st[PROBE_STARTUP].result == PROBE_SUCCESS;
 }
 
-/* Whether worker W may probe now (it still has its container). */
-static bool runnable_locked(const probe_worker *w)
+/* Whether worker W (which still has its container) is done for good: a startup probe
+ * that succeeded, a liveness/startup probe that failed (the container will be replaced, and
+ * a new container ID brings new workers). */
+static bool finished_locked(const probe_worker *w)
 {
         const probe_container *c = w->c;
-        if (c->st[w->kind].on_hold)
-                return false;
-        if (w->kind == PROBE_STARTUP)
-                return !started_locked(c); /* done once started */
-        return started_locked(c);
+        return c->st[w->kind].on_hold || (w->kind == PROBE_STARTUP && started_locked(c));
+}
+
+/* Whether worker W may probe now: liveness and readiness wait for the startup probe. */
+static bool runnable_locked(const probe_worker *w)
+{
+        return w->kind == PROBE_STARTUP || started_locked(w->c);
 }
 
 static void worker_free(probe_worker *w)
@@ -195,6 +199,11 @@ static void *worker_main(void *arg)
                 bool changed;
                 int rc;
 
+                if (finished_locked(w)) {
+                        c->w[w->kind] = NULL; /* the result stays with the container */
+                        w->c = NULL;
+                        break;
+                }
                 if (!runnable_locked(w)) {
                         pthread_cond_wait(&w->cond, &p->lock);
                         continue;

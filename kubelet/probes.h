@@ -19,6 +19,7 @@
  *  - Liveness and readiness run only once the startup probe (if any) has succeeded; the
  *    startup probe stops then. A liveness or startup probe that reaches Failure stops until
  *    the container is restarted (a new container ID), as the container will be killed.
+ *    A probe that stopped for good ends its thread; its result stays.
  *  - A probe that cannot run (unknown named port, a runtime error other than a timeout) is
  *    retried up to 3 times, then that round is thrown away: the result does not move.
  *  - A new container ID resets every result.

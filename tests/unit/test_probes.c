@@ -847,6 +847,7 @@ static void test_manager_startup_gates(void **state)
         struct events e = {.mu = PTHREAD_MUTEX_INITIALIZER};
         kubelet_probes *p;
         int64_t grace = 0;
+        int n_startup;
 
         set_toggle(s, 500);
         assert_int_equal(kubelet_probes_new(NULL, on_change, &e, &p), 0);
@@ -869,6 +870,7 @@ static void test_manager_startup_gates(void **state)
         set_toggle(s, 200);
         assert_true(wait_result(p, "c", PROBE_STARTUP, PROBE_SUCCESS, 1500) >= 0);
         assert_true(kubelet_probes_started(p, "uid1", "c"));
+        n_startup = hits(s, "/toggle");
         assert_true(wait_result(p, "c", PROBE_READINESS, PROBE_SUCCESS, 1000) >= 0);
         usleep(200 * 1000);
         assert_true(hits(s, "/live") >= 1);
@@ -877,6 +879,9 @@ static void test_manager_startup_gates(void **state)
         assert_int_equal(grace, 3);
         assert_int_equal(kubelet_probes_termination_grace_period(p, "uid1", "c", PROBE_READINESS, &grace), -ENOENT);
         set_toggle(s, 500); /* startup would fail now, but it is done */
+        usleep(1100 * 1000);
+        assert_int_equal(hits(s, "/toggle"), n_startup);
+        assert_int_equal(kubelet_probes_get(p, "uid1", "c", PROBE_STARTUP), PROBE_SUCCESS);
         {
                 /* make /live fail by restarting the container with a failing liveness path */
                 assert_int_equal(start(p,
