@@ -21,7 +21,7 @@
 typedef struct debug_opts {
         char *kubeconfig, *namespace, *selector, *field_selector;
         char *runtime_endpoint, *image_endpoint;
-        int64_t limit, watch_timeout, runtime_timeout, repeat, parallel;
+        int64_t limit, watch_timeout, runtime_timeout, repeat, parallel, interval;
         bool keys_only, protobuf, objects;
 } debug_opts;
 
@@ -43,6 +43,7 @@ static const kn_field debug_fields[] = {
         {"runtime-request-timeout", NULL, KN_FIELD_DURATION, O(runtime_timeout), "2m", "cri: deadline of each call"},
         {"repeat", NULL, KN_FIELD_INT, O(repeat), "1", "cri: make the call this many times (per thread)"},
         {"parallel", NULL, KN_FIELD_INT, O(parallel), "1", "cri: from this many threads, on one connection"},
+        {"interval", NULL, KN_FIELD_DURATION, O(interval), "0s", "cri: pause before each repeated call"},
 };
 
 static void print_event(const char *what, const cJSON *obj)
@@ -93,7 +94,7 @@ int debug_main(int argc, char **argv)
         }
         if (strcmp(fl.args[0], "cri") == 0) {
                 ret = debug_cri(fl.args[1], o.runtime_endpoint, o.image_endpoint, (long)o.runtime_timeout,
-                                (long)o.repeat, (long)o.parallel);
+                                (long)o.repeat, (long)o.parallel, (long)o.interval);
                 goto out;
         }
         r = kn_env_new(o.kubeconfig, NULL, "knode-debug", &env, &err);

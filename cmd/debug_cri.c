@@ -36,7 +36,7 @@ static int cri_version_cmd(cri_client *c, long timeout_ms, FILE *out, kn_error *
         if (r < 0)
                 return r;
         fprintf(out, "Version:  %s\nRuntimeName:  %s\nRuntimeVersion:  %s\nRuntimeApiVersion:  %s\n", v->version,
-               v->runtime_name, v->runtime_version, v->runtime_api_version);
+                v->runtime_name, v->runtime_version, v->runtime_api_version);
         return 0;
 }
 
@@ -50,11 +50,11 @@ static int cri_status_cmd(cri_client *c, long timeout_ms, FILE *out, kn_error *e
         for (size_t i = 0; s->status && i < s->status->n_conditions; i++) {
                 const Runtime__V1__RuntimeCondition *cd = s->status->conditions[i];
                 fprintf(out, "%s %s%s%s%s%s\n", cd->type, cd->status ? "true" : "false", *cd->reason ? " " : "",
-                       cd->reason, *cd->message ? ": " : "", cd->message);
+                        cd->reason, *cd->message ? ": " : "", cd->message);
         }
         for (size_t i = 0; i < s->n_runtime_handlers; i++)
-                fprintf(out, "RuntimeHandler %s\n", *s->runtime_handlers[i]->name ? s->runtime_handlers[i]->name
-                                                                           : "(default)");
+                fprintf(out, "RuntimeHandler %s\n",
+                        *s->runtime_handlers[i]->name ? s->runtime_handlers[i]->name : "(default)");
         return 0;
 }
 
@@ -68,8 +68,9 @@ static int cri_pods_cmd(cri_client *c, long timeout_ms, FILE *out, kn_error *err
                 return r;
         for (size_t i = 0; i < l->n_items; i++) {
                 const Runtime__V1__PodSandbox *p = l->items[i];
-                fprintf(out, "%s %s %s/%s %s\n", p->id, sandbox_state(p->state), p->metadata ? p->metadata->namespace_ : "",
-                       p->metadata ? p->metadata->name : "", *p->runtime_handler ? p->runtime_handler : "-");
+                fprintf(out, "%s %s %s/%s %s\n", p->id, sandbox_state(p->state),
+                        p->metadata ? p->metadata->namespace_ : "", p->metadata ? p->metadata->name : "",
+                        *p->runtime_handler ? p->runtime_handler : "-");
         }
         fprintf(out, "TOTAL %zu\n", l->n_items);
         return 0;
@@ -85,8 +86,8 @@ static int cri_containers_cmd(cri_client *c, long timeout_ms, FILE *out, kn_erro
                 return r;
         for (size_t i = 0; i < l->n_containers; i++) {
                 const Runtime__V1__Container *ct = l->containers[i];
-                fprintf(out, "%s %s %s %s %s\n", ct->id, container_state(ct->state), ct->metadata ? ct->metadata->name : "",
-                       ct->pod_sandbox_id, ct->image_ref);
+                fprintf(out, "%s %s %s %s %s\n", ct->id, container_state(ct->state),
+                        ct->metadata ? ct->metadata->name : "", ct->pod_sandbox_id, ct->image_ref);
         }
         fprintf(out, "TOTAL %zu\n", l->n_containers);
         return 0;
@@ -121,7 +122,7 @@ static const struct {
 typedef struct repeat {
         cri_client *c;
         int (*run)(cri_client *c, long timeout_ms, FILE *out, kn_error *err);
-        long timeout_ms, n;
+        long timeout_ms, n, interval_ms;
         FILE *out;
         int r;
         kn_error err;
@@ -131,13 +132,16 @@ static void *repeat_main(void *u)
 {
         repeat *rp = u;
 
-        for (long i = 0; i < rp->n && rp->r >= 0; i++)
+        for (long i = 0; i < rp->n && rp->r >= 0; i++) {
+                if (rp->interval_ms > 0)
+                        usleep((useconds_t)rp->interval_ms * 1000);
                 rp->r = rp->run(rp->c, rp->timeout_ms, rp->out, &rp->err);
+        }
         return NULL;
 }
 
 int debug_cri(const char *cmd, const char *runtime_endpoint, const char *image_endpoint, long timeout_ms,
-              long repeat_n, long parallel)
+              long repeat_n, long parallel, long interval_ms)
 {
         int (*run)(cri_client *c, long timeout_ms, FILE *out, kn_error *err) = NULL;
         cri_client *c = NULL;
@@ -168,7 +172,7 @@ int debug_cri(const char *cmd, const char *runtime_endpoint, const char *image_e
                 fflush(stdout);
                 for (long i = 0; i < parallel; i++) {
                         rp[i] = (repeat){.c = c, .run = run, .timeout_ms = timeout_ms, .out = null,
-                                         .n = parallel == 1 ? repeat_n - 1 : repeat_n};
+                                         .interval_ms = interval_ms, .n = parallel == 1 ? repeat_n - 1 : repeat_n};
                         pthread_create(&t[i], NULL, repeat_main, &rp[i]);
                 }
                 for (long i = 0; i < parallel; i++) {

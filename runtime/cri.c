@@ -446,6 +446,8 @@ int cri_client_new(const char *runtime_endpoint, const char *image_endpoint, lon
         return 0;
 }
 
+long cri_client_default_timeout(const cri_client *c) { return c->default_timeout_ms; }
+
 void cri_client_cancel(cri_client *c)
 {
         pthread_mutex_lock(&c->lock);

@@ -32,6 +32,7 @@
 
 #define CRI_DEFAULT_TIMEOUT_MS (2 * 60 * 1000) /* --runtime-request-timeout */
 #define CRI_STATUS_TIMEOUT_MS (10 * 1000)      /* Version, Status, RuntimeConfig when 0 */
+#define CRI_PULL_TIMEOUT_MS (60 * 60 * 1000)   /* PullImage when 0 (upstream sets none) */
 #define CRI_MAX_RESPONSE (16u << 20)           /* as upstream's kubelet: 16 MiB */
 
 typedef struct cri_client cri_client;
@@ -46,6 +47,8 @@ int cri_client_new(const char *runtime_endpoint, const char *image_endpoint, lon
 void cri_client_cancel(cri_client *c);
 /* No call may be in progress. Accepts NULL. */
 void cri_client_free(cri_client *c);
+/* The deadline a call with timeout_ms 0 gets. */
+long cri_client_default_timeout(const cri_client *c);
 
 /* Free a response (any message protobuf-c unpacked). Accepts NULL. */
 static inline void cri_msg_free(void *msg)
@@ -88,6 +91,7 @@ int cri_create_container(cri_client *c, const Runtime__V1__CreateContainerReques
                          Runtime__V1__CreateContainerResponse **ret, kn_error *err);
 int cri_start_container(cri_client *c, const Runtime__V1__StartContainerRequest *req, long timeout_ms,
                         Runtime__V1__StartContainerResponse **ret, kn_error *err);
+/* timeout_ms 0: the default plus req->timeout (the grace period, seconds). */
 int cri_stop_container(cri_client *c, const Runtime__V1__StopContainerRequest *req, long timeout_ms,
                        Runtime__V1__StopContainerResponse **ret, kn_error *err);
 int cri_remove_container(cri_client *c, const Runtime__V1__RemoveContainerRequest *req, long timeout_ms,
@@ -101,7 +105,7 @@ int cri_update_container_resources(cri_client *c, const Runtime__V1__UpdateConta
                                    kn_error *err);
 int cri_reopen_container_log(cri_client *c, const Runtime__V1__ReopenContainerLogRequest *req, long timeout_ms,
                              Runtime__V1__ReopenContainerLogResponse **ret, kn_error *err);
-/* The deadline should cover req->timeout (seconds) plus the usual request timeout. */
+/* timeout_ms 0: the default plus req->timeout (seconds). */
 int cri_exec_sync(cri_client *c, const Runtime__V1__ExecSyncRequest *req, long timeout_ms,
                   Runtime__V1__ExecSyncResponse **ret, kn_error *err);
 int cri_exec(cri_client *c, const Runtime__V1__ExecRequest *req, long timeout_ms, Runtime__V1__ExecResponse **ret,
@@ -124,6 +128,7 @@ int cri_list_images(cri_client *c, const Runtime__V1__ListImagesRequest *req, lo
                     Runtime__V1__ListImagesResponse **ret, kn_error *err);
 int cri_image_status(cri_client *c, const Runtime__V1__ImageStatusRequest *req, long timeout_ms,
                      Runtime__V1__ImageStatusResponse **ret, kn_error *err);
+/* timeout_ms 0: CRI_PULL_TIMEOUT_MS. */
 int cri_pull_image(cri_client *c, const Runtime__V1__PullImageRequest *req, long timeout_ms,
                    Runtime__V1__PullImageResponse **ret, kn_error *err);
 int cri_remove_image(cri_client *c, const Runtime__V1__RemoveImageRequest *req, long timeout_ms,

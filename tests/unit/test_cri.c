@@ -37,7 +37,9 @@ static void handler(void *u, const char *method, const uint8_t *req, size_t len,
         } else if (strcmp(m, "ListContainers") == 0 || strcmp(m, "PullImage") == 0) {
                 /* echo the caller's tag back, so a test sees each answer reach its own caller */
                 Runtime__V1__ListContainersRequest *in =
-                        strcmp(m, "ListContainers") == 0 ? runtime__v1__list_containers_request__unpack(NULL, len - 5, req + 5) : NULL;
+                        strcmp(m, "ListContainers") == 0
+                                ? runtime__v1__list_containers_request__unpack(NULL, len - 5, req + 5)
+                                : NULL;
                 Runtime__V1__PullImageRequest *pin =
                         in ? NULL : runtime__v1__pull_image_request__unpack(NULL, len - 5, req + 5);
                 if (in) {
@@ -79,8 +81,10 @@ static void handler(void *u, const char *method, const uint8_t *req, size_t len,
                 reply->grpc_message = "an%20error%20occurred%20when%20try%20to%20find%20container%20%22abc%22:%20"
                                       "not%20found%25%zz";
         } else if (strcmp(m, "StopContainer") == 0) {
+                static char msg[64]; /* the server has one thread */
+                snprintf(msg, sizeof(msg), "still%%20running,%%20grpc-timeout%%20%s", tmo);
                 reply->grpc_status = CRI_GRPC_FAILED_PRECONDITION; /* headers, then trailers, no body */
-                reply->grpc_message = "still%20running";
+                reply->grpc_message = msg;
         } else if (strcmp(m, "RemoveContainer") == 0) {
                 static const uint8_t trunc[] = {0, 0, 0, 0, 100, 0x0a, 0x03, 'a', 'b', 'c'};
                 kn_buf_append(&reply->body, trunc, sizeof(trunc));
@@ -149,6 +153,7 @@ static void test_success_with_trailers(void **state)
         assert_string_equal(v->runtime_name, "fake");
         assert_string_equal(v->runtime_version, "10000m"); /* grpc-timeout: Version's short default */
         assert_int_equal(cri_version(cli, 0, NULL, &err), 0);
+        assert_int_equal(cri_client_default_timeout(cli), 5000);
         /* the generic call, and a request of the wrong type */
         {
                 Runtime__V1__VersionRequest req = RUNTIME__V1__VERSION_REQUEST__INIT;
@@ -187,8 +192,11 @@ static void test_errors(void **state)
         assert_string_equal(err.msg, "rpc error: code = NotFound desc = an error occurred when try to find "
                                      "container \"abc\": not found%%zz");
         /* status in trailers after headers and no body */
+        sc.timeout = 60; /* the deadline is the default plus the grace period */
         assert_int_equal(cri_stop_container(cli, &sc, 0, NULL, &err), -EIO);
-        assert_string_equal(err.msg, "rpc error: code = FailedPrecondition desc = still running");
+        assert_string_equal(err.msg, "rpc error: code = FailedPrecondition desc = still running, grpc-timeout 65000m");
+        assert_int_equal(cri_stop_container(cli, &sc, 700, NULL, &err), -EIO);
+        assert_string_equal(err.msg, "rpc error: code = FailedPrecondition desc = still running, grpc-timeout 700m");
         /* HTTP 503 without grpc-status: UNAVAILABLE */
         assert_int_equal(cri_exec_sync(cli, &es, 0, NULL, &err), -ECONNREFUSED);
         assert_non_null(strstr(err.msg, "Unavailable"));
