@@ -56,7 +56,8 @@ typedef void (*kubelet_probes_change_fn)(void *ud, const char *pod_uid, const ch
                                          const char *container_id, probe_kind kind, probe_result r);
 
 /* CRI (borrowed, may be NULL: exec probes then cannot run) must outlive the manager; exec
- * probes call ExecSync on it with the probe's timeout plus CRI_DEFAULT_TIMEOUT_MS. */
+ * probes call ExecSync with the probe's timeout, the call's deadline being the client's
+ * request timeout plus that. */
 int kubelet_probes_new(struct cri_client *cri, kubelet_probes_change_fn on_change, void *ud,
                        kubelet_probes **ret);
 /* Stops every worker and waits for their threads: HTTP, gRPC and TCP probes in flight end

@@ -548,8 +548,8 @@ static void cri_handler(void *u, const char *method, const uint8_t *req, size_t 
                 reply->grpc_status = CRI_GRPC_UNIMPLEMENTED;
                 return;
         }
-        snprintf(exec_seen, sizeof(exec_seen), "%s %s %zu %lld", in->container_id, in->n_cmd ? in->cmd[0] : "",
-                 in->n_cmd, (long long)in->timeout);
+        snprintf(exec_seen, sizeof(exec_seen), "%s %s %zu %lld %s", in->container_id, in->n_cmd ? in->cmd[0] : "",
+                 in->n_cmd, (long long)in->timeout, tmo);
         if (in->n_cmd && strcmp(in->cmd[0], "hang") == 0) {
                 reply->trailers_only = true;
                 reply->grpc_status = CRI_GRPC_DEADLINE_EXCEEDED;
@@ -604,7 +604,8 @@ static void test_exec_cri(void **state)
 
         assert_int_equal(exec1(cli, "ok", &res, msg), 0);
         assert_int_equal(res, PROBE_SUCCESS);
-        assert_string_equal(exec_seen, "ctr1 ok 2 2");
+        /* ExecSync{container_id, cmd, timeout: 2 s}; the call's deadline is the client's 5 s + 2 s */
+        assert_string_equal(exec_seen, "ctr1 ok 2 2 7000m");
         assert_string_equal(msg, "fine");
         assert_int_equal(exec1(cli, "bad", &res, msg), 0);
         assert_int_equal(res, PROBE_FAILURE);
