@@ -318,6 +318,22 @@ static void probe_changed(void *ud, const char *pod_uid, const char *container, 
 
         kn_v(3, "pod %s container %s (%s): %s probe %s", pod_uid, container, container_id, probe_kind_name(kind),
              probe_result_name(r));
+        if (r == PROBE_FAILURE) {
+                _cleanup_cjson_ cJSON *pod = NULL;
+                kubelet_pod *p;
+                pthread_mutex_lock(&k->pods->lock);
+                p = find_locked(k->pods, pod_uid);
+                if (p && p->pod)
+                        pod = cJSON_Duplicate(cJSON_GetObjectItem(p->pod, "metadata"), true);
+                pthread_mutex_unlock(&k->pods->lock);
+                if (pod) {
+                        cJSON *wrap = cJSON_CreateObject();
+                        cJSON_AddItemToObject(wrap, "metadata", TAKE_PTR(pod));
+                        kubelet_event(k->pods, wrap, "Warning", "Unhealthy", "%s probe failed for container %s",
+                                      probe_kind_name(kind), container);
+                        cJSON_Delete(wrap);
+                }
+        }
         kubelet_pod_wake(k->pods, pod_uid);
 }
 
