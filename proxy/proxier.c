@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "../core/log.h"
+#include "claims.h"
 #include "conntrack.h"
 
 /* What was programmed for one Service: enough to undo or diff it, no rules kept. One
@@ -59,6 +60,7 @@ struct proxier {
         uint32_t gen;           /* full syncs so far */
         kn_hashmap records; /* ns/name -> struct record */
         kn_hashmap shared;  /* element id -> how many Services program it (hairpin-connections) */
+        claims claims;      /* the owner of every key two Services could both program */
 };
 
 /* Elements that several Services may program alike (a pod behind two Services on the
@@ -130,6 +132,7 @@ int proxier_new(int family, proxier **ret, kn_error *err)
         px->rc.family = family;
         px->rc.mark = 1u << 14;
         px->need_full = true;
+        claims_init(&px->claims, family);
         *ret = px;
         return 0;
 }
@@ -140,6 +143,7 @@ void proxier_free(proxier *px)
                 return;
         kn_hashmap_clear(&px->records, record_free);
         kn_hashmap_clear(&px->shared, NULL);
+        claims_free(&px->claims);
         kn_nft_close(px->nft);
         free(px->cidrs);
         free(px->nodeport_ips);
@@ -191,6 +195,28 @@ static bool strv_has(char *const *v, size_t n, const char *s)
                 if (strcmp(v[i], s) == 0)
                         return true;
         return false;
+}
+
+/* Drop from SVC's plan what another Service owns: its elements and UDP flows for keys
+ * claimed by someone ranked first (claims.h). Its chains stay, unreferenced. */
+static void keep_owned(const proxier *px, const char *svc, plan *p)
+{
+        char k[CLAIMS_KEY_MAX];
+        size_t j = 0;
+
+        if (!px->claims.n_lost)
+                return; /* no conflicts anywhere */
+        for (size_t i = 0; i < p->n_elems; i++) {
+                const char *ck = claims_elem_key(p->elems[i].set, &p->elems[i].e, k);
+                if (!ck || claims_owns(&px->claims, svc, ck))
+                        p->elems[j++] = p->elems[i];
+        }
+        p->n_elems = j;
+        j = 0;
+        for (size_t i = 0; i < p->n_flows; i++)
+                if (claims_owns(&px->claims, svc, claims_flow_key(&p->flows[i], k)))
+                        p->flows[j++] = p->flows[i];
+        p->n_flows = j;
 }
 
 /* Queue everything in PLAN that creates: chains (flushed when they may exist), sets,
@@ -348,9 +374,14 @@ static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *e
         st->rules += sp.n_rules;
         st->elems += sp.n_elems;
 
+        /* Owners first: every Service's claims are known before any plan is queued. */
+        for (size_t it = 0; kn_hashmap_next(&m->services, &it, &key, &v);)
+                claims_update(&px->claims, key, v, NULL);
+        claims_retain(&px->claims, m, NULL);
         for (size_t it = 0; kn_hashmap_next(&m->services, &it, &key, &v);) {
                 plan p;
                 rules_service(&px->rc, m, v, &p);
+                keep_owned(px, key, &p);
                 if (!p.n_chains && !p.n_elems) {
                         plan_free(&p);
                         continue;
@@ -497,10 +528,11 @@ static void shared_delta_add(kn_hashmap *delta, const char *id, const kn_nft_set
 
 static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, proxier_stats *st, kn_error *err)
 {
-        size_t n = dirty->len, k = 0;
-        const char **keys = kn_calloc(n + 1, sizeof(char *));
-        plan *plans = kn_calloc(n + 1, sizeof(plan));
-        struct record **olds = kn_calloc(n + 1, sizeof(*olds));
+        kn_hashmap work = {0}; /* the dirty Services and those whose keys changed owner */
+        size_t n, k = 0;
+        const char **keys;
+        plan *plans;
+        struct record **olds;
         kn_nft_tx *tx = kn_nft_tx_new(px->nft, KN_TABLE);
         kn_hashmap delta = {0}; /* shared element id -> struct shared_delta */
         const char *key;
@@ -508,8 +540,17 @@ static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, pr
         int r;
 
         for (size_t it = 0; kn_hashmap_next(dirty, &it, &key, NULL);) {
+                kn_hashmap_put(&work, key, (void *)1, NULL);
+                claims_update(&px->claims, key, kn_hashmap_get(&m->services, key), &work);
+        }
+        n = work.len;
+        keys = kn_calloc(n + 1, sizeof(char *));
+        plans = kn_calloc(n + 1, sizeof(plan));
+        olds = kn_calloc(n + 1, sizeof(*olds));
+        for (size_t it = 0; kn_hashmap_next(&work, &it, &key, NULL);) {
                 keys[k] = key;
                 rules_service(&px->rc, m, kn_hashmap_get(&m->services, key), &plans[k]);
+                keep_owned(px, key, &plans[k]);
                 olds[k] = kn_hashmap_get(&px->records, key);
                 for (size_t e = 0; olds[k] && e < olds[k]->n_elems; e++) {
                         char id[RULES_ELEM_ID_MAX];
@@ -620,6 +661,7 @@ static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, pr
         free(plans);
         free(olds);
         free(keys);
+        kn_hashmap_clear(&work, NULL);
         return r;
 }
 
@@ -632,6 +674,7 @@ int proxier_sync(proxier *px, const model *m, const kn_hashmap *dirty, bool *ret
         *st = (proxier_stats){0};
         r = full ? full_sync(px, m, st, err) : partial_sync(px, m, dirty, st, err);
         px->need_full = r < 0;
+        st->conflicts = claims_conflicts(&px->claims);
         if (ret_full)
                 *ret_full = full;
         return r;

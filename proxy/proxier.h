@@ -14,6 +14,7 @@ typedef struct proxier_stats {
         unsigned conntrack_deleted;
         unsigned no_local_internal, no_local_external;
         int64_t commit_ms;             /* time in the kernel commit (the rest is building) */
+        size_t conflicts;              /* keys a Service skipped because another one owns them */
 } proxier_stats;
 
 int proxier_new(int family, proxier **ret, kn_error *err);

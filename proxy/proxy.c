@@ -45,7 +45,8 @@ struct proxy {
         kn_metrics *metrics;
         struct {
                 kn_metric *sync, *sync_full, *sync_partial, *npl, *last_ts, *last_queued, *failures, *no_local,
-                        *healthz, *livez, *conntrack_deleted, *svc_changes, *ep_changes;
+                        *healthz, *livez, *conntrack_deleted, *svc_changes, *ep_changes,
+                        *conflicts, *quarantined;
         } m;
 
         pthread_mutex_t mu; /* guards everything below */
@@ -638,6 +639,7 @@ static void sync_once(proxy *p)
                         kn_metric_set(p->m.no_local, lp, st.no_local_external);
                 }
                 kn_metric_add(p->m.conntrack_deleted, l, st.conntrack_deleted);
+                kn_metric_set(p->m.conflicts, l, (double)st.conflicts);
                 kn_metric_set(p->m.last_ts, l, (double)wall_ms() / 1000.0);
                 if (trigger && n_dirty) {
                         double lat = (double)(wall_ms() - trigger) / 1000.0;
@@ -739,6 +741,10 @@ static void register_metrics(proxy *p)
                                               "Cumulative proxy rules Service changes", KN_COUNTER, NULL, 0);
         p->m.ep_changes = kn_metric_register(p->metrics, "kubeproxy_sync_proxy_rules_endpoint_changes_total",
                                              "Cumulative proxy rules Endpoint changes", KN_COUNTER, NULL, 0);
+        p->m.conflicts = kn_metric_register(p->metrics, "kubeproxy_sync_proxy_rules_service_conflicts",
+                                            "Service keys (IP, port and protocol, NodePort, ClusterIP) not programmed "
+                                            "because another Service owns them",
+                                            KN_GAUGE, NULL, 0);
 }
 
 /* Conntrack sysctls, as upstream sets them; failures are logged (read-only in a
