@@ -46,13 +46,14 @@ static void do_sync(proxier *px, model *m, bool want_full)
         kn_hashmap_clear(&dirty, NULL);
 }
 
-/* The elements of a set, one per line, as nft prints them. */
+/* The elements of a set or map, as nft prints them. */
 static char *set_dump(const char *set)
 {
-        char cmd[128], buf[4096];
+        char cmd[128], buf[16384];
         size_t n;
         FILE *f;
-        snprintf(cmd, sizeof(cmd), "nft list set ip kube-proxy %s 2>&1", set);
+        snprintf(cmd, sizeof(cmd), "nft list %s ip kube-proxy %s 2>&1",
+                 strcmp(set, "hairpin-connections") == 0 ? "set" : "map", set);
         f = popen(cmd, "r");
         assert_non_null(f);
         n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -135,10 +136,149 @@ static void test_shared_hairpin(void **state)
         assert_int_equal(proxier_cleanup(AF_INET, &err), 0);
 }
 
+/* A Service in namespace NS created at CREATED, port 80/TCP, externalIPs EXT (a JSON
+ * array body), and its slice with endpoint EP ("" = no slice). */
+static void apply_svc(model *m, const char *ns, const char *name, const char *created, const char *cip,
+                      const char *ext, const char *ep, bool del)
+{
+        char json[1024];
+        snprintf(json, sizeof(json),
+                 "{\"metadata\":{\"namespace\":\"%s\",\"name\":\"%s\",\"creationTimestamp\":\"%s\"},"
+                 "\"spec\":{\"clusterIP\":\"%s\",\"externalIPs\":[%s],"
+                 "\"ports\":[{\"name\":\"p\",\"port\":80,\"protocol\":\"TCP\"}]}}",
+                 ns, name, created, cip, ext);
+        apply(m, json, del);
+        if (!*ep)
+                return;
+        snprintf(json, sizeof(json),
+                 "{\"metadata\":{\"namespace\":\"%s\",\"name\":\"%s-1\",\"labels\":{\"kubernetes.io/service-name\":"
+                 "\"%s\"}},\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"p\",\"port\":8080,\"protocol\":\"TCP\"}],"
+                 "\"endpoints\":[{\"addresses\":[\"%s\"],\"conditions\":{\"ready\":true},\"nodeName\":\"other\"}]}",
+                 ns, name, name, ep);
+        apply(m, json, del);
+}
+
+/* What the element of SET whose key starts with KEY maps to ("goto external-…"), or
+ * "" when there is none. The caller frees. */
+static char *elem_value(const char *set, const char *key)
+{
+        _cleanup_free_ char *d = set_dump(set);
+        _cleanup_free_ char *k = kn_asprintf("%s ", key); /* then a comment or ": verdict" */
+        const char *at = strstr(d, k), *colon;
+        size_t n;
+        if (!at)
+                return kn_strdup("");
+        if (strstr(at + 1, k))
+                fail_msg("%s has two elements for %s:\n%s", set, key, d);
+        n = strcspn(at, ",\n}");
+        colon = memmem(at, n, ": ", 2);
+        if (!colon)
+                fail_msg("%s: no value for %s:\n%s", set, key, d);
+        return kn_strndup(colon + 2, n - (size_t)(colon + 2 - at));
+}
+
+#define EXPECT_ELEM(set, key, want)                                                                               \
+        do {                                                                                                      \
+                _cleanup_free_ char *_v = elem_value(set, key);                                                   \
+                if (!strstr(_v, want))                                                                            \
+                        fail_msg("%s %s: got \"%s\", want \"%s\"", set, key, _v, want);                           \
+                if (!*(want) && *_v)                                                                              \
+                        fail_msg("%s %s: got \"%s\", want none", set, key, _v);                                   \
+        } while (0)
+
+static void test_conflicting_external_ips(void **state)
+{
+        static const char *ext = "203.0.113.10 . tcp . 80";
+        rules_config rc = {.family = AF_INET, .mark = 0x4000, .node_name = "me"};
+        kn_error err = {0};
+        proxier *px;
+        model m;
+        (void)state;
+        if (!have_netns)
+                fail_msg("needs root, nft(8) and a private network namespace");
+        model_init(&m, "me");
+        assert_int_equal(proxier_new(AF_INET, &px, &err), 0);
+        proxier_set_config(px, &rc);
+        /* a proxy started with the pair already there: the first (full) sync works */
+        apply_svc(&m, "y", "b", "2026-01-02T00:00:00Z", "10.96.0.2", "\"203.0.113.10\"", "10.244.0.6", false);
+        apply_svc(&m, "x", "a", "2026-01-01T00:00:00Z", "10.96.0.1", "\"203.0.113.10\"", "10.244.0.5", false);
+        do_sync(px, &m, true);
+        EXPECT_ELEM("service-ips", ext, "x/a/tcp/p");
+        EXPECT_ELEM("service-ips", "10.96.0.2 . tcp . 80", "y/b/tcp/p"); /* b keeps the rest */
+        /* an unrelated Service afterwards: a partial sync that works */
+        apply_svc(&m, "z", "c", "2026-01-03T00:00:00Z", "10.96.0.3", "", "10.244.0.7", false);
+        do_sync(px, &m, false);
+        EXPECT_ELEM("service-ips", "10.96.0.3 . tcp . 80", "z/c/tcp/p");
+        EXPECT_ELEM("service-ips", ext, "x/a/tcp/p");
+        /* the owner goes: b gets the key in the same partial sync */
+        apply_svc(&m, "x", "a", "2026-01-01T00:00:00Z", "10.96.0.1", "\"203.0.113.10\"", "10.244.0.5", true);
+        do_sync(px, &m, false);
+        EXPECT_ELEM("service-ips", ext, "y/b/tcp/p");
+        EXPECT_ELEM("service-ips", "10.96.0.1 . tcp . 80", "");
+        /* the older one comes back: it takes the key from b (b re-planned without it) */
+        apply_svc(&m, "x", "a", "2026-01-01T00:00:00Z", "10.96.0.1", "\"203.0.113.10\"", "10.244.0.5", false);
+        do_sync(px, &m, false);
+        EXPECT_ELEM("service-ips", ext, "x/a/tcp/p");
+        /* the loser loses its endpoints: no no-endpoint element rejects the owner's traffic */
+        apply_svc(&m, "y", "b", "2026-01-02T00:00:00Z", "10.96.0.2", "\"203.0.113.10\"", "10.244.0.6", true);
+        apply_svc(&m, "y", "b", "2026-01-02T00:00:00Z", "10.96.0.2", "\"203.0.113.10\"", "", false);
+        do_sync(px, &m, false);
+        EXPECT_ELEM("no-endpoint-services", ext, "");
+        EXPECT_ELEM("no-endpoint-services", "10.96.0.2 . tcp . 80", "reject-chain");
+        EXPECT_ELEM("service-ips", ext, "x/a/tcp/p");
+        /* a newer Service naming c's ClusterIP as its externalIP does not take it */
+        apply_svc(&m, "y", "d", "2026-01-04T00:00:00Z", "10.96.0.4", "\"10.96.0.3\"", "10.244.0.8", false);
+        do_sync(px, &m, false);
+        EXPECT_ELEM("service-ips", "10.96.0.3 . tcp . 80", "z/c/tcp/p");
+        /* the owner of the ClusterIP goes: then the externalIP is d's */
+        apply_svc(&m, "z", "c", "2026-01-03T00:00:00Z", "10.96.0.3", "", "10.244.0.7", true);
+        do_sync(px, &m, false);
+        EXPECT_ELEM("service-ips", "10.96.0.3 . tcp . 80", "y/d/tcp/p");
+        /* and a full sync agrees with what the partial syncs built */
+        proxier_need_full(px);
+        do_sync(px, &m, true);
+        EXPECT_ELEM("service-ips", ext, "x/a/tcp/p");
+        EXPECT_ELEM("service-ips", "10.96.0.3 . tcp . 80", "y/d/tcp/p");
+        proxier_free(px);
+        model_free(&m);
+        assert_int_equal(proxier_cleanup(AF_INET, &err), 0);
+}
+
+/* Both claimants arrive in one partial sync, the newer one listed first. */
+static void test_conflict_in_one_partial_sync(void **state)
+{
+        rules_config rc = {.family = AF_INET, .mark = 0x4000, .node_name = "me"};
+        kn_error err = {0};
+        proxier *px;
+        model m;
+        (void)state;
+        if (!have_netns)
+                fail_msg("needs root, nft(8) and a private network namespace");
+        model_init(&m, "me");
+        assert_int_equal(proxier_new(AF_INET, &px, &err), 0);
+        proxier_set_config(px, &rc);
+        do_sync(px, &m, true);
+        {
+                /* same age: the namespace/name decides, whatever the hash order */
+                static const char *const names[] = {"s3", "s2", "s1", "s0"}, *const ips[] = {
+                        "10.96.1.4", "10.96.1.3", "10.96.1.2", "10.96.1.1"};
+                for (int i = 0; i < 4; i++)
+                        apply_svc(&m, "n", names[i], "2026-01-01T00:00:00Z", ips[i], "\"203.0.113.20\"", "10.244.0.9",
+                                  false);
+        }
+        do_sync(px, &m, false);
+        EXPECT_ELEM("service-ips", "203.0.113.20 . tcp . 80", "n/s0/tcp/p");
+        proxier_free(px);
+        model_free(&m);
+        assert_int_equal(proxier_cleanup(AF_INET, &err), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_shared_hairpin),
+                cmocka_unit_test(test_conflicting_external_ips),
+                cmocka_unit_test(test_conflict_in_one_partial_sync),
         };
         if (geteuid() == 0 && system("nft --version >/dev/null 2>&1") == 0 && unshare(CLONE_NEWNET) == 0)
                 have_netns = true;
