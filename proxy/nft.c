@@ -891,8 +891,10 @@ static void describe(const kn_nft_tx *tx, size_t idx, char *buf, size_t len)
         }
 }
 
-/* Drain the replies queued by the synchronous batch processing. */
-static int read_replies(kn_nft_tx *tx, uint32_t base, uint32_t end_seq, kn_error *err)
+/* Drain the replies queued by the synchronous batch processing. An error of message
+ * SENTINEL (SIZE_MAX: none) is expected: *ret_sentinel tells whether it came. */
+static int read_replies(kn_nft_tx *tx, uint32_t base, uint32_t end_seq, size_t sentinel, bool *ret_sentinel,
+                        kn_error *err)
 {
         kn_nft *n = tx->n;
         int fd = mnl_socket_get_fd(n->nl);
@@ -927,13 +929,17 @@ static int read_replies(kn_nft_tx *tx, uint32_t base, uint32_t end_seq, kn_error
                         if (nlh->nlmsg_seq == end_seq) {
                                 if (e->error == 0)
                                         acked = true;
-                                else if (!first_err)
+                                else if (!first_err && sentinel == SIZE_MAX)
                                         first_err = e->error;
                                 continue;
                         }
                         if (e->error == 0)
                                 continue;
                         idx = nlh->nlmsg_seq - base - 1;
+                        if (idx == sentinel) {
+                                *ret_sentinel = true;
+                                continue;
+                        }
                         n_err++;
                         if (idx < tx->n_msgs && (first_idx == SIZE_MAX || idx < first_idx)) {
                                 first_idx = idx;
@@ -957,17 +963,36 @@ static int read_replies(kn_nft_tx *tx, uint32_t base, uint32_t end_seq, kn_error
         return 0;
 }
 
-int kn_nft_tx_commit(kn_nft_tx *tx, kn_error *err)
+static int tx_send(kn_nft_tx *tx, bool check, kn_error *err)
 {
         kn_nft *n = tx->n;
         struct nlmsghdr *nlh;
         uint32_t base;
+        size_t sentinel = SIZE_MAX;
+        bool sentinel_failed = false;
+        int r;
 
         groups_flush(tx, NULL);
         if (tx->err)
                 return kn_error_set(err, tx->err, "%s", tx->errmsg);
         if (tx->n_msgs == 0)
                 return 0;
+        if (check) {
+                /* The last message deletes a chain whose name is longer than the kernel
+                 * accepts (NFT_CHAIN_MAXNAMELEN): its attribute policy refuses it whatever
+                 * the ruleset holds, so the batch is aborted after every other message was
+                 * tried, and errors before it are the transaction's own. */
+                char name[NAME_MAX_LEN + 64];
+                memset(name, 'x', sizeof(name) - 1);
+                name[sizeof(name) - 1] = '\0';
+                nlh = msg_begin(tx, NFT_MSG_DELCHAIN, 0, sizeof(name) + 512);
+                if (!nlh)
+                        return kn_error_set(err, tx->err, "%s", tx->errmsg);
+                mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, tx->table);
+                mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, name);
+                msg_end(tx, nlh);
+                sentinel = tx->n_msgs - 1;
+        }
         if (!tx_reserve(tx, HDR_LEN))
                 return kn_error_set(err, tx->err, "%s", tx->errmsg);
         base = n->seq;
@@ -983,13 +1008,17 @@ int kn_nft_tx_commit(kn_nft_tx *tx, kn_error *err)
         }
         nlh = nftnl_batch_end(tx->buf + tx->len, base + (uint32_t)tx->n_msgs + 1);
         nlh->nlmsg_flags |= NLM_F_ACK;
-        {
-                int r = send_batch(n, tx->buf, tx->len + HDR_LEN, err);
-                if (r < 0)
-                        return r;
-        }
-        return read_replies(tx, base, base + (uint32_t)tx->n_msgs + 1, err);
+        r = send_batch(n, tx->buf, tx->len + HDR_LEN, err);
+        if (r < 0)
+                return r;
+        r = read_replies(tx, base, base + (uint32_t)tx->n_msgs + 1, sentinel, &sentinel_failed, err);
+        if (r >= 0 && check && !sentinel_failed)
+                return kn_error_set(err, -EPROTO, "nftables: the dry run's sentinel was not refused");
+        return r;
 }
+
+int kn_nft_tx_commit(kn_nft_tx *tx, kn_error *err) { return tx_send(tx, false, err); }
+int kn_nft_tx_check(kn_nft_tx *tx, kn_error *err) { return tx_send(tx, true, err); }
 
 /* ---------- queries ---------- */
 
