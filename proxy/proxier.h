@@ -15,6 +15,7 @@ typedef struct proxier_stats {
         unsigned no_local_internal, no_local_external;
         int64_t commit_ms;             /* time in the kernel commit (the rest is building) */
         size_t conflicts;              /* keys a Service skipped because another one owns them */
+        size_t quarantined;            /* Services left out because the kernel refused them */
 } proxier_stats;
 
 int proxier_new(int family, proxier **ret, kn_error *err);
@@ -30,6 +31,11 @@ bool proxier_wants_full(const proxier *px);
  * the next one full. *ret_full tells which kind ran. */
 int proxier_sync(proxier *px, const model *m, const kn_hashmap *dirty, bool *ret_full, proxier_stats *st,
                  kn_error *err);
+
+/* When a quarantined Service is due to be tried again (monotonic ms), 0 = none. A
+ * Service the kernel refuses is found by dry runs of halves of the transaction, left
+ * out, and tried again after 1 s doubling to 5 min, or as soon as it changes. */
+int64_t proxier_next_retry_ms(const proxier *px);
 
 /* Remove every object knode created (the kube-proxy table of this family). */
 int proxier_cleanup(int family, kn_error *err);

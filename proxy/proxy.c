@@ -640,6 +640,7 @@ static void sync_once(proxy *p)
                 }
                 kn_metric_add(p->m.conntrack_deleted, l, st.conntrack_deleted);
                 kn_metric_set(p->m.conflicts, l, (double)st.conflicts);
+                kn_metric_set(p->m.quarantined, l, (double)st.quarantined);
                 kn_metric_set(p->m.last_ts, l, (double)wall_ms() / 1000.0);
                 if (trigger && n_dirty) {
                         double lat = (double)(wall_ms() - trigger) / 1000.0;
@@ -663,11 +664,27 @@ static void sync_once(proxy *p)
         pthread_mutex_lock(&p->mu);
 }
 
+/* When the first quarantined Service is due to be tried again (monotonic), 0 = none. */
+static int64_t next_retry(proxy *p)
+{
+        int64_t next = 0;
+        for (size_t i = 0; i < p->n_px; i++) {
+                int64_t t = proxier_next_retry_ms(p->px[i]);
+                if (t && (!next || t < next))
+                        next = t;
+        }
+        return next;
+}
+
 static bool wants_sync(proxy *p)
 {
+        int64_t retry;
+
         if (!p->services_synced || !p->slices_synced)
                 return false;
         if (p->model.dirty.len || p->node_changed || p->retry_ms)
+                return true;
+        if ((retry = next_retry(p)) && retry <= kn_now_ms())
                 return true;
         for (size_t i = 0; i < p->n_px; i++)
                 if (proxier_wants_full(p->px[i]))
@@ -689,6 +706,11 @@ static void *sync_thread(void *u)
                         continue;
                 }
                 next = wants_sync(p) ? p->last_sync_ms + gap : now + p->cfg.sync_period;
+                {
+                        int64_t retry = next_retry(p);
+                        if (retry && retry < next)
+                                next = retry;
+                }
                 {
                         struct timespec ts = kn_deadline(next - now < 1 ? 1 : (long)(next - now));
                         pthread_cond_timedwait(&p->cond, &p->mu, &ts);
@@ -745,6 +767,10 @@ static void register_metrics(proxy *p)
                                             "Service keys (IP, port and protocol, NodePort, ClusterIP) not programmed "
                                             "because another Service owns them",
                                             KN_GAUGE, NULL, 0);
+        p->m.quarantined = kn_metric_register(p->metrics, "kubeproxy_sync_proxy_rules_quarantined_services",
+                                              "Services left out of the rules because the kernel refused them "
+                                              "(tried again with back-off)",
+                                              KN_GAUGE, NULL, 0);
 }
 
 /* Conntrack sysctls, as upstream sets them; failures are logged (read-only in a

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 #include <sched.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "../../proxy/proxier.h"
 
@@ -273,12 +274,109 @@ static void test_conflict_in_one_partial_sync(void **state)
         assert_int_equal(proxier_cleanup(AF_INET, &err), 0);
 }
 
+static proxier_stats sync_stats(proxier *px, model *m, bool want_full)
+{
+        kn_hashmap dirty = model_take_dirty(m);
+        proxier_stats st;
+        kn_error err = {0};
+        bool full;
+        int r = proxier_sync(px, m, &dirty, &full, &st, &err);
+        if (r < 0)
+                fail_msg("sync: %s", err.msg);
+        assert_int_equal(full, want_full);
+        kn_hashmap_clear(&dirty, NULL);
+        return st;
+}
+
+/* A base chain named like SVC's service chain (ns/SVC/tcp/p): the kernel refuses a
+ * goto to it and a dnat in it, so that Service's part of any transaction fails. */
+static void hostile_chain(const char *svc)
+{
+        _cleanup_free_ char *base = kn_asprintf("ns/%s/tcp/p", svc);
+        _cleanup_free_ char *name = rules_chain_name("service", base);
+        _cleanup_free_ char *cmd = kn_asprintf("nft add table ip kube-proxy && nft add chain ip kube-proxy '%s' "
+                                               "'{ type filter hook input priority 0; }'", name);
+        assert_int_equal(system(cmd), 0);
+}
+
+static void test_quarantine_refused_service(void **state)
+{
+        rules_config rc = {.family = AF_INET, .mark = 0x4000, .node_name = "me"};
+        kn_error err = {0};
+        proxier_stats st;
+        proxier *px;
+        model m;
+        (void)state;
+        if (!have_netns)
+                fail_msg("needs root, nft(8) and a private network namespace");
+        model_init(&m, "me");
+        assert_int_equal(proxier_new(AF_INET, &px, &err), 0);
+        proxier_set_config(px, &rc);
+        /* start-up (a full sync) with one Service the kernel refuses */
+        hostile_chain("bad");
+        apply(&m, SVC("a", "10.96.3.1"), false);
+        apply(&m, SLICE("a", "10.244.3.1", "other"), false);
+        apply(&m, SVC("bad", "10.96.3.2"), false);
+        apply(&m, SLICE("bad", "10.244.3.2", "other"), false);
+        apply(&m, SVC("c", "10.96.3.3"), false);
+        apply(&m, SLICE("c", "10.244.3.3", "other"), false);
+        st = sync_stats(px, &m, true);
+        assert_int_equal(st.quarantined, 1);
+        EXPECT_ELEM("service-ips", "10.96.3.1 . tcp . 80", "ns/a/tcp/p");
+        EXPECT_ELEM("service-ips", "10.96.3.3 . tcp . 80", "ns/c/tcp/p");
+        EXPECT_ELEM("service-ips", "10.96.3.2 . tcp . 80", "");
+        assert_true(proxier_next_retry_ms(px) > kn_now_ms());
+        /* not due yet: left out of the next sync */
+        st = sync_stats(px, &m, false);
+        assert_int_equal(st.quarantined, 1);
+        EXPECT_ELEM("service-ips", "10.96.3.2 . tcp . 80", "");
+        /* the full sync removed the stray base chain (not one of ours): once due, bad works */
+        usleep((useconds_t)(proxier_next_retry_ms(px) - kn_now_ms() + 50) * 1000);
+        st = sync_stats(px, &m, false);
+        assert_int_equal(st.quarantined, 0);
+        assert_int_equal(proxier_next_retry_ms(px), 0);
+        EXPECT_ELEM("service-ips", "10.96.3.2 . tcp . 80", "ns/bad/tcp/p");
+
+        /* a partial sync with a refused Service and a good one: the good one is programmed */
+        hostile_chain("bad2");
+        apply(&m, SVC("bad2", "10.96.3.4"), false);
+        apply(&m, SLICE("bad2", "10.244.3.4", "other"), false);
+        apply(&m, SVC("d", "10.96.3.5"), false);
+        apply(&m, SLICE("d", "10.244.3.5", "other"), false);
+        st = sync_stats(px, &m, false);
+        assert_int_equal(st.quarantined, 1);
+        EXPECT_ELEM("service-ips", "10.96.3.5 . tcp . 80", "ns/d/tcp/p");
+        EXPECT_ELEM("service-ips", "10.96.3.4 . tcp . 80", "");
+        /* a change is tried at once; still refused: back-off doubles */
+        {
+                int64_t first = proxier_next_retry_ms(px) - kn_now_ms();
+                apply(&m, SLICE("bad2", "10.244.3.6", "other"), false);
+                st = sync_stats(px, &m, false);
+                assert_int_equal(st.quarantined, 1);
+                assert_true(proxier_next_retry_ms(px) - kn_now_ms() > first + 500);
+        }
+        /* the hostile chain goes; the next change of bad2 programs it */
+        {
+                _cleanup_free_ char *name = rules_chain_name("service", "ns/bad2/tcp/p");
+                _cleanup_free_ char *cmd = kn_asprintf("nft delete chain ip kube-proxy '%s'", name);
+                assert_int_equal(system(cmd), 0);
+        }
+        apply(&m, SLICE("bad2", "10.244.3.4", "other"), false);
+        st = sync_stats(px, &m, false);
+        assert_int_equal(st.quarantined, 0);
+        EXPECT_ELEM("service-ips", "10.96.3.4 . tcp . 80", "ns/bad2/tcp/p");
+        proxier_free(px);
+        model_free(&m);
+        assert_int_equal(proxier_cleanup(AF_INET, &err), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_shared_hairpin),
                 cmocka_unit_test(test_conflicting_external_ips),
                 cmocka_unit_test(test_conflict_in_one_partial_sync),
+                cmocka_unit_test(test_quarantine_refused_service),
         };
         if (geteuid() == 0 && system("nft --version >/dev/null 2>&1") == 0 && unshare(CLONE_NEWNET) == 0)
                 have_netns = true;
