@@ -501,6 +501,12 @@ def _metric(env, name, family="IPv4"):
     return float(m.group(1)) if m else None
 
 
+def _wait_gone(env, *names):
+    """Until no chain of the named Services (ns/name) is left in the IPv4 table."""
+    wait_for(lambda: not any(f"{n}/" in (nft_dump(env.node, "ip") or "") for n in names), 15,
+             what=f"{names} removed from the table")
+
+
 def _service_chain(svc_port):
     """Upstream's chain name for "ns/name/tcp/port": service-<base32(sha256)[:8]>-..."""
     import base64
@@ -550,6 +556,7 @@ def test_conflicting_external_ips_one_owner(env):
         env.delete("services", "ipa", "ipc")
         env.delete("endpointslices.discovery.k8s.io", "ipa-ipv4", "ipc-ipv4")
         env.cp.clear_namespace(NS2)
+        _wait_gone(env, f"{NS}/ipa", f"{NS2}/ipb", f"{NS}/ipc")
 
 
 def test_refused_service_is_quarantined(env):
@@ -583,6 +590,7 @@ def test_refused_service_is_quarantined(env):
         env.node.run("nft", "delete", "chain", "ip", "kube-proxy", chain, check=False)
         env.delete("services", "qbad", "qgood")
         env.delete("endpointslices.discovery.k8s.io", "qbad-ipv4", "qgood-ipv4")
+        _wait_gone(env, f"{NS}/qbad", f"{NS}/qgood")
 
 
 # ------------------------------------------------------------------ faults
@@ -642,6 +650,7 @@ def test_proxy_started_with_conflicting_pair(env):
         env.cp.clear_namespace(NS2)
         if not env.proxy.alive():
             env.start_proxy()
+        _wait_gone(env, f"{NS}/spa", f"{NS2}/spb", f"{NS}/spc")
 
 
 def test_proxy_restart_under_traffic(env):
