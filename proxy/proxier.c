@@ -62,6 +62,8 @@ struct proxier {
         kn_hashmap shared;  /* element id -> how many Services program it (hairpin-connections) */
         claims claims;      /* the owner of every key two Services could both program */
         kn_hashmap quarantine; /* ns/name -> struct quarantine: Services the kernel refused */
+        kn_conntrack_filter *stale; /* UDP flows to clear, for the caller (one dump per sync) */
+        size_t n_stale, cap_stale;
 };
 
 /* A Service whose part of a transaction the kernel refused: left out of the syncs and
@@ -165,6 +167,7 @@ void proxier_free(proxier *px)
         kn_hashmap_clear(&px->shared, NULL);
         claims_free(&px->claims);
         kn_hashmap_clear(&px->quarantine, free);
+        free(px->stale);
         kn_nft_close(px->nft);
         free(px->cidrs);
         free(px->nodeport_ips);
@@ -274,29 +277,32 @@ static int flow_eq(const plan_flow *a, const plan_flow *b)
                !memcmp(&a->ep.v6, &b->ep.v6, a->ep.family == AF_INET6 ? 16 : 4);
 }
 
+static void stale_add(proxier *px, const kn_addr *vip, uint16_t dport, const kn_addr *ep)
+{
+        if (px->n_stale == px->cap_stale) {
+                px->cap_stale = px->cap_stale ? px->cap_stale * 2 : 64;
+                px->stale = kn_realloc(px->stale, px->cap_stale * sizeof(*px->stale));
+        }
+        px->stale[px->n_stale++] = (kn_conntrack_filter){.family = px->family, .orig_dst = *vip, .orig_dport = dport,
+                                                         .reply_src = ep ? *ep : (kn_addr){0}};
+}
+
 /* After a successful sync: flows that lost their endpoint, and destinations that just
- * got endpoints (their old flows never went through DNAT), are cleared. */
+ * got endpoints (their old flows never went through DNAT), are queued for clearing. */
 static void clear_flows(proxier *px, const struct record *old, const plan *p, proxier_stats *st)
 {
+        (void)st;
         for (size_t i = 0; old && i < old->n_flows; i++) {
                 const plan_flow *f = &old->flows[i];
                 bool kept = false;
-                unsigned n = 0;
-                kn_error err;
                 for (size_t k = 0; p && k < p->n_flows && !kept; k++)
                         kept = flow_eq(f, &p->flows[k]);
-                if (kept)
-                        continue;
-                if (kn_conntrack_delete(px->family, IPPROTO_UDP, f->vip.family ? &f->vip : NULL, f->dport, &f->ep, &n,
-                                        &err) < 0)
-                        kn_v(2, "failed to clear stale UDP conntrack entries: %s", err.msg);
-                st->conntrack_deleted += n;
+                if (!kept)
+                        stale_add(px, &f->vip, f->dport, &f->ep);
         }
         for (size_t i = 0; p && i < p->n_flows; i++) {
                 const plan_flow *f = &p->flows[i];
                 bool had = false, seen = false;
-                unsigned n = 0;
-                kn_error err;
                 for (size_t k = 0; old && k < old->n_flows && !had; k++)
                         had = old->flows[k].dport == f->dport && old->flows[k].vip.family == f->vip.family &&
                               !memcmp(&old->flows[k].vip.v6, &f->vip.v6, sizeof(f->vip.v6));
@@ -304,10 +310,16 @@ static void clear_flows(proxier *px, const struct record *old, const plan *p, pr
                         seen = p->flows[k].dport == f->dport && !memcmp(&p->flows[k].vip, &f->vip, sizeof(f->vip));
                 if (had || seen || !f->vip.family)
                         continue;
-                if (kn_conntrack_delete(px->family, IPPROTO_UDP, &f->vip, f->dport, NULL, &n, &err) < 0)
-                        kn_v(2, "failed to clear UDP conntrack entries: %s", err.msg);
-                st->conntrack_deleted += n;
+                stale_add(px, &f->vip, f->dport, NULL);
         }
+}
+
+size_t proxier_take_stale_flows(proxier *px, kn_conntrack_filter **ret)
+{
+        size_t n = px->n_stale;
+        *ret = TAKE_PTR(px->stale);
+        px->n_stale = px->cap_stale = 0;
+        return n;
 }
 
 /* Every chain and set name the records hold, as NULL-terminated arrays. */

@@ -4,6 +4,7 @@
 #ifndef PROXY_PROXIER_H
 #define PROXY_PROXIER_H
 
+#include "conntrack.h"
 #include "model.h"
 #include "rules.h"
 
@@ -11,7 +12,7 @@ typedef struct proxier proxier;
 
 typedef struct proxier_stats {
         size_t chains, rules, elems;   /* in the last transaction */
-        unsigned conntrack_deleted;
+        unsigned conntrack_deleted;    /* set by the caller: see proxier_take_stale_flows */
         unsigned no_local_internal, no_local_external;
         int64_t commit_ms;             /* time in the kernel commit (the rest is building) */
         size_t conflicts;              /* keys a Service skipped because another one owns them */
@@ -31,6 +32,12 @@ bool proxier_wants_full(const proxier *px);
  * the next one full. *ret_full tells which kind ran. */
 int proxier_sync(proxier *px, const model *m, const kn_hashmap *dirty, bool *ret_full, proxier_stats *st,
                  kn_error *err);
+
+/* The UDP conntrack patterns the syncs so far left to clear (flows that lost their
+ * endpoint, destinations that just got one), handed to the caller: it clears them
+ * with kn_conntrack_delete_many (one dump) without holding the lock the model is
+ * under. The caller frees *RET. */
+size_t proxier_take_stale_flows(proxier *px, kn_conntrack_filter **ret);
 
 /* When a quarantined Service is due to be tried again (monotonic ms), 0 = none. A
  * Service the kernel refuses is found by dry runs of halves of the transaction, left
