@@ -367,6 +367,25 @@ def test_udp_flow_follows_replaced_endpoint(env):
         s.stop()
 
 
+def test_udp_flow_leaves_endpoint_that_stops_serving(env):
+    """An endpoint that stops serving but stays in its slice (its pod still answers)
+    loses its UDP flows: the client moves to the serving endpoint."""
+    udp = [{"name": "dns", "port": 53, "protocol": "UDP"}]
+    udp_ep = [{"name": "dns", "port": 5353, "protocol": "UDP"}]
+    env.apply(env.svc_obj("udpserve", "10.96.103.55", ports=udp),
+              env.slice_obj("udpserve", [env.pod(1)], ports=udp_ep))
+    wait_for(lambda: udp_ask(env.client, "10.96.103.55", 53).startswith("pod1"), 10, what="UDP via pod1")
+    s = UdpStreamer(env.client, "10.96.103.55", 53).start()
+    try:
+        s.wait_answer_from("pod1", 5)
+        sl = env.slice_obj("udpserve", [env.pod(1), env.pod(2)], ports=udp_ep)
+        sl["endpoints"][0]["conditions"] = {"ready": False, "serving": False, "terminating": False}
+        env.apply(sl)
+        s.wait_answer_from("pod2", 8)
+    finally:
+        s.stop()
+
+
 # ------------------------------------------------------------------ health, metrics
 
 def test_healthz_and_metrics(env):

@@ -370,6 +370,80 @@ static void test_quarantine_refused_service(void **state)
         assert_int_equal(proxier_cleanup(AF_INET, &err), 0);
 }
 
+/* UDP flows to clear: an endpoint that stops serving while it stays in its slice loses
+ * its flows, a destination that gets its first endpoint is cleared whole. */
+static void test_stale_udp_flows(void **state)
+{
+        static const char *svc = "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"dns\"},\"spec\":{\"clusterIP\":"
+                                 "\"10.96.4.1\",\"ports\":[{\"name\":\"p\",\"port\":53,\"protocol\":\"UDP\"}]}}";
+        char slice[1024];
+        rules_config rc = {.family = AF_INET, .mark = 0x4000, .node_name = "me"};
+        kn_error err = {0};
+        kn_conntrack_filter *f = NULL;
+        kn_addr vip, e1, e2;
+        proxier *px;
+        model m;
+        size_t n;
+        (void)state;
+        if (!have_netns)
+                fail_msg("needs root, nft(8) and a private network namespace");
+        assert_int_equal(kn_addr_parse("10.96.4.1", &vip), 0);
+        assert_int_equal(kn_addr_parse("10.244.4.1", &e1), 0);
+        assert_int_equal(kn_addr_parse("10.244.4.2", &e2), 0);
+        model_init(&m, "me");
+        assert_int_equal(proxier_new(AF_INET, &px, &err), 0);
+        proxier_set_config(px, &rc);
+        apply(&m, svc, false);
+        do_sync(px, &m, true);
+        free(f), f = NULL;
+        n = proxier_take_stale_flows(px, &f);
+        assert_int_equal(n, 0); /* no endpoints, no flows */
+#define DNS_SLICE(serving1)                                                                                       \
+        snprintf(slice, sizeof(slice),                                                                            \
+                 "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"dns-1\",\"labels\":{\"kubernetes.io/service-name\":" \
+                 "\"dns\"}},\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"p\",\"port\":5353,\"protocol\":\"UDP\"}]," \
+                 "\"endpoints\":[{\"addresses\":[\"10.244.4.1\"],\"conditions\":{\"ready\":%s,\"serving\":%s}},"     \
+                 "{\"addresses\":[\"10.244.4.2\"],\"conditions\":{\"ready\":true}}]}",                               \
+                 serving1, serving1)
+        DNS_SLICE("true");
+        apply(&m, slice, false);
+        do_sync(px, &m, false);
+        free(f), f = NULL;
+        n = proxier_take_stale_flows(px, &f);
+        /* the first endpoints: every flow to the ClusterIP port goes (it never was DNATed) */
+        assert_int_equal(n, 1);
+        assert_int_equal(f[0].orig_dport, 53);
+        assert_memory_equal(&f[0].orig_dst.v4, &vip.v4, 4);
+        assert_int_equal(f[0].reply_src.family, 0);
+        /* 10.244.4.1 stops serving, still in the slice: its flows go, 10.244.4.2's stay */
+        DNS_SLICE("false");
+        apply(&m, slice, false);
+        do_sync(px, &m, false);
+        free(f), f = NULL;
+        n = proxier_take_stale_flows(px, &f);
+        assert_int_equal(n, 1);
+        assert_int_equal(f[0].family, AF_INET);
+        assert_int_equal(f[0].orig_dport, 53);
+        assert_memory_equal(&f[0].orig_dst.v4, &vip.v4, 4);
+        assert_memory_equal(&f[0].reply_src.v4, &e1.v4, 4);
+        /* an unrelated change queues nothing; taking again gives nothing */
+        apply(&m, SVC("other", "10.96.4.2"), false);
+        do_sync(px, &m, false);
+        free(f), f = NULL;
+        assert_int_equal(proxier_take_stale_flows(px, &f), 0);
+        /* the Service goes: the remaining endpoint's flows go */
+        apply(&m, svc, true);
+        do_sync(px, &m, false);
+        free(f), f = NULL;
+        n = proxier_take_stale_flows(px, &f);
+        assert_int_equal(n, 1);
+        assert_memory_equal(&f[0].reply_src.v4, &e2.v4, 4);
+        free(f);
+        proxier_free(px);
+        model_free(&m);
+        assert_int_equal(proxier_cleanup(AF_INET, &err), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -377,6 +451,7 @@ int main(void)
                 cmocka_unit_test(test_conflicting_external_ips),
                 cmocka_unit_test(test_conflict_in_one_partial_sync),
                 cmocka_unit_test(test_quarantine_refused_service),
+                cmocka_unit_test(test_stale_udp_flows),
         };
         if (geteuid() == 0 && system("nft --version >/dev/null 2>&1") == 0 && unshare(CLONE_NEWNET) == 0)
                 have_netns = true;
