@@ -5,6 +5,8 @@
 
 #include "../core/log.h"
 
+/* A Service's claims, packed into one allocation (memory at scale: 10k Services hold
+ * 10k of these): the struct, the key pointers, the flags, then the strings. */
 struct svc_claims {
         char *name;      /* ns/name */
         int64_t created; /* creationTimestamp, 0 = unknown (ranks last) */
@@ -19,32 +21,15 @@ struct claimant {
         bool lost; /* counted in n_lost, and logged */
 };
 
+/* One key's claimants, in one allocation that grows (almost always one claimant). */
 struct claim {
-        size_t n;
-        struct claimant *v;
         const struct svc_claims *owner;
+        uint32_t n, cap;
+        struct claimant v[];
 };
 
-static void svc_claims_free(struct svc_claims *sc)
-{
-        if (!sc)
-                return;
-        for (size_t i = 0; i < sc->n; i++)
-                free(sc->keys[i]);
-        free(sc->keys);
-        free(sc->by_cip);
-        free(sc->name);
-        free(sc);
-}
-
-static void claim_free(void *p)
-{
-        struct claim *cl = p;
-        if (!cl)
-                return;
-        free(cl->v);
-        free(cl);
-}
+static void svc_claims_free(struct svc_claims *sc) { free(sc); }
+static void claim_free(void *p) { free(p); }
 
 void claims_init(claims *c, int family) { *c = (claims){.family = family}; }
 
@@ -104,55 +89,76 @@ const char *claims_flow_key(const plan_flow *f, char buf[static CLAIMS_KEY_MAX])
         return f->vip.family ? dest_key(&f->vip, IPPROTO_UDP, f->dport, buf) : nodeport_key(IPPROTO_UDP, f->dport, buf);
 }
 
-/* The keys S claims in family F, deduplicated (an externalIP equal to the Service's own
- * ClusterIP is one claim, by the ClusterIP). */
+/* The keys of one Service while they are collected. */
+struct keylist {
+        size_t n, cap, bytes;
+        char **keys;
+        bool *by_cip;
+        kn_hashmap seen; /* key -> index + 1: a Service may claim many thousand keys (ports x IPs) */
+};
+
+/* Add KEY once (an externalIP equal to the Service's own ClusterIP is one claim, by
+ * the ClusterIP). */
+static void keylist_add(struct keylist *l, const char *key, bool by_cip)
+{
+        uintptr_t at = (uintptr_t)kn_hashmap_get(&l->seen, key);
+
+        if (at) {
+                l->by_cip[at - 1] |= by_cip;
+                return;
+        }
+        if (l->n == l->cap) {
+                l->cap = l->cap ? l->cap * 2 : 4;
+                l->keys = kn_realloc(l->keys, l->cap * sizeof(*l->keys));
+                l->by_cip = kn_realloc(l->by_cip, l->cap * sizeof(*l->by_cip));
+        }
+        l->keys[l->n] = kn_strdup(key);
+        l->bytes += strlen(key) + 1;
+        l->by_cip[l->n++] = by_cip;
+        kn_hashmap_put(&l->seen, key, (void *)(uintptr_t)l->n, NULL);
+}
+
+/* The keys S claims in family F, packed. */
 static struct svc_claims *svc_claims_of(const char *svc, const model_service *s, int family)
 {
-        struct svc_claims *sc = kn_calloc(1, sizeof(*sc));
-        size_t cap = 0;
-        char k[CLAIMS_KEY_MAX];
-        const kn_addr *cip;
+        struct keylist l = {0};
+        struct svc_claims *sc;
+        char k[CLAIMS_KEY_MAX], *at;
+        const kn_addr *cip = s ? &s->cluster_ips[model_family_index(family)] : NULL;
 
-        sc->name = kn_strdup(svc);
-        if (!s)
-                return sc;
-        sc->created = s->created_s;
-        cip = &s->cluster_ips[model_family_index(family)];
-        if (cip->family != family)
-                return sc; /* rules_service programs nothing in this family */
-#define CLAIM(key, cipflag)                                                                                     \
-        do {                                                                                                    \
-                const char *_k = (key);                                                                         \
-                bool _dup = false;                                                                              \
-                for (size_t _i = 0; _i < sc->n && !_dup; _i++)                                                  \
-                        if (strcmp(sc->keys[_i], _k) == 0) {                                                    \
-                                sc->by_cip[_i] |= (cipflag);                                                    \
-                                _dup = true;                                                                    \
-                        }                                                                                       \
-                if (_dup)                                                                                       \
-                        break;                                                                                  \
-                if (sc->n == cap) {                                                                             \
-                        cap = cap ? cap * 2 : 4;                                                                \
-                        sc->keys = kn_realloc(sc->keys, cap * sizeof(*sc->keys));                               \
-                        sc->by_cip = kn_realloc(sc->by_cip, cap * sizeof(*sc->by_cip));                         \
-                }                                                                                               \
-                sc->keys[sc->n] = kn_strdup(_k);                                                                \
-                sc->by_cip[sc->n++] = (cipflag);                                                                \
-        } while (0)
-        CLAIM(cip_key(cip, k), true);
-        for (size_t i = 0; i < s->n_ports; i++) {
-                const model_port *p = &s->ports[i];
-                CLAIM(dest_key(cip, p->proto, p->port, k), true);
-                for (size_t j = 0; j < s->n_external_ips; j++)
-                        if (s->external_ips[j].family == family)
-                                CLAIM(dest_key(&s->external_ips[j], p->proto, p->port, k), false);
-                for (size_t j = 0; j < s->n_lb_ips; j++)
-                        if (s->lb_ips[j].family == family)
-                                CLAIM(dest_key(&s->lb_ips[j], p->proto, p->port, k), false);
-                if (p->node_port)
-                        CLAIM(nodeport_key(p->proto, p->node_port, k), false);
+        /* rules_service programs nothing in a family without a ClusterIP */
+        if (cip && cip->family == family) {
+                keylist_add(&l, cip_key(cip, k), true);
+                for (size_t i = 0; i < s->n_ports; i++) {
+                        const model_port *p = &s->ports[i];
+                        keylist_add(&l, dest_key(cip, p->proto, p->port, k), true);
+                        for (size_t j = 0; j < s->n_external_ips; j++)
+                                if (s->external_ips[j].family == family)
+                                        keylist_add(&l, dest_key(&s->external_ips[j], p->proto, p->port, k), false);
+                        for (size_t j = 0; j < s->n_lb_ips; j++)
+                                if (s->lb_ips[j].family == family)
+                                        keylist_add(&l, dest_key(&s->lb_ips[j], p->proto, p->port, k), false);
+                        if (p->node_port)
+                                keylist_add(&l, nodeport_key(p->proto, p->node_port, k), false);
+                }
         }
-#undef CLAIM
+        sc = kn_malloc(sizeof(*sc) + l.n * (sizeof(char *) + sizeof(bool)) + l.bytes + strlen(svc) + 1);
+        sc->created = s ? s->created_s : 0;
+        sc->n = l.n;
+        sc->keys = (char **)(sc + 1);
+        sc->by_cip = (bool *)(sc->keys + l.n);
+        at = (char *)(sc->by_cip + l.n);
+        for (size_t i = 0; i < l.n; i++) {
+                sc->keys[i] = at;
+                at = stpcpy(at, l.keys[i]) + 1;
+                sc->by_cip[i] = l.by_cip[i];
+                free(l.keys[i]);
+        }
+        sc->name = at;
+        strcpy(at, svc);
+        free(l.keys);
+        free(l.by_cip);
+        kn_hashmap_clear(&l.seen, NULL);
         return sc;
 }
 
@@ -226,30 +232,23 @@ static void unclaim(claims *c, const char *key, const struct svc_claims *sc, kn_
         resolve(c, key, cl, changed);
 }
 
-static bool has_key(const struct svc_claims *sc, const char *key, bool *ret_by_cip)
-{
-        for (size_t i = 0; sc && i < sc->n; i++)
-                if (strcmp(sc->keys[i], key) == 0) {
-                        if (ret_by_cip)
-                                *ret_by_cip = sc->by_cip[i];
-                        return true;
-                }
-        return false;
-}
-
 void claims_update(claims *c, const char *svc, const model_service *s, kn_hashmap *changed)
 {
         struct svc_claims *old = kn_hashmap_get(&c->by_svc, svc);
         struct svc_claims *nw = s ? svc_claims_of(svc, s, c->family) : NULL;
+        kn_hashmap wanted = {0};
 
         if (!old && (!nw || !nw->n)) {
                 svc_claims_free(nw);
                 return;
         }
         /* keys given up */
+        for (size_t i = 0; old && nw && i < nw->n; i++)
+                kn_hashmap_put(&wanted, nw->keys[i], (void *)1, NULL);
         for (size_t i = 0; old && i < old->n; i++)
-                if (!has_key(nw, old->keys[i], NULL))
+                if (!kn_hashmap_get(&wanted, old->keys[i]))
                         unclaim(c, old->keys[i], old, changed);
+        kn_hashmap_clear(&wanted, NULL);
         if (!nw || !nw->n) {
                 svc_claims_free(kn_hashmap_remove(&c->by_svc, svc));
                 svc_claims_free(nw);
@@ -260,7 +259,8 @@ void claims_update(claims *c, const char *svc, const model_service *s, kn_hashma
                 struct claim *cl = kn_hashmap_get(&c->keys, nw->keys[i]);
                 bool found = false;
                 if (!cl) {
-                        cl = kn_calloc(1, sizeof(*cl));
+                        cl = kn_calloc(1, sizeof(*cl) + sizeof(cl->v[0]));
+                        cl->cap = 1;
                         kn_hashmap_put(&c->keys, nw->keys[i], cl, NULL);
                 }
                 for (size_t k = 0; k < cl->n; k++)
@@ -272,7 +272,11 @@ void claims_update(claims *c, const char *svc, const model_service *s, kn_hashma
                 if (old && cl->owner == old)
                         cl->owner = nw;
                 if (!found) {
-                        cl->v = kn_realloc(cl->v, (cl->n + 1) * sizeof(*cl->v));
+                        if (cl->n == cl->cap) {
+                                cl->cap *= 2;
+                                cl = kn_realloc(cl, sizeof(*cl) + cl->cap * sizeof(cl->v[0]));
+                                kn_hashmap_put(&c->keys, nw->keys[i], cl, NULL);
+                        }
                         cl->v[cl->n++] = (struct claimant){.svc = nw, .by_cip = nw->by_cip[i]};
                 }
                 resolve(c, nw->keys[i], cl, changed);
