@@ -891,6 +891,42 @@ static void describe(const kn_nft_tx *tx, size_t idx, char *buf, size_t len)
         }
 }
 
+/* The chain or set message IDX is about ("" for tables and elements): the object a
+ * refusal can be traced to. An anonymous set belongs to the rule that follows it. */
+static void failed_object(kn_nft_tx *tx, size_t idx)
+{
+        const struct nlmsghdr *m = msg_at(tx, idx), *next;
+        const char *name = "";
+        uint32_t flags = 0;
+
+        switch (m ? m->nlmsg_type & 0xff : 0) {
+        case NFT_MSG_NEWCHAIN:
+        case NFT_MSG_DELCHAIN:
+                name = msg_str(m, NFTA_CHAIN_NAME);
+                break;
+        case NFT_MSG_NEWRULE:
+        case NFT_MSG_DELRULE:
+                name = msg_str(m, NFTA_RULE_CHAIN);
+                break;
+        case NFT_MSG_NEWSET:
+        case NFT_MSG_DELSET:
+                msg_has(m, NFTA_SET_FLAGS, &flags);
+                if (!(flags & NFT_SET_ANONYMOUS)) {
+                        name = msg_str(m, NFTA_SET_NAME);
+                        break;
+                }
+                for (size_t i = idx + 1; (next = msg_at(tx, i)); i++)
+                        if ((next->nlmsg_type & 0xff) == NFT_MSG_NEWRULE) {
+                                name = msg_str(next, NFTA_RULE_CHAIN);
+                                break;
+                        }
+                break;
+        }
+        snprintf(tx->failed, sizeof(tx->failed), "%s", name && strcmp(name, "?") != 0 ? name : "");
+}
+
+const char *kn_nft_tx_failed_object(const kn_nft_tx *tx) { return tx->failed[0] ? tx->failed : NULL; }
+
 /* Drain the replies queued by the synchronous batch processing. An error of message
  * SENTINEL (SIZE_MAX: none) is expected: *ret_sentinel tells whether it came. */
 static int read_replies(kn_nft_tx *tx, uint32_t base, uint32_t end_seq, size_t sentinel, bool *ret_sentinel,
@@ -953,6 +989,7 @@ static int read_replies(kn_nft_tx *tx, uint32_t base, uint32_t end_seq, size_t s
         {
                 char desc[400];
                 describe(tx, first_idx, desc, sizeof(desc));
+                failed_object(tx, first_idx);
                 return kn_error_set(err, first_err, "%s: %s%s", desc, strerror(-first_err),
                                     n_err > 1 ? " (and more errors)" : "");
         }

@@ -156,6 +156,9 @@ int kn_nft_tx_commit(kn_nft_tx *tx, kn_error *err);
  * every message is tried and nothing is applied. Returns 0 when only that message
  * failed, else the first error as kn_nft_tx_commit reports it. The transaction is spent. */
 int kn_nft_tx_check(kn_nft_tx *tx, kn_error *err);
+/* After a refused commit or check: the chain or set the refused message was about (a
+rule's chain, an anonymous set's rule's chain), or NULL (a table or element message). */
+const char *kn_nft_tx_failed_object(const kn_nft_tx *tx);
 
 /* What is in the kernel now (adoption after a restart; stale-object cleanup).
  * Returns -ENOENT if the table does not exist. Names are returned as a NULL-terminated

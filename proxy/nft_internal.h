@@ -32,6 +32,7 @@ struct kn_nft_tx {
         size_t n_groups, cap_groups;
         int err;              /* sticky error from a void builder */
         char errmsg[256];
+        char failed[256];     /* the chain or set the kernel refused (kn_nft_tx_failed_object) */
 };
 
 /* ---------- address helpers ---------- */

@@ -62,6 +62,8 @@ struct proxier {
         kn_hashmap shared;  /* element id -> how many Services program it (hairpin-connections) */
         claims claims;      /* the owner of every key two Services could both program */
         kn_hashmap quarantine; /* ns/name -> struct quarantine: Services the kernel refused */
+        char failed[256];   /* the chain or set the kernel refused in the last transaction, or "" */
+        unsigned dry_runs;  /* in this sync */
         kn_conntrack_filter *stale; /* UDP flows to clear, for the caller (one dump per sync) */
         size_t n_stale, cap_stale;
 };
@@ -488,6 +490,7 @@ static int full_sync(proxier *px, const model *m, const kn_hashmap *only, bool d
                 r = dry ? kn_nft_tx_check(tx, err) : kn_nft_tx_commit(tx, err);
                 st->commit_ms = kn_now_ms() - t0;
         }
+        snprintf(px->failed, sizeof(px->failed), "%s", r < 0 && kn_nft_tx_failed_object(tx) ? kn_nft_tx_failed_object(tx) : "");
         kn_nft_tx_free(tx);
         plan_free(&sp);
         kn_strv_free(kchains);
@@ -674,6 +677,7 @@ static int partial_sync(proxier *px, const model *m, const kn_hashmap *work, boo
                 r = !kn_nft_tx_size(tx) ? 0 : dry ? kn_nft_tx_check(tx, err) : kn_nft_tx_commit(tx, err);
                 st->commit_ms = kn_now_ms() - t0;
         }
+        snprintf(px->failed, sizeof(px->failed), "%s", r < 0 && kn_nft_tx_failed_object(tx) ? kn_nft_tx_failed_object(tx) : "");
         kn_nft_tx_free(tx);
         for (size_t it = 0; kn_hashmap_next(&delta, &it, &key, &v);)
                 if (r >= 0 && !dry)
@@ -716,6 +720,7 @@ static void quarantine(proxier *px, const char *svc, const kn_error *why, int64_
 static int run(proxier *px, const model *m, bool full, const kn_hashmap *work, const kn_hashmap *only, bool dry,
                proxier_stats *st, kn_error *err)
 {
+        px->dry_runs += dry;
         return full ? full_sync(px, m, only, dry, st, err) : partial_sync(px, m, only ? only : work, dry, st, err);
 }
 
@@ -757,8 +762,29 @@ static size_t bisect(proxier *px, const model *m, bool full, const char **keys, 
         return found;
 }
 
+/* The Service ("ns/name") a chain or set of rules_service belongs to: its name is
+ * PREFIX-HASH-ns/name/proto/port[...] (ns and name have no '/', prefix and hash no '-'). */
+static bool service_of_object(const char *obj, char *buf, size_t len)
+{
+        const char *p = obj, *slash;
+
+        for (int dash = 0; dash < 2; dash++) {
+                if (!(p = strchr(p, '-')))
+                        return false;
+                p++;
+        }
+        if (!(slash = strchr(p, '/')) || !(slash = strchr(slash + 1, '/')) || (size_t)(slash - p) >= len)
+                return false;
+        memcpy(buf, p, (size_t)(slash - p));
+        buf[slash - p] = '\0';
+        return true;
+}
+
 /* After a refused transaction: which Services is it refused for? ERR is the refusal,
- * the reason when a single Service was in it. */
+ * the reason when a single Service was in it. When the refused message names a chain
+ * or set of a Service (nft.c maps the error back to its message), that Service is
+ * tried first: if the transaction passes without it, it alone is quarantined;
+ * otherwise (elements, or more than one) halving finds them. */
 static size_t isolate(proxier *px, const model *m, bool full, const kn_hashmap *work, const kn_error *err,
                       int64_t now)
 {
@@ -768,6 +794,11 @@ static size_t isolate(proxier *px, const model *m, bool full, const kn_hashmap *
         size_t n = 0, found = 0;
         kn_hashmap base = {0};
         const char *key;
+        char hint[256] = "";
+
+        if (!service_of_object(px->failed, hint, sizeof(hint)) || excluded(px, hint) ||
+            !kn_hashmap_get(&m->services, hint) || (!full && !kn_hashmap_get(work, hint)))
+                hint[0] = '\0';
 
         for (size_t it = 0; kn_hashmap_next(from, &it, &key, NULL);)
                 if (!excluded(px, key) && kn_hashmap_get(&m->services, key))
@@ -782,6 +813,21 @@ static size_t isolate(proxier *px, const model *m, bool full, const kn_hashmap *
                 kn_error e;
                 if (run(px, m, full, NULL, &none, true, &st, &e) < 0)
                         n = 0;
+        }
+        if (n > 1 && hint[0]) {
+                kn_hashmap only = {0};
+                proxier_stats st = {0};
+                kn_error e;
+                for (size_t i = 0; i < n; i++)
+                        if (strcmp(keys[i], hint) != 0)
+                                kn_hashmap_put(&only, keys[i], (void *)1, NULL);
+                for (size_t it = 0; kn_hashmap_next(&base, &it, &key, NULL);)
+                        kn_hashmap_put(&only, key, (void *)1, NULL);
+                if (run(px, m, full, NULL, &only, true, &st, &e) >= 0) {
+                        quarantine(px, hint, err, now);
+                        n = 0, found = 1;
+                }
+                kn_hashmap_clear(&only, NULL);
         }
         if (n == 1) {
                 quarantine(px, keys[0], err, now);
@@ -805,6 +851,7 @@ int proxier_sync(proxier *px, const model *m, const kn_hashmap *dirty, bool *ret
         int r;
 
         *st = (proxier_stats){0};
+        px->dry_runs = 0;
         /* Quarantined Services: forgotten when gone, tried again when due or changed. */
         if (px->quarantine.len) {
                 char **gone = kn_calloc(px->quarantine.len + 1, sizeof(char *));
@@ -856,6 +903,7 @@ int proxier_sync(proxier *px, const model *m, const kn_hashmap *dirty, bool *ret
         px->need_full = r < 0;
         st->conflicts = claims_conflicts(&px->claims);
         st->quarantined = px->quarantine.len;
+        st->dry_runs = px->dry_runs;
         if (ret_full)
                 *ret_full = full;
         return r;

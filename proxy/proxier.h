@@ -17,6 +17,7 @@ typedef struct proxier_stats {
         int64_t commit_ms;             /* time in the kernel commit (the rest is building) */
         size_t conflicts;              /* keys a Service skipped because another one owns them */
         size_t quarantined;            /* Services left out because the kernel refused them */
+        unsigned dry_runs;             /* transactions checked to find them, in this sync */
 } proxier_stats;
 
 int proxier_new(int family, proxier **ret, kn_error *err);

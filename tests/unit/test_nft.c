@@ -685,6 +685,7 @@ static void test_error_mapping(void **state)
         for (int i = 0; i < 2000; i++)
                 RULE(tx, "errtest-a", NULL, {.type = KN_OP_DROP});
         int r = kn_nft_tx_commit(tx, &err);
+        assert_string_equal(kn_nft_tx_failed_object(tx), "errtest-b"); /* the rule's chain */
         kn_nft_tx_free(tx);
         assert_int_equal(r, -ENOENT);
         assert_int_equal(err.code, -ENOENT);
@@ -700,6 +701,7 @@ static void test_error_mapping(void **state)
         kn_nft_tx_add_table(tx, NULL);
         kn_nft_tx_add_elem(tx, &s, &e);
         r = kn_nft_tx_commit(tx, &err);
+        assert_null(kn_nft_tx_failed_object(tx)); /* an element: no chain or set object */
         kn_nft_tx_free(tx);
         assert_int_equal(r, -ENOENT);
         if (!strstr(err.msg, "add element to set errtest-set"))

@@ -444,6 +444,54 @@ static void test_stale_udp_flows(void **state)
         assert_int_equal(proxier_cleanup(AF_INET, &err), 0);
 }
 
+/* A refused message that names a Service's chain or set (here: an affinity set whose
+ * name is taken by a set of another type) points at the Service: one dry run without
+ * it confirms, no halving of the others. */
+static void test_quarantine_from_the_refused_message(void **state)
+{
+        rules_config rc = {.family = AF_INET, .mark = 0x4000, .node_name = "me"};
+        kn_error err = {0};
+        proxier_stats st;
+        proxier *px;
+        model m;
+        char json[1024];
+        (void)state;
+        if (!have_netns)
+                fail_msg("needs root, nft(8) and a private network namespace");
+        model_init(&m, "me");
+        assert_int_equal(proxier_new(AF_INET, &px, &err), 0);
+        proxier_set_config(px, &rc);
+        for (int i = 0; i < 16; i++) {
+                snprintf(json, sizeof(json),
+                         "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"s%02d\"},\"spec\":{\"clusterIP\":\"10.96.5.%d\","
+                         "\"sessionAffinity\":\"ClientIP\",\"ports\":[{\"name\":\"p\",\"port\":80,\"protocol\":\"TCP\"}]}}",
+                         i, i + 1);
+                apply(&m, json, false);
+                snprintf(json, sizeof(json),
+                         "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"s%02d-1\",\"labels\":{\"kubernetes.io/"
+                         "service-name\":\"s%02d\"}},\"addressType\":\"IPv4\",\"ports\":[{\"name\":\"p\",\"port\":8080,"
+                         "\"protocol\":\"TCP\"}],\"endpoints\":[{\"addresses\":[\"10.244.5.%d\"],\"conditions\":"
+                         "{\"ready\":true}}]}",
+                         i, i, i + 1);
+                apply(&m, json, false);
+        }
+        {
+                _cleanup_free_ char *set = rules_chain_name("affinity", "ns/s07/tcp/p__10.244.5.8/8080");
+                _cleanup_free_ char *cmd = kn_asprintf("nft add table ip kube-proxy && nft add set ip kube-proxy '%s' "
+                                                       "'{ type inet_service; }'", set);
+                assert_int_equal(system(cmd), 0);
+        }
+        st = sync_stats(px, &m, true);
+        assert_int_equal(st.quarantined, 1);
+        assert_true(st.dry_runs <= 2); /* the table alone, then all but ns/s07 */
+        EXPECT_ELEM("service-ips", "10.96.5.8 . tcp . 80", "");
+        EXPECT_ELEM("service-ips", "10.96.5.7 . tcp . 80", "ns/s06/tcp/p");
+        EXPECT_ELEM("service-ips", "10.96.5.9 . tcp . 80", "ns/s08/tcp/p");
+        proxier_free(px);
+        model_free(&m);
+        assert_int_equal(proxier_cleanup(AF_INET, &err), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -451,6 +499,7 @@ int main(void)
                 cmocka_unit_test(test_conflicting_external_ips),
                 cmocka_unit_test(test_conflict_in_one_partial_sync),
                 cmocka_unit_test(test_quarantine_refused_service),
+                cmocka_unit_test(test_quarantine_from_the_refused_message),
                 cmocka_unit_test(test_stale_udp_flows),
         };
         if (geteuid() == 0 && system("nft --version >/dev/null 2>&1") == 0 && unshare(CLONE_NEWNET) == 0)
