@@ -306,3 +306,9 @@ bool claims_owns(const claims *c, const char *svc, const char *key)
         const struct claim *cl = kn_hashmap_get(&c->keys, key);
         return !cl || !cl->owner || strcmp(cl->owner->name, svc) == 0;
 }
+
+const char *claims_owner(const claims *c, const char *key)
+{
+        const struct claim *cl = kn_hashmap_get(&c->keys, key);
+        return cl && cl->owner ? cl->owner->name : NULL;
+}

@@ -38,6 +38,8 @@ void claims_retain(claims *c, const model *m, kn_hashmap *changed);
 /* Whether SVC may program KEY: it owns it, or nobody claims it (not indexed). */
 bool claims_owns(const claims *c, const char *svc, const char *key);
 size_t claims_conflicts(const claims *c);
+/* The Service ("ns/name") that owns KEY, or NULL when nobody claims it. */
+const char *claims_owner(const claims *c, const char *key);
 
 /* The claim key of an element of SET, or NULL when the set's elements are not claimed
  * (hairpin-connections is shared by counting, nodeport-ips is static). */

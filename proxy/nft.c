@@ -927,6 +927,67 @@ static void failed_object(kn_nft_tx *tx, size_t idx)
 
 const char *kn_nft_tx_failed_object(const kn_nft_tx *tx) { return tx->failed[0] ? tx->failed : NULL; }
 
+/* The extended ack's NLMSGERR_ATTR_OFFS of an error message, 0 when absent. */
+static uint32_t err_offset(const struct nlmsghdr *nlh)
+{
+        const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+        const struct nlattr *a;
+        size_t off = sizeof(*e);
+
+        if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+                return 0;
+        if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+                off += MNL_ALIGN(e->msg.nlmsg_len) - sizeof(e->msg);
+        if (MNL_ALIGN(sizeof(struct nlmsghdr)) + off > nlh->nlmsg_len)
+                return 0;
+        mnl_attr_for_each(a, nlh, off) {
+                if (mnl_attr_get_type(a) == NLMSGERR_ATTR_OFFS && mnl_attr_get_payload_len(a) == 4)
+                        return mnl_attr_get_u32(a);
+        }
+        return 0;
+}
+
+int kn_nft_tx_failed_element(const kn_nft_tx *tx, const kn_nft_set *s, kn_nft_elem *ret)
+{
+        const struct nlmsghdr *m = tx->failed_off ? msg_at(tx, tx->failed_idx) : NULL;
+        const struct nlattr *el, *a, *key = NULL, *val = NULL;
+        size_t al = kn_nft_addr_len(tx->n->family), need = key_len(tx->n->family, s->key), at = 0;
+        kn_nft_elem e = {0};
+        const uint8_t *k;
+
+        if (!m || (m->nlmsg_type & 0xff) != NFT_MSG_NEWSETELEM || strcmp(msg_str(m, NFTA_SET_ELEM_LIST_SET), s->name) ||
+            tx->failed_off + sizeof(struct nlattr) > m->nlmsg_len)
+                return -ENOENT;
+        el = (const struct nlattr *)((const char *)m + tx->failed_off);
+        if (el->nla_len < sizeof(*el) || tx->failed_off + el->nla_len > m->nlmsg_len ||
+            (el->nla_type & NLA_TYPE_MASK) != NFTA_LIST_ELEM)
+                return -ENOENT;
+        mnl_attr_for_each_nested(a, el) if ((mnl_attr_get_type(a)) == NFTA_SET_ELEM_KEY) key = a;
+        if (key)
+                mnl_attr_for_each_nested(a, key) if (mnl_attr_get_type(a) == NFTA_DATA_VALUE) val = a;
+        if (!val || mnl_attr_get_payload_len(val) != need)
+                return -ENOENT;
+        k = mnl_attr_get_payload(val);
+        if (s->key != KN_KEY_PROTO_PORT) {
+                e.addr.family = tx->n->family;
+                memcpy((void *)kn_nft_addr_bytes(&e.addr), k, al);
+                at += al;
+        }
+        if (s->key == KN_KEY_ADDR_ADDR_PROTO_PORT) {
+                e.addr2.family = tx->n->family;
+                memcpy((void *)kn_nft_addr_bytes(&e.addr2), k + at, al);
+                at += al;
+        }
+        if (s->key != KN_KEY_ADDR) {
+                uint16_t port;
+                e.proto = k[at];
+                memcpy(&port, k + at + 4, 2);
+                e.port = ntohs(port);
+        }
+        *ret = e;
+        return 0;
+}
+
 /* Drain the replies queued by the synchronous batch processing. An error of message
  * SENTINEL (SIZE_MAX: none) is expected: *ret_sentinel tells whether it came. */
 static int read_replies(kn_nft_tx *tx, uint32_t base, uint32_t end_seq, size_t sentinel, bool *ret_sentinel,
@@ -980,6 +1041,8 @@ static int read_replies(kn_nft_tx *tx, uint32_t base, uint32_t end_seq, size_t s
                         if (idx < tx->n_msgs && (first_idx == SIZE_MAX || idx < first_idx)) {
                                 first_idx = idx;
                                 first_err = e->error;
+                                tx->failed_idx = idx;
+                                tx->failed_off = err_offset(nlh);
                         } else if (!first_err) {
                                 first_err = e->error;
                         }

@@ -159,6 +159,10 @@ int kn_nft_tx_check(kn_nft_tx *tx, kn_error *err);
 /* After a refused commit or check: the chain or set the refused message was about (a
 rule's chain, an anonymous set's rule's chain), or NULL (a table or element message). */
 const char *kn_nft_tx_failed_object(const kn_nft_tx *tx);
+/* After a refused commit or check whose refused message added elements to set S: the
+ * key of the element the kernel pointed at (extended ack), into *RET (key fields only).
+ * -ENOENT when there is none. */
+int kn_nft_tx_failed_element(const kn_nft_tx *tx, const kn_nft_set *s, kn_nft_elem *ret);
 
 /* What is in the kernel now (adoption after a restart; stale-object cleanup).
  * Returns -ENOENT if the table does not exist. Names are returned as a NULL-terminated

@@ -63,6 +63,7 @@ struct proxier {
         claims claims;      /* the owner of every key two Services could both program */
         kn_hashmap quarantine; /* ns/name -> struct quarantine: Services the kernel refused */
         char failed[256];   /* the chain or set the kernel refused in the last transaction, or "" */
+        char failed_owner[256]; /* the owner of the map element it refused, or "" */
         unsigned dry_runs;  /* in this sync */
         kn_conntrack_filter *stale; /* UDP flows to clear, for the caller (one dump per sync) */
         size_t n_stale, cap_stale;
@@ -221,6 +222,25 @@ static bool strv_has(char *const *v, size_t n, const char *s)
                 if (strcmp(v[i], s) == 0)
                         return true;
         return false;
+}
+
+/* After a commit or check: what the kernel refused, as far as it can be traced to a
+ * Service (a chain or set of its own, or an element of a shared map it owns). */
+static void note_refusal(proxier *px, const kn_nft_tx *tx, int r)
+{
+        static const kn_nft_set *const claimed[] = {&rules_set_service_ips, &rules_set_no_endpoint_services,
+                                                    &rules_set_firewall_ips, &rules_set_service_nodeports,
+                                                    &rules_set_no_endpoint_nodeports, &rules_set_cluster_ips};
+        const char *obj = r < 0 ? kn_nft_tx_failed_object(tx) : NULL, *owner = NULL;
+
+        snprintf(px->failed, sizeof(px->failed), "%s", obj ? obj : "");
+        for (size_t i = 0; r < 0 && !owner && i < KN_ARRAY_SIZE(claimed); i++) {
+                kn_nft_elem e;
+                char k[CLAIMS_KEY_MAX];
+                if (kn_nft_tx_failed_element(tx, claimed[i], &e) >= 0)
+                        owner = claims_owner(&px->claims, claims_elem_key(claimed[i], &e, k));
+        }
+        snprintf(px->failed_owner, sizeof(px->failed_owner), "%s", owner ? owner : "");
 }
 
 /* Drop from SVC's plan what another Service owns: its elements and UDP flows for keys
@@ -490,7 +510,7 @@ static int full_sync(proxier *px, const model *m, const kn_hashmap *only, bool d
                 r = dry ? kn_nft_tx_check(tx, err) : kn_nft_tx_commit(tx, err);
                 st->commit_ms = kn_now_ms() - t0;
         }
-        snprintf(px->failed, sizeof(px->failed), "%s", r < 0 && kn_nft_tx_failed_object(tx) ? kn_nft_tx_failed_object(tx) : "");
+        note_refusal(px, tx, r);
         kn_nft_tx_free(tx);
         plan_free(&sp);
         kn_strv_free(kchains);
@@ -677,7 +697,7 @@ static int partial_sync(proxier *px, const model *m, const kn_hashmap *work, boo
                 r = !kn_nft_tx_size(tx) ? 0 : dry ? kn_nft_tx_check(tx, err) : kn_nft_tx_commit(tx, err);
                 st->commit_ms = kn_now_ms() - t0;
         }
-        snprintf(px->failed, sizeof(px->failed), "%s", r < 0 && kn_nft_tx_failed_object(tx) ? kn_nft_tx_failed_object(tx) : "");
+        note_refusal(px, tx, r);
         kn_nft_tx_free(tx);
         for (size_t it = 0; kn_hashmap_next(&delta, &it, &key, &v);)
                 if (r >= 0 && !dry)
@@ -796,7 +816,11 @@ static size_t isolate(proxier *px, const model *m, bool full, const kn_hashmap *
         const char *key;
         char hint[256] = "";
 
-        if (!service_of_object(px->failed, hint, sizeof(hint)) || excluded(px, hint) ||
+        if (px->failed_owner[0])
+                snprintf(hint, sizeof(hint), "%s", px->failed_owner);
+        else if (!service_of_object(px->failed, hint, sizeof(hint)))
+                hint[0] = '\0';
+        if (!hint[0] || excluded(px, hint) ||
             !kn_hashmap_get(&m->services, hint) || (!full && !kn_hashmap_get(work, hint)))
                 hint[0] = '\0';
 

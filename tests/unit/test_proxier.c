@@ -322,6 +322,10 @@ static void test_quarantine_refused_service(void **state)
         apply(&m, SLICE("c", "10.244.3.3", "other"), false);
         st = sync_stats(px, &m, true);
         assert_int_equal(st.quarantined, 1);
+        /* the kernel points at the refused element (extended ack), whose key's owner is
+         * bad: the table alone, then all but bad */
+        if (st.dry_runs > 2)
+                fail_msg("%u dry runs to find the refused Service", st.dry_runs);
         EXPECT_ELEM("service-ips", "10.96.3.1 . tcp . 80", "ns/a/tcp/p");
         EXPECT_ELEM("service-ips", "10.96.3.3 . tcp . 80", "ns/c/tcp/p");
         EXPECT_ELEM("service-ips", "10.96.3.2 . tcp . 80", "");
