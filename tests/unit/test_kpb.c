@@ -114,7 +114,8 @@ static void build_service(kn_buf *svc)
 
 #define SERVICE_FIELDS /* a Service's JSON without its opening brace */                                   \
         "\"metadata\":{\"name\":\"web\",\"namespace\":\"prod\",\"uid\":\"0b1c\",\"resourceVersion\":\"123\","  \
-        "\"generation\":4,\"creationTimestamp\":\"2023-11-14T22:13:20Z\",\"deletionTimestamp\":\"2023-11-14T22:14:02Z\",\"labels\":{\"app\":\"web\",\"tier\":\"\"}," \
+        "\"generation\":4,\"creationTimestamp\":\"2023-11-14T22:13:20Z\"," \
+        "\"deletionTimestamp\":\"2023-11-14T22:14:02Z\",\"labels\":{\"app\":\"web\",\"tier\":\"\"}," \
         "\"annotations\":{\"a/b\":\"c\"}},"                                                                    \
         "\"spec\":{\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"appProtocol\":\"kubernetes.io/h2c\","   \
         "\"port\":80,\"targetPort\":\"web\",\"nodePort\":30080},{\"protocol\":\"UDP\",\"port\":53,"            \

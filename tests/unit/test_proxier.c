@@ -467,8 +467,9 @@ static void test_quarantine_from_the_refused_message(void **state)
         proxier_set_config(px, &rc);
         for (int i = 0; i < 16; i++) {
                 snprintf(json, sizeof(json),
-                         "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"s%02d\"},\"spec\":{\"clusterIP\":\"10.96.5.%d\","
-                         "\"sessionAffinity\":\"ClientIP\",\"ports\":[{\"name\":\"p\",\"port\":80,\"protocol\":\"TCP\"}]}}",
+                         "{\"metadata\":{\"namespace\":\"ns\",\"name\":\"s%02d\"},\"spec\":{\"clusterIP\":"
+                         "\"10.96.5.%d\",\"sessionAffinity\":\"ClientIP\",\"ports\":[{\"name\":\"p\",\"port\":80,"
+                         "\"protocol\":\"TCP\"}]}}",
                          i, i + 1);
                 apply(&m, json, false);
                 snprintf(json, sizeof(json),
