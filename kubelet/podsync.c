@@ -441,6 +441,37 @@ static int64_t min_delay(int64_t a, int64_t b)
         return a < b ? a : b;
 }
 
+/* A running container: restart it when a liveness or startup probe failed or its spec
+ * changed; (re)attach probes to an adopted one. */
+static void check_running(kubelet *k, kubelet_pod *p, const cJSON *pod, const cJSON *spec, const rt_container *cur,
+                          int64_t *delay)
+{
+        const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(spec, "name"));
+        probe_result live = kubelet_probes_get(k->pods->probes, p->uid, name, PROBE_LIVENESS);
+        probe_result startup = kubelet_probes_get(k->pods->probes, p->uid, name, PROBE_STARTUP);
+        char hash[17];
+
+        kubelet_container_hash(spec, hash);
+        if (live == PROBE_FAILURE || startup == PROBE_FAILURE) {
+                probe_kind kind = live == PROBE_FAILURE ? PROBE_LIVENESS : PROBE_STARTUP;
+                int64_t grace = pod_grace_s(pod);
+                kubelet_probes_termination_grace_period(k->pods->probes, p->uid, name, kind, &grace);
+                kubelet_event(k->pods, pod, "Normal", "Killing", "Container %s failed %s probe, will be restarted", name,
+                              kind == PROBE_LIVENESS ? "liveness" : "startup");
+                kill_one(k, p, pod, cur, grace, NULL);
+                *delay = min_delay(*delay, 0);
+        } else if (*cur->hash && strcmp(cur->hash, hash)) {
+                kill_one(k, p, pod, cur, pod_grace_s(pod), "Container definition changed");
+                *delay = min_delay(*delay, 0);
+        } else if (!kn_streq(kubelet_cstate(p, name)->started_id, cur->id)) {
+                /* adopted after a restart of knode: probes for it */
+                cstate *cs = kubelet_cstate(p, name);
+                free(cs->started_id);
+                cs->started_id = kn_strdup(cur->id);
+                kubelet_probes_container_started(k->pods->probes, pod, spec, cur->id, p->pod_ip, cur->started_ns / 1000000);
+        }
+}
+
 /* Init containers in order; returns true when all are done (sidecars running). */
 static bool sync_init(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt_pod *rp, int64_t *delay)
 {
@@ -454,8 +485,11 @@ static bool sync_init(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt_pod
                 if (!name)
                         continue;
                 if (cur && cur->state == RT_RUNNING) {
-                        if (sidecar && kubelet_probes_started(k->pods->probes, p->uid, name))
-                                continue;
+                        if (sidecar) {
+                                check_running(k, p, pod, it, cur, delay);
+                                if (kubelet_probes_started(k->pods->probes, p->uid, name))
+                                        continue;
+                        }
                         return false; /* wait for it to finish (or a sidecar to start) */
                 }
                 if (cur && cur->state == RT_EXITED && cur->exit_code == 0 && !sidecar)
@@ -477,33 +511,10 @@ static void sync_containers(kubelet *k, kubelet_pod *p, const cJSON *pod, const 
         cJSON_ArrayForEach(it, kn_json_path(pod, "spec.containers")) {
                 const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
                 const rt_container *cur = current(p, rp, name);
-                char hash[17];
                 if (!name)
                         continue;
                 if (cur && cur->state == RT_RUNNING) {
-                        probe_result live = kubelet_probes_get(k->pods->probes, p->uid, name, PROBE_LIVENESS);
-                        probe_result startup = kubelet_probes_get(k->pods->probes, p->uid, name, PROBE_STARTUP);
-                        kubelet_container_hash(it, hash);
-                        if (live == PROBE_FAILURE || startup == PROBE_FAILURE) {
-                                probe_kind kind = live == PROBE_FAILURE ? PROBE_LIVENESS : PROBE_STARTUP;
-                                int64_t grace = pod_grace_s(pod);
-                                kubelet_probes_termination_grace_period(k->pods->probes, p->uid, name, kind, &grace);
-                                kubelet_event(k->pods, pod, "Normal", "Killing",
-                                              "Container %s failed %s probe, will be restarted", name,
-                                              kind == PROBE_LIVENESS ? "liveness" : "startup");
-                                kill_one(k, p, pod, cur, grace, NULL);
-                                *delay = min_delay(*delay, 0);
-                        } else if (*cur->hash && strcmp(cur->hash, hash)) {
-                                kill_one(k, p, pod, cur, pod_grace_s(pod), "Container definition changed");
-                                *delay = min_delay(*delay, 0);
-                        } else if (!kn_streq(kubelet_cstate(p, name)->started_id, cur->id)) {
-                                /* adopted after a restart of knode: probes for it */
-                                cstate *cs = kubelet_cstate(p, name);
-                                free(cs->started_id);
-                                cs->started_id = kn_strdup(cur->id);
-                                kubelet_probes_container_started(k->pods->probes, pod, it, cur->id, p->pod_ip,
-                                                                 cur->started_ns / 1000000);
-                        }
+                        check_running(k, p, pod, it, cur, delay);
                         continue;
                 }
                 if (cur && cur->state == RT_EXITED && !should_restart(pod, cur))
