@@ -679,7 +679,8 @@ cmd_up() {
 		: >"$RUN_DIR/cluster.owned"
 	fi
 	start_registry
-	push_images
+	# a shared lock: another node's build-images does not rewrite the layout meanwhile
+	(flock -s 8 && push_images) 8>"$IMAGE_DIR/.lock"
 	start_containerd
 	start_kube_proxy
 	start_kubelet
