@@ -96,7 +96,8 @@ tag_of() { # NAME -> its tag in the layout (fails when an input is missing)
 	k=$("key_$1") || return 1
 	echo "$1-$(sha256sum <<<"$k" | cut -c1-12)"
 }
-have_tag() { umoci ls --layout "$OCI" | grep -qx "$1"; }
+# (no `umoci ls | grep -q`: with pipefail, grep quitting early can fail the pipeline)
+have_tag() { grep -qx "$1" <<<"$(umoci ls --layout "$OCI")"; }
 
 # new_image TAG [FROM]: a fresh tag in the layout, empty or a copy of FROM
 new_image() {
@@ -649,8 +650,8 @@ restore_sysctls() {
 }
 
 node_ready() {
-	in_ns "$BIN_DIR/kubectl" --kubeconfig "$KNODE_CLUSTER_DIR/admin.kubeconfig" get node "$NODE_NAME" \
-		-o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null | grep -qx True
+	[[ $(in_ns "$BIN_DIR/kubectl" --kubeconfig "$KNODE_CLUSTER_DIR/admin.kubeconfig" get node "$NODE_NAME" \
+		-o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
 }
 
 start_kubelet() {
