@@ -262,7 +262,7 @@ cmd_pki() {
 	make_ca ca knode-ca
 	make_ca wrong-ca knode-unrelated-ca
 	if [[ -n $ADVERTISE_ADDRESS && -f $PKI/apiserver.crt ]] &&
-		! openssl x509 -noout -ext subjectAltName -in "$PKI/apiserver.crt" | grep -q "IP Address:$ADVERTISE_ADDRESS\(,\|$\)"; then
+		! grep -q "IP Address:$ADVERTISE_ADDRESS\(,\|$\)" <<<"$(openssl x509 -noout -ext subjectAltName -in "$PKI/apiserver.crt")"; then
 		rm -f "$PKI/apiserver.crt" "$PKI/apiserver.key"
 	fi
 	make_cert apiserver "/CN=kube-apiserver" apiserver

@@ -56,19 +56,48 @@ in_ns() { nsenter --net="$NSPATH" -- "$@"; }
 
 # ---------------------------------------------------------------- images
 
-# Images, as in upstream's test/utils/image/manifest.go at $KUBE_VERSION; `tag` is the tag in
-# the cached OCI layout, then the names it is pushed under (relative to the local registry).
+# Images, as in upstream's test/utils/image/manifest.go at $KUBE_VERSION: the image, then the
+# names it is pushed under (relative to the local registry).
+COREDNS_VERSION=${KNODE_COREDNS_VERSION:-v1.14.2}
 IMAGES=(
 	"pause pause:$PAUSE_VERSION pause:3.10"
 	"busybox e2e-test-images/busybox:1.37.0-1 library/busybox:latest"
 	"agnhost e2e-test-images/agnhost:2.63.0 e2e-test-images/agnhost:2.55"
 	"nginx e2e-test-images/nginx:1.15-4 e2e-test-images/nginx:1.27-0"
-	# optional: built only with KNODE_COREDNS_BIN (tests/conformance/run.sh build)
-	"coredns coredns/coredns:${KNODE_COREDNS_VERSION:-v1.14.2}"
+	# optional: only once tests/conformance/run.sh build has made the binary
+	"coredns coredns/coredns:$COREDNS_VERSION"
 )
-AGNHOST_VERSION=2.63.0
 
-stamp_ok() { [[ -f $IMAGE_DIR/$1.stamp && $(cat "$IMAGE_DIR/$1.stamp") == "$2" ]]; }
+# key_NAME prints what image NAME is made of: its inputs and the recipe (this script's
+# functions that build it). Its tag in the cached layout is NAME-<hash of the key>, so
+# checkouts with different recipes share the cache without rebuilding each other's images.
+recipe() { declare -f "$@" | sha256sum | cut -c1-12; }
+key_pause() {
+	echo "pause $(sha256sum <"$SCRIPT_DIR/pause.c" | cut -c1-16) $(gcc -dumpfullversion) $(recipe build_pause image_config)"
+}
+key_busybox() {
+	echo "busybox $(dpkg-query -W -f='${Version} ' busybox-static bash-static)" \
+		"$(recipe build_busybox busybox_rootfs image_config)"
+}
+key_agnhost() {
+	local bin=$IMAGE_DIR/bin/agnhost-$KUBE_VERSION
+	[[ -x $bin ]] || return 1
+	echo "agnhost $KUBE_VERSION $(stat -c '%s %Y' "$bin") $(key_busybox)" \
+		"curl $(dpkg-query -W -f='${Version}' curl) $(recipe build_agnhost add_dynamic)"
+}
+key_nginx() { local k; k=$(key_agnhost) && echo "nginx $k $(recipe build_nginx)"; }
+coredns_bin() { echo "${KNODE_COREDNS_BIN:-$CACHE/coredns-$COREDNS_VERSION/bin/coredns}"; }
+key_coredns() {
+	[[ -x $(coredns_bin) ]] || return 1
+	echo "coredns $(stat -c '%s %Y' "$(coredns_bin)") $(recipe build_coredns image_config)"
+}
+tag_of() { # NAME -> its tag in the layout (fails when an input is missing)
+	local k
+	k=$("key_$1") || return 1
+	echo "$1-$(sha256sum <<<"$k" | cut -c1-12)"
+}
+# (no `umoci ls | grep -q`: with pipefail, grep quitting early can fail the pipeline)
+have_tag() { grep -qx "$1" <<<"$(umoci ls --layout "$OCI")"; }
 
 # new_image TAG [FROM]: a fresh tag in the layout, empty or a copy of FROM
 new_image() {
@@ -88,19 +117,18 @@ image_config() { # TAG umoci-config-args...
 }
 
 build_pause() {
-	local key rf
-	key="pause $(sha256sum "$SCRIPT_DIR/pause.c" | cut -c1-16) $(gcc -dumpfullversion)"
-	stamp_ok pause "$key" && return 0
+	local tag rf
+	tag=$(tag_of pause)
+	have_tag "$tag" && return 0
 	rf=$(mktemp -d)
 	chmod 755 "$rf"
 	gcc -static -Os -Wall -Wextra -Werror -o "$rf/pause" "$SCRIPT_DIR/pause.c"
 	strip "$rf/pause"
-	new_image pause
-	umoci insert --image "$OCI:pause" "$rf" /
-	image_config pause --config.entrypoint /pause --config.user 65535:65535
+	new_image "$tag"
+	umoci insert --image "$OCI:$tag" "$rf" /
+	image_config "$tag" --config.entrypoint /pause --config.user 65535:65535
 	rm -rf "$rf"
-	echo "$key" >"$IMAGE_DIR/pause.stamp"
-	log "image pause built"
+	log "image pause built ($tag)"
 }
 
 # busybox: Debian's static busybox for the applets, static bash as /bin/sh and /bin/bash
@@ -129,18 +157,28 @@ EOF
 }
 
 build_busybox() {
-	local key rf
-	key="busybox $(dpkg-query -W -f='${Version}' busybox-static) $(dpkg-query -W -f='${Version}' bash-static)"
-	stamp_ok busybox "$key" && return 0
+	local tag rf
+	tag=$(tag_of busybox)
+	have_tag "$tag" && return 0
 	rf=$(mktemp -d)
 	chmod 755 "$rf"
 	busybox_rootfs "$rf"
-	new_image busybox
-	umoci insert --image "$OCI:busybox" "$rf" /
-	image_config busybox --config.cmd sh
+	new_image "$tag"
+	umoci insert --image "$OCI:$tag" "$rf" /
+	image_config "$tag" --config.cmd sh
 	rm -rf "$rf"
-	echo "$key" >"$IMAGE_DIR/busybox.stamp"
-	log "image busybox built"
+	log "image busybox built ($tag)"
+}
+
+# add_dynamic BIN DIR: a host binary and the shared libraries it loads (ldd), same paths
+add_dynamic() {
+	local bin=$1 rf=$2 lib
+	mkdir -p "$rf$(dirname "$bin")"
+	cp -L "$bin" "$rf$bin"
+	for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+		mkdir -p "$rf$(dirname "$lib")"
+		cp -L "$lib" "$rf$lib"
+	done
 }
 
 # agnhost from k8s.io/kubernetes@KUBE_VERSION, in a module beside cluster.sh's (same module
@@ -176,61 +214,62 @@ EOF
 	) 9>"$BUILD_DIR/.lock"
 }
 
+# agnhost on the busybox rootfs, with what upstream's image has that the tests use
 build_agnhost() {
-	local key rf m
+	local tag rf m
 	build_agnhost_binary
-	key="agnhost $KUBE_VERSION $(stat -c %Y "$IMAGE_DIR/bin/agnhost-$KUBE_VERSION") $(cat "$IMAGE_DIR/busybox.stamp")"
-	if ! stamp_ok agnhost "$key"; then
-		m=$(cd "$BUILD_DIR/gomod/k8s.io/kubernetes@$KUBE_VERSION/test/images/agnhost" && pwd)
-		rf=$(mktemp -d)
-		chmod 755 "$rf"
-		mkdir -p "$rf/uploads" "$rf/etc"
-		cp "$IMAGE_DIR/bin/agnhost-$KUBE_VERSION" "$rf/agnhost"
-		ln -s agnhost "$rf/agnhost-2"
-		cp "$m/porter/localhost.crt" "$m/porter/localhost.key" "$rf/"
-		# the user and group that a SupplementalGroups test expects in the image
-		busybox_rootfs "$rf"
-		echo "user-defined-in-image:x:1000:1000::/home:/bin/sh" >>"$rf/etc/passwd"
-		echo "user-defined-in-image:x:1000:" >>"$rf/etc/group"
-		echo "group-defined-in-image:x:50000:user-defined-in-image" >>"$rf/etc/group"
-		chmod -R u+w "$rf"
-		new_image agnhost
-		umoci insert --image "$OCI:agnhost" "$rf" /
-		image_config agnhost --config.entrypoint /agnhost --config.cmd pause
-		rm -rf "$rf"
-		echo "$key" >"$IMAGE_DIR/agnhost.stamp"
-		log "image agnhost built"
-	fi
-	# nginx stand-in: agnhost serving HTTP on port 80
-	key="nginx $(cat "$IMAGE_DIR/agnhost.stamp")"
-	if ! stamp_ok nginx "$key"; then
-		new_image nginx agnhost
-		image_config nginx --clear config.cmd --clear config.entrypoint \
-			--config.entrypoint /agnhost --config.entrypoint test-webserver \
-			--config.entrypoint --port=80 --config.exposedports 80/tcp
-		echo "$key" >"$IMAGE_DIR/nginx.stamp"
-		log "image nginx (agnhost test-webserver on :80) built"
-	fi
+	tag=$(tag_of agnhost)
+	have_tag "$tag" && return 0
+	m=$(cd "$BUILD_DIR/gomod/k8s.io/kubernetes@$KUBE_VERSION/test/images/agnhost" && pwd)
+	rf=$(mktemp -d)
+	chmod 755 "$rf"
+	mkdir -p "$rf/uploads" "$rf/etc"
+	cp "$IMAGE_DIR/bin/agnhost-$KUBE_VERSION" "$rf/agnhost"
+	ln -s agnhost "$rf/agnhost-2"
+	cp "$m/porter/localhost.crt" "$m/porter/localhost.key" "$rf/"
+	busybox_rootfs "$rf"
+	# the user and group that a SupplementalGroups test expects in the image
+	echo "user-defined-in-image:x:1000:1000::/home:/bin/sh" >>"$rf/etc/passwd"
+	echo "user-defined-in-image:x:1000:" >>"$rf/etc/group"
+	echo "group-defined-in-image:x:50000:user-defined-in-image" >>"$rf/etc/group"
+	# upstream's tests exec curl in agnhost pods (lifecycle hooks, networking checks)
+	add_dynamic /usr/bin/curl "$rf"
+	chmod -R u+w "$rf"
+	new_image "$tag"
+	umoci insert --image "$OCI:$tag" "$rf" /
+	image_config "$tag" --config.entrypoint /agnhost --config.cmd pause
+	rm -rf "$rf"
+	log "image agnhost built ($tag)"
+}
+
+# nginx stand-in: agnhost serving HTTP on port 80
+build_nginx() {
+	local tag
+	tag=$(tag_of nginx)
+	have_tag "$tag" && return 0
+	new_image "$tag" "$(tag_of agnhost)"
+	image_config "$tag" --clear config.cmd --clear config.entrypoint \
+		--config.entrypoint /agnhost --config.entrypoint test-webserver \
+		--config.entrypoint --port=80 --config.exposedports 80/tcp
+	log "image nginx built ($tag: agnhost test-webserver on :80)"
 }
 
 # CoreDNS (cluster DNS for the conformance suite): the binary that tests/conformance/run.sh
-# builds, alone in an image.
+# builds, alone in an image. Skipped while that binary does not exist.
 build_coredns() {
-	local bin=${KNODE_COREDNS_BIN:-} key rf
-	[[ -n $bin ]] || return 0
-	key="coredns $(sha256sum "$bin" | cut -c1-16)"
-	stamp_ok coredns "$key" && return 0
+	local tag rf
+	tag=$(tag_of coredns) || return 0
+	have_tag "$tag" && return 0
 	rf=$(mktemp -d)
 	chmod 755 "$rf"
 	mkdir -p "$rf/etc" "$rf/tmp"
-	cp "$bin" "$rf/coredns"
+	cp "$(coredns_bin)" "$rf/coredns"
 	echo "nobody:x:65534:65534:nobody:/:/coredns" >"$rf/etc/passwd"
-	new_image coredns
-	umoci insert --image "$OCI:coredns" "$rf" /
-	image_config coredns --config.entrypoint /coredns --config.exposedports 53/udp
+	new_image "$tag"
+	umoci insert --image "$OCI:$tag" "$rf" /
+	image_config "$tag" --config.entrypoint /coredns --config.exposedports 53/udp
 	rm -rf "$rf"
-	echo "$key" >"$IMAGE_DIR/coredns.stamp"
-	log "image coredns built"
+	log "image coredns built ($tag)"
 }
 
 cmd_build_images() {
@@ -244,6 +283,7 @@ cmd_build_images() {
 		build_pause
 		build_busybox
 		build_agnhost
+		build_nginx
 		build_coredns
 		umoci gc --layout "$OCI"
 	) 8>"$IMAGE_DIR/.lock"
@@ -251,11 +291,13 @@ cmd_build_images() {
 }
 
 push_images() {
-	local line tag name have rest
-	have=$(umoci ls --layout "$OCI")
+	local line img tag name rest
 	for line in "${IMAGES[@]}"; do
-		read -r tag rest <<<"$line"
-		grep -qx "$tag" <<<"$have" || continue
+		read -r img rest <<<"$line"
+		if ! tag=$(tag_of "$img") || ! have_tag "$tag"; then
+			[[ $img == coredns ]] && continue
+			die "image $img not built: $0 build-images"
+		fi
 		for name in $rest; do
 			in_ns skopeo copy -q --dest-tls-verify=false "oci:$OCI:$tag" "docker://$REGISTRY/$name" >/dev/null ||
 				die "push of $tag as $REGISTRY/$name failed"
@@ -609,8 +651,8 @@ restore_sysctls() {
 }
 
 node_ready() {
-	in_ns "$BIN_DIR/kubectl" --kubeconfig "$KNODE_CLUSTER_DIR/admin.kubeconfig" get node "$NODE_NAME" \
-		-o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null | grep -qx True
+	[[ $(in_ns "$BIN_DIR/kubectl" --kubeconfig "$KNODE_CLUSTER_DIR/admin.kubeconfig" get node "$NODE_NAME" \
+		-o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]
 }
 
 start_kubelet() {
@@ -687,7 +729,8 @@ cmd_up() {
 		: >"$RUN_DIR/cluster.owned"
 	fi
 	start_registry
-	push_images
+	# a shared lock: another node's build-images does not rewrite the layout meanwhile
+	(flock -s 8 && push_images) 8>"$IMAGE_DIR/.lock"
 	start_containerd
 	start_kube_proxy
 	start_kubelet
