@@ -64,6 +64,8 @@ IMAGES=(
 	"busybox e2e-test-images/busybox:1.37.0-1 library/busybox:latest"
 	"agnhost e2e-test-images/agnhost:2.63.0 e2e-test-images/agnhost:2.55"
 	"nginx e2e-test-images/nginx:1.15-4 e2e-test-images/nginx:1.27-0"
+	"nonroot e2e-test-images/nonroot:1.5"
+	"nonewprivs e2e-test-images/nonewprivs:1.4"
 	# optional: only once tests/conformance/run.sh build has made the binary
 	"coredns coredns/coredns:$COREDNS_VERSION"
 )
@@ -86,6 +88,10 @@ key_agnhost() {
 		"curl $(dpkg-query -W -f='${Version}' curl) $(recipe build_agnhost add_dynamic)"
 }
 key_nginx() { local k; k=$(key_agnhost) && echo "nginx $k $(recipe build_nginx)"; }
+key_nonroot() { echo "nonroot $(key_busybox) $(recipe build_nonroot)"; }
+key_nonewprivs() {
+	echo "nonewprivs $(sha256sum <"$SCRIPT_DIR/nnp.c" | cut -c1-16) $(key_busybox) $(recipe build_nonewprivs)"
+}
 coredns_bin() { echo "${KNODE_COREDNS_BIN:-$CACHE/coredns-$COREDNS_VERSION/bin/coredns}"; }
 key_coredns() {
 	[[ -x $(coredns_bin) ]] || return 1
@@ -142,6 +148,10 @@ busybox_rootfs() { # DIR
 	while read -r a; do
 		[[ -e $rf/$a || -L $rf/$a ]] || ln -s /bin/busybox "$rf/$a"
 	done < <(/bin/busybox --list-full)
+	# upstream's busybox image has every applet in /bin too (tests run /bin/sysctl)
+	while read -r a; do
+		[[ -e $rf/bin/$a || -L $rf/bin/$a ]] || ln -s busybox "$rf/bin/$a"
+	done < <(/bin/busybox --list)
 	ln -sf bash "$rf/bin/sh"
 	cat >"$rf/etc/passwd" <<'EOF'
 root:x:0:0:root:/root:/bin/sh
@@ -242,6 +252,41 @@ build_agnhost() {
 	log "image agnhost built ($tag)"
 }
 
+# nonroot: busybox whose image config names user 1234 (upstream's e2e-test-images/nonroot)
+build_nonroot() {
+	local tag rf
+	tag=$(tag_of nonroot)
+	have_tag "$tag" && return 0
+	rf=$(mktemp -d)
+	chmod 755 "$rf"
+	busybox_rootfs "$rf"
+	echo "nonroot:x:1234:1234:nonroot:/home:/bin/sh" >>"$rf/etc/passwd"
+	echo "nonroot:x:1234:" >>"$rf/etc/group"
+	new_image "$tag"
+	umoci insert --image "$OCI:$tag" "$rf" /
+	image_config "$tag" --config.cmd sh --config.user 1234
+	rm -rf "$rf"
+	log "image nonroot built ($tag)"
+}
+
+# nonewprivs: busybox with a setuid-root program printing its effective uid
+build_nonewprivs() {
+	local tag rf
+	tag=$(tag_of nonewprivs)
+	have_tag "$tag" && return 0
+	rf=$(mktemp -d)
+	chmod 755 "$rf"
+	busybox_rootfs "$rf"
+	mkdir -p "$rf/usr/local/bin"
+	gcc -static -Os -Wall -Wextra -Werror -o "$rf/usr/local/bin/nnp" "$SCRIPT_DIR/nnp.c"
+	chmod 4755 "$rf/usr/local/bin/nnp"
+	new_image "$tag"
+	umoci insert --image "$OCI:$tag" "$rf" /
+	image_config "$tag" --config.cmd nnp
+	rm -rf "$rf"
+	log "image nonewprivs built ($tag)"
+}
+
 # nginx stand-in: agnhost serving HTTP on port 80
 build_nginx() {
 	local tag
@@ -284,6 +329,8 @@ cmd_build_images() {
 		build_busybox
 		build_agnhost
 		build_nginx
+		build_nonroot
+		build_nonewprivs
 		build_coredns
 		umoci gc --layout "$OCI"
 	) 8>"$IMAGE_DIR/.lock"
