@@ -385,10 +385,16 @@ static void add_condition(cJSON *conds, const cJSON *old_status, const char *typ
                 kn_format_time(kn_wall_ms(), false, now, sizeof(now));
                 cJSON_AddStringToObject(c, "lastTransitionTime", now);
         }
+        /* explicit nulls: the status is a strategic merge patch, and a condition that
+         * turns True must lose the reason and message it had */
         if (reason)
                 cJSON_AddStringToObject(c, "reason", reason);
+        else
+                cJSON_AddNullToObject(c, "reason");
         if (message)
                 cJSON_AddStringToObject(c, "message", message);
+        else
+                cJSON_AddNullToObject(c, "message");
         cJSON_AddItemToArray(conds, c);
 }
 
