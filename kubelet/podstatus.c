@@ -224,6 +224,9 @@ static char *termination_message(kubelet *k, const kubelet_pod *p, const rt_cont
                                 kn_buf_append(&out, "\n", 1);
                         }
                 }
+                /* the log's lines, without the last line's newline */
+                if (out.len && out.data[out.len - 1] == '\n')
+                        out.len--;
                 if (out.len > TERM_LOG_BYTES) {
                         char *tail = kn_strdup(out.data + out.len - TERM_LOG_BYTES);
                         kn_buf_free(&out);

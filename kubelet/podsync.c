@@ -574,6 +574,12 @@ int64_t kubelet_pod_sync(kubelet *k, kubelet_pod *p)
         deleting = kn_json_path(pod, "metadata.deletionTimestamp") != NULL;
         phase = kubelet_pod_str(pod, "status.phase");
         terminal = kn_streq(phase, "Succeeded") || kn_streq(phase, "Failed");
+        if (deleting && p->killed) {
+                /* stopped and cleaned up: the status posted then stays (a finalizer may keep
+                 * the pod around); only the final delete is left */
+                kubelet_runtime_pod_free(&rp);
+                return -1;
+        }
         if (deleting || terminal) {
                 if (anything_running(&rp)) {
                         kill_pod(k, p, pod, &rp, pod_grace_s(pod), true);
@@ -584,6 +590,7 @@ int64_t kubelet_pod_sync(kubelet *k, kubelet_pod *p)
                 kubelet_pod_set_status(m, p, kubelet_pod_status(k, p, pod, &rp));
                 if (deleting && !anything_running(&rp)) {
                         cleanup_pod(k, p, &rp);
+                        p->killed = true;
                         pthread_mutex_lock(&m->lock);
                         p->want_delete = true;
                         m->status_kick = true;
