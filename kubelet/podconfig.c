@@ -348,6 +348,11 @@ static cJSON *security_context(kubelet *k, const cJSON *pod, const cJSON *contai
         cJSON_AddItemToObject(caps, "drop_capabilities", strings_from(kn_json_path(csc, "capabilities.drop")));
         cJSON_AddBoolToObject(sc, "privileged", privileged);
         cJSON_AddItemToObject(sc, "namespace_options", namespace_options(pod));
+        if (si->target_id) {
+                cJSON *no = cJSON_GetObjectItem(sc, "namespace_options");
+                cJSON_ReplaceItemInObject(no, "pid", cJSON_CreateString("TARGET"));
+                cJSON_AddStringToObject(no, "target_id", si->target_id);
+        }
         if (cJSON_IsNumber(v = cJSON_GetObjectItem(csc, "runAsUser")) ||
             cJSON_IsNumber(v = cJSON_GetObjectItem(psc, "runAsUser")))
                 cJSON_AddItemToObject(sc, "run_as_user", int64_value(v));
@@ -371,7 +376,6 @@ static cJSON *security_context(kubelet *k, const cJSON *pod, const cJSON *contai
                         cJSON_AddItemToArray(r, cJSON_CreateString(readonly_paths[i]));
         }
         cJSON_AddItemToObject(sc, "seccomp", seccomp(csc, psc, k));
-        (void)si;
         return sc;
 }
 

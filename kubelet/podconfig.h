@@ -36,6 +36,7 @@ typedef struct kubelet_start_info {
         int64_t image_uid;          /* the image's numeric user, -1 if unknown */
         const char *image_user;     /* the image's non-numeric user, or NULL */
         const cJSON *resources;     /* LinuxContainerResources JSON, or NULL */
+        const char *target_id;      /* an ephemeral container's target (shared pid namespace) */
 } kubelet_start_info;
 
 char *kubelet_expand_vars(const char *in, const cJSON *env);

@@ -534,6 +534,14 @@ cJSON *kubelet_pod_status(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt
         }
         cJSON_AddItemToObject(st, "initContainerStatuses", ics);
         cJSON_AddItemToObject(st, "containerStatuses", cs);
+        if (cJSON_GetArraySize(cJSON_GetObjectItem(spec, "ephemeralContainers")) > 0) {
+                phase_count ec = {.not_ready = {.max = 1 << 16}, .not_init = {.max = 1 << 16}};
+                cJSON *es = cJSON_AddArrayToObject(st, "ephemeralContainerStatuses");
+                cJSON_ArrayForEach(it, cJSON_GetObjectItem(spec, "ephemeralContainers"))
+                        cJSON_AddItemToArray(es, container_status(k, p, it, rp, false, init_done, &ec));
+                kn_buf_free(&ec.not_ready);
+                kn_buf_free(&ec.not_init);
+        }
         cJSON_AddStringToObject(st, "qosClass", kubelet_pod_qos(pod));
         kn_buf_free(&pc.not_ready);
         kn_buf_free(&pc.not_init);

@@ -74,6 +74,12 @@ static const cJSON *spec_container(const cJSON *pod, const char *name, bool *ret
                                 *ret_init = true;
                         return it;
                 }
+        cJSON_ArrayForEach(it, kn_json_path(pod, "spec.ephemeralContainers"))
+                if (kn_streq(cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")), name)) {
+                        if (ret_init)
+                                *ret_init = false;
+                        return it;
+                }
         return NULL;
 }
 
@@ -335,6 +341,10 @@ static int start_container(kubelet *k, kubelet_pod *p, const cJSON *pod, const c
                         .image_user = user,
                         .resources = res,
                 };
+                const char *target = cJSON_GetStringValue(cJSON_GetObjectItem(spec, "targetContainerName"));
+                const rt_container *tc = target ? current(p, rp, target) : NULL;
+                if (tc && tc->state == RT_RUNNING)
+                        si.target_id = tc->id;
                 r = kubelet_container_config(k, pod, spec, &si, &config, &err);
         }
         kubelet_mounts_free(mounts, n_mounts);
@@ -525,6 +535,21 @@ static void sync_containers(kubelet *k, kubelet_pod *p, const cJSON *pod, const 
         }
 }
 
+/* Ephemeral containers (kubectl debug) run once each, never restarted; one that names a
+ * target shares that container's process namespace. */
+static void sync_ephemeral(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt_pod *rp, int64_t *delay)
+{
+        const cJSON *it;
+
+        cJSON_ArrayForEach(it, kn_json_path(pod, "spec.ephemeralContainers")) {
+                const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
+                if (!name || current(p, rp, name))
+                        continue;
+                if (start_container(k, p, pod, it, rp, false) < 0)
+                        *delay = min_delay(*delay, RETRY_MS);
+        }
+}
+
 /* ---- the pass ---- */
 
 static bool anything_running(const rt_pod *rp)
@@ -631,8 +656,10 @@ int64_t kubelet_pod_sync(kubelet *k, kubelet_pod *p)
                         if (kubelet_write_hosts(k, pod, p->pod_ip, hosts, &err) < 0)
                                 kn_warn("pod %s/%s: %s", p->ns, p->name, err.msg);
                 }
-                if (sync_init(k, p, pod, &rp, &delay))
+                if (sync_init(k, p, pod, &rp, &delay)) {
                         sync_containers(k, p, pod, &rp, &delay);
+                        sync_ephemeral(k, p, pod, &rp, &delay);
+                }
                 kubelet_runtime_pod_free(&rp);
                 if (kubelet_runtime_pod(k, p->uid, &rp) < 0)
                         return RETRY_MS;
