@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* One probe, parsed and run once: exec, httpGet, tcpSocket, grpc (upstream pkg/probe). */
+#include "../core/curlfd.h"
 #include "prober.h"
 
 #include <arpa/inet.h>
@@ -335,52 +336,9 @@ static CURL *probe_curl(curl_ctx *ctx, char *errbuf)
         return c;
 }
 
-/* Mark every fd that appeared without FD_CLOEXEC across curl_multi_init(). Serialized, so
- * two workers starting at once do not see each other's fds; another thread's inheritable
- * fd opened meanwhile would be marked too, and knode hands none to its children. */
-#define MAX_INHERITABLE 64
-static size_t inheritable_fds(int *fds, size_t max)
-{
-        DIR *d = opendir("/proc/self/fd");
-        struct dirent *e;
-        size_t n = 0;
-
-        if (!d)
-                return 0;
-        while ((e = readdir(d)) && n < max) {
-                int fd = atoi(e->d_name), fl;
-                if (e->d_name[0] == '.' || fd == dirfd(d))
-                        continue;
-                fl = fcntl(fd, F_GETFD);
-                if (fl >= 0 && !(fl & FD_CLOEXEC))
-                        fds[n++] = fd;
-        }
-        closedir(d);
-        return n;
-}
-
 void *probe_multi_new(void)
 {
-        static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-        int before[MAX_INHERITABLE], after[MAX_INHERITABLE];
-        size_t nb, na;
-        CURLM *m;
-
-        pthread_mutex_lock(&mu);
-        nb = inheritable_fds(before, MAX_INHERITABLE);
-        m = curl_multi_init();
-        na = inheritable_fds(after, MAX_INHERITABLE);
-        pthread_mutex_unlock(&mu);
-        if (!m)
-                abort();
-        for (size_t i = 0; i < na; i++) {
-                bool old = false;
-                for (size_t j = 0; j < nb && !old; j++)
-                        old = before[j] == after[i];
-                if (!old)
-                        (void)fcntl(after[i], F_SETFD, FD_CLOEXEC);
-        }
-        return m;
+        return kn_curl_multi_new_cloexec();
 }
 
 void probe_multi_wakeup(void *multi)

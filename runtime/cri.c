@@ -10,6 +10,7 @@
  * for plain HTTP/2 with PIPEWAIT, which multiplexes on that connection. If such a request
  * finds no connection (the runtime restarted) curl opens one with an HTTP/1.1 Upgrade the
  * runtime rejects before any call runs; that request is then retried once as an opener. */
+#include "../core/curlfd.h"
 #include "cri.h"
 
 #include <curl/curl.h>
@@ -70,48 +71,6 @@ struct cri_client {
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
-
-/* libcurl 7.88 makes the multi handle's wake-up socket pair without FD_CLOEXEC and does not
- * say which fds those are: mark every fd that curl_multi_init() added without the flag. */
-#define MAX_INHERITABLE 64
-static size_t inheritable_fds(int *fds, size_t max)
-{
-        DIR *d = opendir("/proc/self/fd");
-        struct dirent *e;
-        size_t n = 0;
-
-        if (!d)
-                return 0;
-        while ((e = readdir(d)) && n < max) {
-                int fd = atoi(e->d_name), fl;
-                if (e->d_name[0] == '.' || fd == dirfd(d))
-                        continue;
-                fl = fcntl(fd, F_GETFD);
-                if (fl >= 0 && !(fl & FD_CLOEXEC))
-                        fds[n++] = fd;
-        }
-        closedir(d);
-        return n;
-}
-
-static CURLM *multi_new_cloexec(void)
-{
-        int before[MAX_INHERITABLE], after[MAX_INHERITABLE];
-        size_t nb = inheritable_fds(before, MAX_INHERITABLE), na;
-        CURLM *m = curl_multi_init();
-
-        if (!m)
-                abort();
-        na = inheritable_fds(after, MAX_INHERITABLE);
-        for (size_t i = 0; i < na; i++) {
-                bool old = false;
-                for (size_t j = 0; j < nb && !old; j++)
-                        old = before[j] == after[i];
-                if (!old)
-                        fcntl(after[i], F_SETFD, FD_CLOEXEC);
-        }
-        return m;
-}
 
 static curl_socket_t open_socket(void *u, curlsocktype purpose, struct curl_sockaddr *a)
 {
@@ -427,7 +386,7 @@ int cri_client_new(const char *runtime_endpoint, const char *image_endpoint, lon
         for (size_t i = 0; i < KN_ARRAY_SIZE(c->socks); i++)
                 c->socks[i].held_tail = &c->socks[i].held;
         pthread_mutex_init(&c->lock, NULL);
-        c->multi = multi_new_cloexec();
+        c->multi = kn_curl_multi_new_cloexec();
         curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
         /* the I/O thread takes no signals: the main thread sigwaits for them */
         sigfillset(&all);
