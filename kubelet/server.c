@@ -142,9 +142,7 @@ static void serve_metrics(kubelet_server *s, kubelet_conn *c, const char *sub)
                 kubelet_stats_resource_metrics(s->stats, &out);
         } else if (strcmp(sub, "probes") == 0) {
                 if (s->o.probe_metrics)
-                        kn_metrics_render(s->o.probe_metrics, &out);
-                else
-                        kn_buf_printf(&out, "%s", "");
+                        s->o.probe_metrics(s->o.probe_metrics_userdata, &out);
         } else {
                 kubelet_respond_text(c, 404, "404 page not found\n");
                 return;
