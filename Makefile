@@ -3,6 +3,7 @@
 # make static     fully static build (build/static/knode)
 # make unit       C unit tests (cmocka);  make asan: the same under ASan+UBSan
 # make e2e        end-to-end tests against a real control plane (tests/cluster)
+# make conformance  upstream's node conformance suite on a real node (KUBELET=knode|upstream)
 # make test       everything CI runs;  make fuzz: libFuzzer targets;  make bench
 # V=1 shows the commands.
 
@@ -39,7 +40,8 @@ SRC := $(CORE_SRC) $(APP_SRC) $(GEN_SRC)
 OBJ := $(SRC:%.c=build/obj/%.o)
 CORE_OBJ := $(CORE_SRC:%.c=build/obj/%.o)
 # proxy and runtime modules with no applet state, linked into unit tests too
-PROXY_LIB_SRC := proxy/nft.c proxy/nft_expr.c proxy/conntrack.c proxy/model.c proxy/rules.c proxy/proxier.c
+PROXY_LIB_SRC := proxy/nft.c proxy/nft_expr.c proxy/conntrack.c proxy/model.c proxy/rules.c proxy/claims.c \
+	proxy/proxier.c
 # the kubelet's modules (kubelet/ depends only on core/ and runtime/)
 KUBELET_LIB_SRC := $(wildcard kubelet/*.c)
 LIB_SRC := $(CORE_SRC) $(PROXY_LIB_SRC) $(RUNTIME_SRC) $(GEN_SRC) $(KUBELET_LIB_SRC)
@@ -163,6 +165,12 @@ e2e: knode
 bench: knode
 	@set -e; for b in tests/bench/*.sh; do [ -e "$$b" ] || continue; echo "== $$b"; bash $$b; done
 
+# Upstream's [NodeConformance] suite (outside [Serial]/[Slow]/[Disruptive]/[Flaky]) on the test
+# node (tests/node): KUBELET=knode (default) or KUBELET=upstream, the baseline. FOCUS/SKIP/PROCS
+# narrow or widen it; `tests/conformance/run.sh build` only builds e2e.test, ginkgo, CoreDNS.
+conformance: knode
+	KUBELET=$${KUBELET:-knode} bash tests/conformance/run.sh
+
 deps:
 	@bash scripts/deps.sh
 
@@ -182,6 +190,6 @@ run: deps knode
 clean:
 	rm -rf build knode
 
-.PHONY: all deps static unit asan asan-run fuzz e2e bench test run clean
+.PHONY: all deps static unit asan asan-run fuzz e2e bench test run conformance clean
 # unit test binaries are compiled in one step, so their .d sits next to them
 -include $(OBJ:.o=.d) $(STATIC_OBJ:.o=.d) $(UNIT_BIN:=.d)

@@ -50,7 +50,8 @@ struct msg {
 
 /* meta/v1 */
 MSG(object_meta, {1, "name", STR, NULL}, {3, "namespace", STR, NULL}, {5, "uid", STR, NULL},
-    {6, "resourceVersion", STR, NULL}, {7, "generation", INT64, NULL}, {9, "deletionTimestamp", TIME_PTR, NULL},
+    {6, "resourceVersion", STR, NULL}, {7, "generation", INT64, NULL}, {8, "creationTimestamp", TIME_PTR, NULL},
+    {9, "deletionTimestamp", TIME_PTR, NULL},
     {11, "labels", MAP, NULL}, {12, "annotations", MAP, NULL});
 MSG(list_meta, {2, "resourceVersion", STR, NULL}, {3, "continue", STR, NULL},
     {4, "remainingItemCount", INT64_PTR, NULL});

@@ -22,7 +22,6 @@ typedef struct kubelet_runtime_state {
 typedef struct kubelet_node kubelet_node;
 typedef struct kubelet_pods kubelet_pods;
 typedef struct kubelet_server kubelet_server;
-typedef struct kubelet_log_rotator kubelet_log_rotator;
 
 struct kubelet {
         kubelet_config cfg;
@@ -34,8 +33,8 @@ struct kubelet {
         kubelet_node *node;
         kubelet_pods *pods;
         cri_client *cri;
-        kubelet_server *server;            /* the kubelet API (server.c), when enableServer */
-        kubelet_log_rotator *log_rotator;  /* container log rotation (logs.c) */
+        kubelet_server *server;
+        int64_t log_max_size; /* containerLogMaxSize in bytes */
 
         pthread_mutex_t runtime_lock;
         kubelet_runtime_state runtime;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The kubelet applet: configuration, the API connection, the node's own Node and Pod
- * informers, the node thread (node.c), the kubelet API (server.c) and /healthz. */
+ * informers, the node thread (node.c) and /healthz. */
 #include <stdio.h>
 
 #include "../core/signals.h"
@@ -60,36 +60,12 @@ static void pods_synced(void *u)
         kn_info("pods bound to node %s: %zu", k->node_name, kn_informer_count(k->pod_informer));
 }
 
+/* /metrics/probes on the kubelet API */
 static void probe_metrics(void *u, kn_buf *out)
 {
         kubelet *k = u;
         if (k->pods && k->pods->probes)
                 kubelet_probes_metrics(k->pods->probes, out);
-}
-
-/* The kubelet API (10250) and the log rotation. A server that cannot start (its port
- * taken, a bad certificate) is logged and left out: the pods still run. */
-static void start_server(kubelet *k)
-{
-        kn_error err;
-        int r;
-
-        if (k->cfg.enable_server) {
-                kubelet_server_opts o = {.cfg = &k->cfg,
-                                         .node_name = k->node_name,
-                                         .api = k->env->api,
-                                         .cri = k->cri,
-                                         .pods = k->pod_informer,
-                                         .probe_metrics = probe_metrics,
-                                         .probe_metrics_userdata = k};
-                r = kubelet_server_start(&o, &k->server, &err);
-                if (r < 0)
-                        kn_err("failed to start the kubelet API server, serving without it: %s", err.msg);
-        }
-        r = kubelet_log_rotator_start(k->cri, k->cfg.container_log_max_size, k->cfg.container_log_max_files, 0,
-                                      &k->log_rotator, &err);
-        if (r < 0)
-                kn_err("container logs will not be rotated: %s", err.msg);
 }
 
 /* The kubelet keeps Services only for service-link environment variables. */
@@ -152,6 +128,26 @@ int kubelet_start(kubelet *k, kn_env *env)
                 kn_err("failed to start the pod manager: %s", strerror(-r));
                 return r;
         }
+        if (kubelet_parse_quantity(k->cfg.container_log_max_size, &k->log_max_size) < 0) {
+                kn_err("invalid containerLogMaxSize %s", k->cfg.container_log_max_size);
+                return -EINVAL;
+        }
+        if (k->cfg.enable_server) {
+                kubelet_server_opts so = {
+                        .cfg = &k->cfg,
+                        .node_name = k->node_name,
+                        .api = env->api,
+                        .cri = k->cri,
+                        .pods = k->pod_informer,
+                        .probe_metrics = probe_metrics,
+                        .probe_metrics_userdata = k,
+                };
+                r = kubelet_server_start(&so, &k->server, &err);
+                if (r < 0) {
+                        kn_err("failed to start the kubelet server: %s", err.msg);
+                        return r;
+                }
+        }
         kn_informer_start(k->node_informer);
         kn_informer_start(k->svc_informer);
         kn_informer_start(k->pod_informer);
@@ -160,7 +156,6 @@ int kubelet_start(kubelet *k, kn_env *env)
                 kn_err("failed to start the node status thread: %s", strerror(-r));
                 return r;
         }
-        start_server(k);
         kn_info("kubelet %s (knode %s) started for node %s, API server %s", KN_KUBE_VERSION, kn_version_string,
                 k->node_name, kn_api_server(env->api));
         return 0;
@@ -168,12 +163,10 @@ int kubelet_start(kubelet *k, kn_env *env)
 
 void kubelet_stop(kubelet *k)
 {
-        /* the server reads the pod informer and calls the runtime: it goes first */
-        kubelet_server_free(TAKE_PTR(k->server));
-        kubelet_log_rotator_stop(TAKE_PTR(k->log_rotator));
         /* no informer may call into the pod manager once it is gone */
         if (k->pod_informer)
                 kn_informer_stop(k->pod_informer);
+        kubelet_server_free(TAKE_PTR(k->server));
         kubelet_node_stop(k);
         kubelet_pods_stop(k);
         cri_client_free(TAKE_PTR(k->cri));

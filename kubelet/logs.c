@@ -4,20 +4,19 @@
  * lines, limitBytes cuts the output, a timestamp prefixes only the start of a line (not
  * the continuation of a partial one), follow waits for writes and stops when the
  * container is no longer running. */
+#include "../core/quantity.h"
 #include "logs.h"
 
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <zlib.h>
 
 #include "../core/log.h"
-#include "../core/quantity.h"
 #include "../runtime/cri.h"
 #include "http.h"
 
@@ -473,6 +472,19 @@ int kubelet_logs_read(const char *path, const kubelet_log_opts *o, const kubelet
         }
 }
 
+int kubelet_parse_quantity(const char *s, int64_t *ret)
+{
+        kn_quantity q;
+        int r = kn_quantity_parse(s, &q);
+
+        if (r < 0)
+                return r;
+        if (kn_quantity_value(&q) < 0)
+                return -EINVAL;
+        *ret = kn_quantity_value(&q);
+        return 0;
+}
+
 /* ---- rotation ---- */
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -678,81 +690,4 @@ int kubelet_logs_rotate_all(cri_client *cri, int64_t max_size, int max_files)
                         n += r;
         }
         return n;
-}
-
-struct kubelet_log_rotator {
-        cri_client *cri;
-        int64_t max_size, period_ms;
-        int max_files;
-        pthread_t thread;
-        pthread_mutex_t lock;
-        pthread_cond_t cond;
-        bool stop;
-};
-
-static void *rotator_thread(void *p)
-{
-        kubelet_log_rotator *r = p;
-
-        pthread_mutex_lock(&r->lock);
-        while (!r->stop) {
-                struct timespec deadline = kn_deadline((long)r->period_ms);
-                while (!r->stop && pthread_cond_timedwait(&r->cond, &r->lock, &deadline) == 0)
-                        ;
-                if (r->stop)
-                        break;
-                pthread_mutex_unlock(&r->lock);
-                (void)kubelet_logs_rotate_all(r->cri, r->max_size, r->max_files);
-                pthread_mutex_lock(&r->lock);
-        }
-        pthread_mutex_unlock(&r->lock);
-        return NULL;
-}
-
-int kubelet_log_rotator_start(cri_client *cri, const char *max_size, int64_t max_files, int64_t period_ms,
-                              kubelet_log_rotator **ret, kn_error *err)
-{
-        kubelet_log_rotator *r;
-        pthread_condattr_t ca;
-        kn_quantity q;
-        int e;
-
-        if (!max_size || kn_quantity_parse(max_size, &q) < 0 || kn_quantity_value(&q) <= 0)
-                return kn_error_set(err, -EINVAL, "invalid containerLogMaxSize \"%s\"", max_size ? max_size : "");
-        if (max_files < 2)
-                return kn_error_set(err, -EINVAL, "containerLogMaxFiles must be at least 2, not %lld",
-                                    (long long)max_files);
-        r = kn_calloc(1, sizeof(*r));
-        r->cri = cri;
-        r->max_size = kn_quantity_value(&q);
-        r->max_files = max_files > INT32_MAX ? INT32_MAX : (int)max_files;
-        r->period_ms = period_ms > 0 ? period_ms : 10000;
-        pthread_mutex_init(&r->lock, NULL);
-        pthread_condattr_init(&ca);
-        pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-        pthread_cond_init(&r->cond, &ca);
-        pthread_condattr_destroy(&ca);
-        e = pthread_create(&r->thread, NULL, rotator_thread, r);
-        if (e) {
-                pthread_cond_destroy(&r->cond);
-                pthread_mutex_destroy(&r->lock);
-                free(r);
-                return kn_error_set(err, -e, "pthread_create: %s", strerror(e));
-        }
-        *ret = r;
-        return 0;
-}
-
-void kubelet_log_rotator_stop(kubelet_log_rotator *r)
-{
-        if (!r)
-                return;
-        pthread_mutex_lock(&r->lock);
-        r->stop = true;
-        pthread_cond_signal(&r->cond);
-        pthread_mutex_unlock(&r->lock);
-        pthread_join(r->thread, NULL);
-        pthread_cond_destroy(&r->cond);
-        pthread_mutex_destroy(&r->lock);
-        free(r);
 }

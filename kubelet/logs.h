@@ -81,16 +81,10 @@ int kubelet_logs_rotate(cri_client *cri, const char *container_id, const char *l
  * container's log (its path from ContainerStatus; a missing file is reopened first) is
  * rotated when needed. Failures are logged per container. Returns how many were rotated,
  * or -errno when the containers could not be listed. MAX_SIZE/MAX_FILES come from
- * containerLogMaxSize and containerLogMaxFiles. */
+ * containerLogMaxSize (kubelet_parse_quantity) and containerLogMaxFiles. */
 int kubelet_logs_rotate_all(cri_client *cri, int64_t max_size, int max_files);
 
-/* A thread running kubelet_logs_rotate_all every PERIOD_MS (0: upstream's 10 s), with
- * MAX_SIZE a quantity (containerLogMaxSize, "10Mi") and MAX_FILES >= 2
- * (containerLogMaxFiles); -EINVAL for other values. Stop joins the thread (a pass in
- * progress finishes first). */
-typedef struct kubelet_log_rotator kubelet_log_rotator;
-int kubelet_log_rotator_start(cri_client *cri, const char *max_size, int64_t max_files, int64_t period_ms,
-                              kubelet_log_rotator **ret, kn_error *err);
-void kubelet_log_rotator_stop(kubelet_log_rotator *r);
+/* A Kubernetes quantity of bytes ("10Mi", "1G", "512"); -EINVAL otherwise. */
+int kubelet_parse_quantity(const char *s, int64_t *ret);
 
 #endif

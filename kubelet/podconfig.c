@@ -31,6 +31,28 @@ char *kubelet_pod_log_dir(kubelet *k, const cJSON *pod)
                            kubelet_pod_str(pod, "metadata.name"), kubelet_pod_str(pod, "metadata.uid"));
 }
 
+void kubelet_pod_hostname(kubelet *k, const cJSON *pod, char host[64], char domain[256])
+{
+        const cJSON *spec = cJSON_GetObjectItem(pod, "spec");
+        const char *override = cJSON_GetStringValue(cJSON_GetObjectItem(spec, "hostnameOverride"));
+        const char *hostname = cJSON_GetStringValue(cJSON_GetObjectItem(spec, "hostname"));
+        const char *sub = cJSON_GetStringValue(cJSON_GetObjectItem(spec, "subdomain"));
+        size_t n;
+
+        domain[0] = 0;
+        if (override && *override) {
+                snprintf(host, 64, "%s", override);
+        } else {
+                snprintf(host, 64, "%s", hostname && *hostname ? hostname : kubelet_pod_str(pod, "metadata.name"));
+                if (sub && *sub)
+                        snprintf(domain, 256, "%s.%s.svc.%s", sub, kubelet_pod_str(pod, "metadata.namespace"),
+                                 k->cfg.cluster_domain && *k->cfg.cluster_domain ? k->cfg.cluster_domain : "cluster.local");
+        }
+        /* at most 63 characters, not ending in '-' or '.' (upstream's truncation) */
+        for (n = strlen(host); n > 0 && (host[n - 1] == '-' || host[n - 1] == '.'); n--)
+                host[n - 1] = 0;
+}
+
 void kubelet_container_hash(const cJSON *container, char ret[17])
 {
         _cleanup_free_ char *s = cJSON_PrintUnformatted(container);
@@ -98,7 +120,7 @@ static cJSON *dns_config(kubelet *k, const cJSON *pod)
               *searches = cJSON_AddArrayToObject(d, "searches"), *options = cJSON_AddArrayToObject(d, "options");
         bool cluster_first = !policy || !strcmp(policy, "ClusterFirst") || !strcmp(policy, "ClusterFirstWithHostNet");
 
-        if (policy && !strcmp(policy, "ClusterFirst") && kubelet_pod_host_network(pod))
+        if ((!policy || !strcmp(policy, "ClusterFirst")) && kubelet_pod_host_network(pod))
                 cluster_first = false; /* ClusterFirst on the host network falls back to Default */
         if (cluster_first && (!k->cfg.cluster_dns || !k->cfg.cluster_dns[0]))
                 cluster_first = false; /* no cluster DNS configured: upstream falls back too */
@@ -214,7 +236,6 @@ static cJSON *int64_value(const cJSON *v)
 cJSON *kubelet_sandbox_config(kubelet *k, const cJSON *pod, uint32_t attempt, const char *cgroup_parent)
 {
         const cJSON *spec = cJSON_GetObjectItem(pod, "spec"), *psc = cJSON_GetObjectItem(spec, "securityContext");
-        const char *hostname = cJSON_GetStringValue(cJSON_GetObjectItem(spec, "hostname"));
         cJSON *c = cJSON_CreateObject(), *md, *labels, *ann, *lx, *sc, *ports, *it, *sysctls;
         _cleanup_free_ char *logdir = kubelet_pod_log_dir(k, pod);
         char host[64];
@@ -225,9 +246,14 @@ cJSON *kubelet_sandbox_config(kubelet *k, const cJSON *pod, uint32_t attempt, co
         cJSON_AddStringToObject(md, "namespace", kubelet_pod_str(pod, "metadata.namespace"));
         cJSON_AddNumberToObject(md, "attempt", attempt);
         if (!kubelet_pod_host_network(pod)) {
-                /* the pod's hostname is truncated to 63 characters, as upstream */
-                snprintf(host, sizeof(host), "%s", hostname && *hostname ? hostname : kubelet_pod_str(pod, "metadata.name"));
-                cJSON_AddStringToObject(c, "hostname", host);
+                char domain[256], fqdn[320];
+                kubelet_pod_hostname(k, pod, host, domain);
+                if (cJSON_IsTrue(cJSON_GetObjectItem(spec, "setHostnameAsFQDN")) && *domain) {
+                        snprintf(fqdn, sizeof(fqdn), "%s.%s", host, domain);
+                        cJSON_AddStringToObject(c, "hostname", fqdn);
+                } else {
+                        cJSON_AddStringToObject(c, "hostname", host);
+                }
         }
         cJSON_AddStringToObject(c, "log_directory", logdir);
         cJSON_AddItemToObject(c, "dns_config", dns_config(k, pod));
@@ -526,22 +552,18 @@ int kubelet_container_config(kubelet *k, const cJSON *pod, const cJSON *containe
 int kubelet_write_hosts(kubelet *k, const cJSON *pod, const char *pod_ip, const char *path, kn_error *err)
 {
         const cJSON *spec = cJSON_GetObjectItem(pod, "spec"), *alias;
-        const char *hostname = cJSON_GetStringValue(cJSON_GetObjectItem(spec, "hostname"));
-        const char *sub = cJSON_GetStringValue(cJSON_GetObjectItem(spec, "subdomain"));
-        const char *ns = kubelet_pod_str(pod, "metadata.namespace");
         kn_buf b = {.max = 1 << 20};
         _cleanup_free_ char *tmp = kn_asprintf("%s.tmp", path);
+        char hostname[64], domain[256];
         int fd;
 
-        if (!hostname || !*hostname)
-                hostname = kubelet_pod_str(pod, "metadata.name");
+        kubelet_pod_hostname(k, pod, hostname, domain);
         kn_buf_printf(&b, "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
                           "ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\n"
                           "fe00::2\tip6-allrouters\n");
         if (pod_ip && *pod_ip) {
-                if (sub && *sub && k->cfg.cluster_domain && *k->cfg.cluster_domain)
-                        kn_buf_printf(&b, "%s\t%s.%s.%s.svc.%s\t%s\n", pod_ip, hostname, sub, ns, k->cfg.cluster_domain,
-                                      hostname);
+                if (*domain)
+                        kn_buf_printf(&b, "%s\t%s.%s\t%s\n", pod_ip, hostname, domain, hostname);
                 else
                         kn_buf_printf(&b, "%s\t%s\n", pod_ip, hostname);
         }

@@ -58,6 +58,9 @@ int kubelet_container_config(kubelet *k, const cJSON *pod, const cJSON *containe
 /* Write ROOT/pods/UID/etc-hosts for a pod not on the host network (upstream's managed
  * hosts file). */
 int kubelet_write_hosts(kubelet *k, const cJSON *pod, const char *pod_ip, const char *path, kn_error *err);
+/* The pod's hostname (hostnameOverride, else spec.hostname, else its name; ≤ 63
+ * characters) and, with a subdomain, its domain "SUB.NS.svc.CLUSTER-DOMAIN" (else ""). */
+void kubelet_pod_hostname(kubelet *k, const cJSON *pod, char host[64], char domain[256]);
 /* The container spec's hash, as kept in ANN_CONTAINER_HASH ("%x"). */
 void kubelet_container_hash(const cJSON *container, char ret[17]);
 

@@ -120,9 +120,12 @@ static int image_present(kubelet *k, const char *image, char **ret_ref, int64_t 
         if (!cJSON_IsObject(img) || !cJSON_GetStringValue(cJSON_GetObjectItem(img, "id")))
                 return 0;
         *ret_ref = kn_strdup(cJSON_GetStringValue(cJSON_GetObjectItem(img, "id")));
-        *ret_uid = cJSON_IsNumber(kn_json_path(img, "uid.value")) ? (int64_t)cJSON_GetNumberValue((cJSON *)kn_json_path(img, "uid.value"))
-                                                                     : -1;
         *ret_user = kn_strdup(cJSON_GetStringValue(cJSON_GetObjectItem(img, "username")) ?: "");
+        /* an image that names no user runs as root (upstream's getImageUser) */
+        if (cJSON_IsNumber(kn_json_path(img, "uid.value")))
+                *ret_uid = (int64_t)cJSON_GetNumberValue((cJSON *)kn_json_path(img, "uid.value"));
+        else
+                *ret_uid = **ret_user ? -1 : 0;
         return 1;
 }
 

@@ -6,11 +6,13 @@
 #include <stdio.h>
 
 #include "../runtime/msgjson.h"
+#include "logs.h"
 #include "podconfig.h"
 #include "pods.h"
 
 #define PLEG_PERIOD_MS 1000
 #define WORKER_STACK (256 * 1024)
+#define LOG_ROTATION_MS 10000
 
 static kubelet_pod *find_locked(kubelet_pods *m, const char *uid)
 {
@@ -287,6 +289,7 @@ static void *pleg_thread(void *arg)
 {
         kubelet *k = arg;
         kubelet_pods *m = k->pods;
+        int64_t next_rotation = 0;
 
         pthread_mutex_lock(&m->lock);
         while (!m->stop) {
@@ -294,6 +297,11 @@ static void *pleg_thread(void *arg)
                 pthread_mutex_unlock(&m->lock);
                 relist(k);
                 reap_finished(m);
+                /* the container log manager's pass, every 10 s as upstream */
+                if (kn_now_ms() >= next_rotation) {
+                        kubelet_logs_rotate_all(k->cri, k->log_max_size, (int)k->cfg.container_log_max_files);
+                        next_rotation = kn_now_ms() + LOG_ROTATION_MS;
+                }
                 pthread_mutex_lock(&m->lock);
                 ts = kn_deadline(PLEG_PERIOD_MS);
                 if (!m->stop)
@@ -310,6 +318,22 @@ static void probe_changed(void *ud, const char *pod_uid, const char *container, 
 
         kn_v(3, "pod %s container %s (%s): %s probe %s", pod_uid, container, container_id, probe_kind_name(kind),
              probe_result_name(r));
+        if (r == PROBE_FAILURE) {
+                _cleanup_cjson_ cJSON *pod = NULL;
+                kubelet_pod *p;
+                pthread_mutex_lock(&k->pods->lock);
+                p = find_locked(k->pods, pod_uid);
+                if (p && p->pod)
+                        pod = cJSON_Duplicate(cJSON_GetObjectItem(p->pod, "metadata"), true);
+                pthread_mutex_unlock(&k->pods->lock);
+                if (pod) {
+                        cJSON *wrap = cJSON_CreateObject();
+                        cJSON_AddItemToObject(wrap, "metadata", TAKE_PTR(pod));
+                        kubelet_event(k->pods, wrap, "Warning", "Unhealthy", "%s probe failed for container %s",
+                                      probe_kind_name(kind), container);
+                        cJSON_Delete(wrap);
+                }
+        }
         kubelet_pod_wake(k->pods, pod_uid);
 }
 

@@ -323,6 +323,9 @@ static cJSON *container_status(kubelet *k, kubelet_pod *p, const cJSON *spec_c, 
                 cJSON_AddItemToObject(state, "terminated", terminated_json(k, p, cur));
                 if (prev && prev->state == RT_EXITED)
                         cJSON_AddItemToObject(last, "terminated", terminated_json(k, p, prev));
+                /* an init container that completed is ready, as upstream's prober manager says */
+                if (init && !sidecar && cur->exit_code == 0)
+                        ready = true;
                 pc->stopped++;
                 if (cur->exit_code == 0)
                         pc->succeeded++;
@@ -449,8 +452,8 @@ cJSON *kubelet_pod_status(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt
         conds = cJSON_AddArrayToObject(st, "conditions");
         sandbox_ready = rp->n_sb && rp->sb[0].ready;
         add_condition(conds, old, "PodReadyToStartContainers", sandbox_ready, NULL, NULL);
-        if (init_done || terminal)
-                add_condition(conds, old, "Initialized", true, init_done ? NULL : "PodCompleted", NULL);
+        if (init_done)
+                add_condition(conds, old, "Initialized", true, NULL, NULL);
         else {
                 _cleanup_free_ char *msg = kn_asprintf("containers with incomplete status: [%s]",
                                                        pc.not_init.data ? pc.not_init.data : "");

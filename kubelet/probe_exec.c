@@ -41,9 +41,10 @@ int probe_exec_cri(void *ud, const char *container_id, char *const *argv, long t
         req.cmd = (char **)argv;
         req.n_cmd = n;
         req.timeout = (timeout_ms + 999) / 1000;
-        /* as upstream: the runtime enforces the probe's timeout; the call's deadline adds the
-         * usual request timeout on top. DEADLINE_EXCEEDED from either is -ETIMEDOUT. */
-        r = cri_exec_sync(cri, &req, timeout_ms + CRI_DEFAULT_TIMEOUT_MS, &resp, err);
+        /* as upstream: the runtime enforces the probe's timeout; the call's deadline (0: the
+         * client's request timeout plus req.timeout) is the backstop. DEADLINE_EXCEEDED from
+         * either is -ETIMEDOUT. */
+        r = cri_exec_sync(cri, &req, 0, &resp, err);
         if (r < 0)
                 return r;
         copy_output(resp, out, outlen);

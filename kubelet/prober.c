@@ -4,6 +4,8 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -85,16 +87,16 @@ static void resolve_port(probe_spec *s, const cJSON *port, const cJSON *containe
                         errno = 0;
                         n = strtol(port->valuestring, &end, 10);
                         if (errno || end == port->valuestring || *end) {
-                                set_err(&s->port_err, "port %s not found in container", port->valuestring);
+                                set_err(&s->invalid, "port %s not found in container", port->valuestring);
                                 return;
                         }
                 }
         } else {
-                set_err(&s->port_err, "no port");
+                set_err(&s->invalid, "no port");
                 return;
         }
         if (n <= 0 || n > 65535) {
-                set_err(&s->port_err, "invalid port number: %ld", n);
+                set_err(&s->invalid, "invalid port number: %ld", n);
                 return;
         }
         s->port = (int)n;
@@ -106,40 +108,37 @@ static char *opt_str(const cJSON *o, const char *name)
         return cJSON_IsString(v) && v->valuestring[0] ? kn_strdup(v->valuestring) : NULL;
 }
 
-int probe_spec_parse(const cJSON *probe, const cJSON *container, probe_kind kind, probe_spec **ret,
-                     kn_error *err)
+probe_spec *probe_spec_parse(const cJSON *probe, const cJSON *container, probe_kind kind)
 {
         const cJSON *exec, *http, *tcp, *grpc, *v;
-        probe_spec *s;
+        probe_spec *s = kn_calloc(1, sizeof(*s));
 
-        if (!cJSON_IsObject(probe))
-                return kn_error_set(err, -EINVAL, "%s probe is not an object", probe_kind_name(kind));
         exec = cJSON_GetObjectItemCaseSensitive(probe, "exec");
         http = cJSON_GetObjectItemCaseSensitive(probe, "httpGet");
         tcp = cJSON_GetObjectItemCaseSensitive(probe, "tcpSocket");
         grpc = cJSON_GetObjectItemCaseSensitive(probe, "grpc");
-
-        s = kn_calloc(1, sizeof(*s));
-        s->initial_delay_s = int_field(probe, "initialDelaySeconds", 0, &s->port_err);
-        s->timeout_s = int_field(probe, "timeoutSeconds", 1, &s->port_err);
-        s->period_s = int_field(probe, "periodSeconds", 10, &s->port_err);
-        s->success_threshold = (int)int_field(probe, "successThreshold", 1, &s->port_err);
-        s->failure_threshold = (int)int_field(probe, "failureThreshold", 3, &s->port_err);
-        s->termination_grace_s = int_field(probe, "terminationGracePeriodSeconds", -1, &s->port_err);
+        s->initial_delay_s = int_field(probe, "initialDelaySeconds", 0, &s->invalid);
+        s->timeout_s = int_field(probe, "timeoutSeconds", 1, &s->invalid);
+        s->period_s = int_field(probe, "periodSeconds", 10, &s->invalid);
+        s->success_threshold = (int)int_field(probe, "successThreshold", 1, &s->invalid);
+        s->failure_threshold = (int)int_field(probe, "failureThreshold", 3, &s->invalid);
+        s->termination_grace_s = int_field(probe, "terminationGracePeriodSeconds", -1, &s->invalid);
         if (kind != PROBE_READINESS)
                 s->success_threshold = 1; /* API validation insists; do not trust it */
-        /* A probe whose fields are wrong still exists (readiness stays Failure) but errors on
-         * each round, with port_err telling why. */
+        /* A probe whose fields are wrong still exists (readiness stays Failure, liveness
+         * Success) but errors on each round, with INVALID telling why. */
+        if (!cJSON_IsObject(probe))
+                set_err(&s->invalid, "%s probe is not an object", probe_kind_name(kind));
 
         if (cJSON_IsObject(exec)) {
                 s->handler = PROBE_EXEC;
                 v = cJSON_GetObjectItemCaseSensitive(exec, "command");
                 int n = cJSON_GetArraySize(v);
                 if (!cJSON_IsArray(v) || n == 0 || n > PROBE_MAX_ARGS) {
-                        set_err(&s->port_err, "exec: command must have 1 to %d words", PROBE_MAX_ARGS);
+                        set_err(&s->invalid, "exec: command must have 1 to %d words", PROBE_MAX_ARGS);
                         n = 0;
                 }
-                s->argv = kn_calloc((size_t)n + 1, sizeof(char *));
+                s->argv = kn_calloc((size_t)n + 1, sizeof(char *)); /* NULL-terminated */
                 for (int i = 0; i < n; i++) {
                         const cJSON *a = cJSON_GetArrayItem(v, i);
                         s->argv[s->argc++] = kn_strdup(cJSON_IsString(a) ? a->valuestring : "");
@@ -152,12 +151,12 @@ int probe_spec_parse(const cJSON *probe, const cJSON *container, probe_kind kind
                 if (cJSON_IsString(v) && strcasecmp(v->valuestring, "https") == 0)
                         s->https = true;
                 else if (cJSON_IsString(v) && v->valuestring[0] && strcasecmp(v->valuestring, "http") != 0)
-                        set_err(&s->port_err, "unsupported scheme %s", v->valuestring);
+                        set_err(&s->invalid, "unsupported scheme %s", v->valuestring);
                 resolve_port(s, cJSON_GetObjectItemCaseSensitive(http, "port"), container);
                 v = cJSON_GetObjectItemCaseSensitive(http, "httpHeaders");
                 int n = cJSON_GetArraySize(v);
                 if (n > PROBE_MAX_HEADERS) {
-                        set_err(&s->port_err, "more than %d httpHeaders", PROBE_MAX_HEADERS);
+                        set_err(&s->invalid, "more than %d httpHeaders", PROBE_MAX_HEADERS);
                         n = 0;
                 }
                 s->headers = kn_calloc((size_t)n + 1, sizeof(*s->headers));
@@ -167,14 +166,14 @@ int probe_spec_parse(const cJSON *probe, const cJSON *container, probe_kind kind
                         const cJSON *val = cJSON_GetObjectItemCaseSensitive(h, "value");
                         if (!cJSON_IsString(name) || !name->valuestring[0] || !printable(name->valuestring, false) ||
                             (val && (!cJSON_IsString(val) || !printable(val->valuestring, true)))) {
-                                set_err(&s->port_err, "httpHeaders[%d] is not a valid header", i);
+                                set_err(&s->invalid, "httpHeaders[%d] is not a valid header", i);
                                 continue;
                         }
                         s->headers[s->n_headers].name = kn_strdup(name->valuestring);
                         s->headers[s->n_headers++].value = kn_strdup(val ? val->valuestring : "");
                 }
                 if ((s->host && !printable(s->host, true)) || (s->path && !printable(s->path, true)))
-                        set_err(&s->port_err, "httpGet host or path has control characters");
+                        set_err(&s->invalid, "httpGet host or path has control characters");
         } else if (cJSON_IsObject(tcp)) {
                 s->handler = PROBE_TCP;
                 s->host = opt_str(tcp, "host");
@@ -183,21 +182,19 @@ int probe_spec_parse(const cJSON *probe, const cJSON *container, probe_kind kind
                 s->handler = PROBE_GRPC;
                 v = cJSON_GetObjectItemCaseSensitive(grpc, "port");
                 if (!cJSON_IsNumber(v))
-                        set_err(&s->port_err, "grpc: port must be a number");
+                        set_err(&s->invalid, "grpc: port must be a number");
                 else
                         resolve_port(s, v, container);
                 s->service = opt_str(grpc, "service");
                 if (s->service && strlen(s->service) > 1024)
-                        set_err(&s->port_err, "grpc: service name too long");
+                        set_err(&s->invalid, "grpc: service name too long");
         } else {
-                probe_spec_free(s);
-                return kn_error_set(err, -EINVAL, "%s probe has no handler (exec, httpGet, tcpSocket, grpc)",
-                                    probe_kind_name(kind));
+                s->handler = PROBE_EXEC; /* with no command: never runs */
+                set_err(&s->invalid, "no handler (exec, httpGet, tcpSocket, grpc)");
         }
         if (s->host && !printable(s->host, true))
-                set_err(&s->port_err, "host has control characters");
-        *ret = s;
-        return 0;
+                set_err(&s->invalid, "host has control characters");
+        return s;
 }
 
 void probe_spec_free(probe_spec *s)
@@ -213,7 +210,7 @@ void probe_spec_free(probe_spec *s)
         }
         free(s->headers);
         free(s->host);
-        free(s->port_err);
+        free(s->invalid);
         free(s->path);
         free(s->service);
         free(s);
@@ -291,7 +288,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c_, curl_off_t d)
 {
         curl_ctx *c = ud;
-        return c->stop && *c->stop;
+        return c->stop && __atomic_load_n(c->stop, __ATOMIC_RELAXED);
 }
 
 static curl_socket_t open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
@@ -338,6 +335,100 @@ static CURL *probe_curl(curl_ctx *ctx, char *errbuf)
         return c;
 }
 
+/* Mark every fd that appeared without FD_CLOEXEC across curl_multi_init(). Serialized, so
+ * two workers starting at once do not see each other's fds; another thread's inheritable
+ * fd opened meanwhile would be marked too, and knode hands none to its children. */
+#define MAX_INHERITABLE 64
+static size_t inheritable_fds(int *fds, size_t max)
+{
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *e;
+        size_t n = 0;
+
+        if (!d)
+                return 0;
+        while ((e = readdir(d)) && n < max) {
+                int fd = atoi(e->d_name), fl;
+                if (e->d_name[0] == '.' || fd == dirfd(d))
+                        continue;
+                fl = fcntl(fd, F_GETFD);
+                if (fl >= 0 && !(fl & FD_CLOEXEC))
+                        fds[n++] = fd;
+        }
+        closedir(d);
+        return n;
+}
+
+void *probe_multi_new(void)
+{
+        static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+        int before[MAX_INHERITABLE], after[MAX_INHERITABLE];
+        size_t nb, na;
+        CURLM *m;
+
+        pthread_mutex_lock(&mu);
+        nb = inheritable_fds(before, MAX_INHERITABLE);
+        m = curl_multi_init();
+        na = inheritable_fds(after, MAX_INHERITABLE);
+        pthread_mutex_unlock(&mu);
+        if (!m)
+                abort();
+        for (size_t i = 0; i < na; i++) {
+                bool old = false;
+                for (size_t j = 0; j < nb && !old; j++)
+                        old = before[j] == after[i];
+                if (!old)
+                        (void)fcntl(after[i], F_SETFD, FD_CLOEXEC);
+        }
+        return m;
+}
+
+void probe_multi_wakeup(void *multi)
+{
+        if (multi)
+                curl_multi_wakeup(multi);
+}
+
+void probe_multi_free(void *multi)
+{
+        if (multi)
+                curl_multi_cleanup(multi);
+}
+
+/* curl_easy_perform() on the worker's multi handle when there is one. */
+static CURLcode perform(const probe_run *r, CURL *c)
+{
+        CURLM *m = r->multi;
+        CURLcode rc = CURLE_OK;
+        CURLMsg *msg;
+        int running = 1, left;
+
+        if (!m)
+                return curl_easy_perform(c);
+        if (curl_multi_add_handle(m, c) != CURLM_OK)
+                return CURLE_FAILED_INIT;
+        while (running) {
+                if (curl_multi_perform(m, &running) != CURLM_OK) {
+                        rc = CURLE_FAILED_INIT;
+                        break;
+                }
+                if (r->stop && __atomic_load_n(r->stop, __ATOMIC_RELAXED)) {
+                        rc = CURLE_ABORTED_BY_CALLBACK;
+                        break;
+                }
+                /* sleeps until I/O, one of curl's timers, or probe_multi_wakeup() */
+                if (running && curl_multi_poll(m, NULL, 0, 1000, NULL) != CURLM_OK) {
+                        rc = CURLE_FAILED_INIT;
+                        break;
+                }
+        }
+        while ((msg = curl_multi_info_read(m, &left)))
+                if (msg->msg == CURLMSG_DONE && msg->easy_handle == c && rc == CURLE_OK)
+                        rc = msg->data.result;
+        curl_multi_remove_handle(m, c);
+        return rc;
+}
+
 /* "host:port" with brackets around an IPv6 address. */
 static char *join_host_port(const char *host, int port)
 {
@@ -355,7 +446,7 @@ static const char *target_host(const probe_run *r)
 static int curl_failed(const probe_run *r, CURLcode rc, const char *errbuf, const char *what, probe_result *ret,
                        char *msg, size_t msglen)
 {
-        if (r->stop && *r->stop) {
+        if (r->stop && __atomic_load_n(r->stop, __ATOMIC_RELAXED)) {
                 snprintf(msg, msglen, "probe stopped");
                 return -ECANCELED;
         }
@@ -402,6 +493,53 @@ static char *url_hostname(const char *url)
         return ret;
 }
 
+/* Resolve URL's host name here and hand curl the addresses (CURLOPT_RESOLVE): curl's own
+ * threaded resolver opens a socketpair without O_CLOEXEC. IP literals need nothing. Returns
+ * false when the name does not resolve. */
+static bool pin_host(CURL *c, const char *url, struct curl_slist **resolve)
+{
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+        _cleanup_free_ char *host = url_hostname(url);
+        char *port = NULL, addr[INET6_ADDRSTRLEN];
+        unsigned char bin[sizeof(struct in6_addr)];
+        kn_buf line = {0};
+        int n = 0;
+        bool ok = false;
+        CURLU *u = curl_url();
+
+        if (!host || inet_pton(AF_INET, host, bin) == 1 || inet_pton(AF_INET6, host, bin) == 1) {
+                curl_url_cleanup(u);
+                return host != NULL;
+        }
+        if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+            curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+                goto out;
+        if (getaddrinfo(host, port, &hints, &ai) != 0)
+                goto out;
+        kn_buf_printf(&line, "%s:%s:", host, port);
+        for (struct addrinfo *a = ai; a && n < 8; a = a->ai_next) {
+                const struct sockaddr_in *v4 = (const struct sockaddr_in *)a->ai_addr;
+                const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)a->ai_addr;
+                const void *src = a->ai_family == AF_INET ? (const void *)&v4->sin_addr : (const void *)&v6->sin6_addr;
+                if ((a->ai_family != AF_INET && a->ai_family != AF_INET6) ||
+                    !inet_ntop(a->ai_family, src, addr, sizeof(addr)))
+                        continue;
+                kn_buf_printf(&line, a->ai_family == AF_INET6 ? "%s[%s]" : "%s%s", n ? "," : "", addr);
+                n++;
+        }
+        freeaddrinfo(ai);
+        if (n) {
+                *resolve = curl_slist_append(*resolve, line.data);
+                curl_easy_setopt(c, CURLOPT_RESOLVE, *resolve);
+                ok = true;
+        }
+out:
+        kn_buf_free(&line);
+        curl_free(port);
+        curl_url_cleanup(u);
+        return ok;
+}
+
 static bool has_header(const probe_spec *s, const char *name, const char **ret_value)
 {
         for (size_t i = 0; i < s->n_headers; i++)
@@ -442,9 +580,10 @@ static struct curl_slist *http_headers(const probe_spec *s)
 
 int probe_http(const probe_run *r, probe_result *ret, char *msg, size_t msglen)
 {
-        __attribute__((cleanup(ctx_free))) curl_ctx ctx = {.body.max = PROBE_MAX_BODY, .stop = r->stop, .grpc_status = -1};
+        __attribute__((cleanup(ctx_free)))
+        curl_ctx ctx = {.body.max = PROBE_MAX_BODY, .stop = r->stop, .grpc_status = -1};
         __attribute__((cleanup(curl_cleanupp))) CURL *c = NULL;
-        __attribute__((cleanup(slist_freep))) struct curl_slist *hdrs = NULL;
+        __attribute__((cleanup(slist_freep))) struct curl_slist *hdrs = NULL, *resolve = NULL;
         _cleanup_free_ char *url = http_url(r), *origin = NULL;
         char errbuf[CURL_ERROR_SIZE] = "";
         int64_t deadline = kn_now_ms() + r->spec->timeout_s * 1000;
@@ -470,12 +609,18 @@ int probe_http(const probe_run *r, probe_result *ret, char *msg, size_t msglen)
                         *ret = PROBE_FAILURE;
                         goto out;
                 }
+                if (!pin_host(c, url, &resolve)) {
+                        _cleanup_free_ char *host = url_hostname(url);
+                        snprintf(msg, msglen, "Get \"%s\": dial tcp: lookup %s: no such host", url, host ? host : "");
+                        *ret = PROBE_FAILURE;
+                        goto out;
+                }
                 curl_easy_setopt(c, CURLOPT_URL, url);
                 curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)left);
                 ctx.body.len = 0;
                 ctx.truncated = false;
                 errbuf[0] = '\0';
-                rc = curl_easy_perform(c);
+                rc = perform(r, c);
                 if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && ctx.truncated)) {
                         _cleanup_free_ char *what = kn_asprintf("Get \"%s\"", url);
                         rv = curl_failed(r, rc, errbuf, what, ret, msg, msglen);
@@ -485,13 +630,13 @@ int probe_http(const probe_run *r, probe_result *ret, char *msg, size_t msglen)
                 if (code >= 300 && code < 400 && curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &next) == CURLE_OK &&
                     next) {
                         _cleanup_free_ char *host = url_hostname(next);
-                        if (!host || strcasecmp(host, origin) != 0) {
+                        if (!host || strcmp(host, origin) != 0) {
                                 /* upstream: not followed, a "warning" that counts as success */
                                 snprintf(msg, msglen, "Probe terminated redirects, Response status: %ld", code);
                                 *ret = PROBE_SUCCESS;
                                 goto out;
                         }
-                        if (redirects == PROBE_MAX_REDIRECTS) {
+                        if (redirects + 1 >= PROBE_MAX_REDIRECTS) { /* Go: len(via) >= 10 */
                                 snprintf(msg, msglen, "Get \"%s\": stopped after %d redirects", url,
                                          PROBE_MAX_REDIRECTS);
                                 *ret = PROBE_FAILURE;
@@ -680,7 +825,8 @@ static int grpc_health_status(const unsigned char *p, size_t len)
 int probe_grpc(const probe_run *r, probe_result *ret, char *msg, size_t msglen)
 {
         static const char *const status_names[] = {"UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"};
-        __attribute__((cleanup(ctx_free))) curl_ctx ctx = {.body.max = 4096, .stop = r->stop, .grpc_status = -1};
+        __attribute__((cleanup(ctx_free)))
+        curl_ctx ctx = {.body.max = 4096, .stop = r->stop, .grpc_status = -1};
         __attribute__((cleanup(curl_cleanupp))) CURL *c = NULL;
         __attribute__((cleanup(slist_freep))) struct curl_slist *hdrs = NULL;
         _cleanup_free_ char *hp = join_host_port(target_host(r), r->spec->port), *url = NULL, *ua = NULL,
@@ -726,8 +872,8 @@ int probe_grpc(const probe_run *r, probe_result *ret, char *msg, size_t msglen)
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, req);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)n);
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-        rc = curl_easy_perform(c);
-        if (rc == CURLE_OPERATION_TIMEDOUT && !(r->stop && *r->stop)) {
+        rc = perform(r, c);
+        if (rc == CURLE_OPERATION_TIMEDOUT && !(r->stop && __atomic_load_n(r->stop, __ATOMIC_RELAXED))) {
                 snprintf(msg, msglen, "timeout: health rpc did not complete within %llds",
                          (long long)r->spec->timeout_s);
                 *ret = PROBE_FAILURE;
@@ -779,8 +925,8 @@ int probe_run_once(const probe_run *r, probe_result *ret, char *msg, size_t msgl
         int rc, code = -1;
 
         msg[0] = '\0';
-        if (s->port_err) {
-                snprintf(msg, msglen, "%s", s->port_err);
+        if (s->invalid) {
+                snprintf(msg, msglen, "%s", s->invalid);
                 return -EINVAL;
         }
         switch (s->handler) {

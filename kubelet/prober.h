@@ -22,6 +22,7 @@ typedef struct probe_header {
 
 typedef struct probe_spec {
         probe_handler handler;
+        char *invalid; /* non-NULL: why the probe cannot run (it errors each round) */
         int64_t initial_delay_s, timeout_s, period_s, termination_grace_s; /* grace -1: unset */
         int success_threshold, failure_threshold;
         /* exec */
@@ -29,8 +30,7 @@ typedef struct probe_spec {
         size_t argc;
         /* httpGet, tcpSocket, grpc */
         char *host;       /* NULL: the pod IP */
-        int port;         /* 0: unresolved, see port_err */
-        char *port_err;   /* why the port did not resolve (the probe errors each round) */
+        int port;         /* 0: unresolved, see INVALID */
         bool https;
         char *path;
         probe_header *headers;
@@ -38,9 +38,9 @@ typedef struct probe_spec {
         char *service;    /* grpc */
 } probe_spec;
 
-/* Parse a Probe object; CONTAINER gives the named ports. */
-int probe_spec_parse(const cJSON *probe, const cJSON *container, probe_kind kind, probe_spec **ret,
-                     kn_error *err);
+/* Parse a Probe object; CONTAINER gives the named ports. Never fails: a probe that cannot
+ * run (no handler, a bad field, an unknown port name) says why in INVALID. */
+probe_spec *probe_spec_parse(const cJSON *probe, const cJSON *container, probe_kind kind);
 void probe_spec_free(probe_spec *s);
 
 /* Runs an exec probe: 0 and *RET_EXIT_CODE (and the command's output, cut to OUTLEN, in OUT)
@@ -51,7 +51,7 @@ typedef int (*probe_exec_fn)(void *ud, const char *container_id, char *const *ar
 /* The default runner: CRI ExecSync; UD is the struct cri_client. */
 int probe_exec_cri(void *ud, const char *container_id, char *const *argv, long timeout_ms, int *ret_exit_code,
                    char *out, size_t outlen, kn_error *err);
-/* Replace the exec runner (tests; the default is CRI ExecSync). */
+/* Replace the exec runner for probes started from now on (tests; the default is CRI ExecSync). */
 void kubelet_probes_set_exec(kubelet_probes *p, probe_exec_fn fn, void *ud);
 
 /* One run of a probe. >= 0: *RET is PROBE_SUCCESS or PROBE_FAILURE and MSG says why;
@@ -66,11 +66,20 @@ typedef struct probe_run {
         void *exec_ud;
         const volatile bool *stop;
         int cancel_fd;
+        void *multi; /* CURLM from probe_multi_new(), or NULL: curl_easy_perform */
 } probe_run;
 int probe_run_once(const probe_run *r, probe_result *ret, char *msg, size_t msglen);
 int probe_http(const probe_run *r, probe_result *ret, char *msg, size_t msglen);
 int probe_tcp(const probe_run *r, probe_result *ret, char *msg, size_t msglen);
 int probe_grpc(const probe_run *r, probe_result *ret, char *msg, size_t msglen);
+
+/* A curl multi handle for a worker's HTTP and gRPC probes, its fds all O_CLOEXEC (libcurl
+ * 7.88 makes a wake-up socket pair without the flag in every multi handle, and
+ * curl_easy_perform() makes a multi handle each time). probe_multi_wakeup() ends a probe in
+ * flight on it (it then sees STOP). */
+void *probe_multi_new(void);
+void probe_multi_wakeup(void *multi);
+void probe_multi_free(void *multi);
 
 /* The "kube-probe/1.36" User-Agent. */
 const char *probe_user_agent(void);

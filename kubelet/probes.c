@@ -14,6 +14,7 @@
 #include "prober.h"
 
 #define WORKER_STACK (128 * 1024)
+#define MAX_WORKERS 8192 /* threads; a node runs at most a few hundred probes */
 #if defined(__SANITIZE_ADDRESS__)
 #undef WORKER_STACK
 #define WORKER_STACK (1024 * 1024) /* ASan's redzones make frames several times larger */
@@ -27,6 +28,9 @@ typedef struct probe_worker {
         probe_kind kind;
         probe_spec *spec;
         char *container_id, *pod_ip, *what; /* copies: read with no lock held */
+        probe_exec_fn exec;
+        void *exec_ud;
+        void *multi; /* HTTP and gRPC probes: their curl multi handle */
         pthread_cond_t cond;
         volatile bool stop;
         int64_t due_ms; /* monotonic */
@@ -113,20 +117,25 @@ static bool started_locked(const probe_container *c)
         return !c->has[PROBE_STARTUP] || c->st[PROBE_STARTUP].result == PROBE_SUCCESS;
 }
 
-/* Whether worker W may probe now (it still has its container). */
-static bool runnable_locked(const probe_worker *w)
+/* Whether worker W (which still has its container) is done for good: a startup probe
+ * that succeeded, a liveness/startup probe that failed (the container will be replaced, and
+ * a new container ID brings new workers). */
+static bool finished_locked(const probe_worker *w)
 {
         const probe_container *c = w->c;
-        if (c->st[w->kind].on_hold)
-                return false;
-        if (w->kind == PROBE_STARTUP)
-                return !started_locked(c); /* done once started */
-        return started_locked(c);
+        return c->st[w->kind].on_hold || (w->kind == PROBE_STARTUP && started_locked(c));
+}
+
+/* Whether worker W may probe now: liveness and readiness wait for the startup probe. */
+static bool runnable_locked(const probe_worker *w)
+{
+        return w->kind == PROBE_STARTUP || started_locked(w->c);
 }
 
 static void worker_free(probe_worker *w)
 {
         pthread_cond_destroy(&w->cond);
+        probe_multi_free(w->multi);
         probe_spec_free(w->spec);
         free(w->container_id);
         free(w->pod_ip);
@@ -141,8 +150,9 @@ static void worker_stop_locked(probe_worker *w)
                 return;
         w->c->w[w->kind] = NULL;
         w->c = NULL;
-        w->stop = true;
+        __atomic_store_n(&w->stop, true, __ATOMIC_RELAXED); /* read unlocked by a probe in flight */
         pthread_cond_signal(&w->cond);
+        probe_multi_wakeup(w->multi); /* the thread frees W only under the lock we hold */
 }
 
 static void wake_siblings_locked(probe_container *c)
@@ -159,14 +169,15 @@ static int run_round(kubelet_probes *p, probe_worker *w, probe_result *ret, char
                 .spec = w->spec,
                 .pod_ip = w->pod_ip,
                 .container_id = w->container_id,
-                .exec = p->exec,
-                .exec_ud = p->exec_ud,
+                .exec = w->exec,
+                .exec_ud = w->exec_ud,
                 .stop = &w->stop,
                 .cancel_fd = p->cancel_fd,
+                .multi = w->multi,
         };
         int rc = -EIO;
 
-        for (int i = 0; i < PROBE_MAX_RETRIES && !w->stop; i++) {
+        for (int i = 0; i < PROBE_MAX_RETRIES && !__atomic_load_n(&w->stop, __ATOMIC_RELAXED); i++) {
                 rc = probe_run_once(&r, ret, msg, msglen);
                 if (rc >= 0)
                         return rc;
@@ -188,6 +199,11 @@ static void *worker_main(void *arg)
                 bool changed;
                 int rc;
 
+                if (finished_locked(w)) {
+                        c->w[w->kind] = NULL; /* the result stays with the container */
+                        w->c = NULL;
+                        break;
+                }
                 if (!runnable_locked(w)) {
                         pthread_cond_wait(&w->cond, &p->lock);
                         continue;
@@ -225,10 +241,9 @@ static void *worker_main(void *arg)
                 res = c->st[w->kind].result;
                 if (w->kind == PROBE_STARTUP)
                         wake_siblings_locked(c);
+                kn_v(2, "%s probe of %s is now %s", probe_kind_name(w->kind), w->what, probe_result_name(res));
                 if (p->on_change) {
                         _cleanup_free_ char *uid = kn_strdup(c->pod_uid), *name = kn_strdup(c->name);
-                        kn_v(2, "%s probe of %s is now %s", probe_kind_name(w->kind), w->what,
-                             probe_result_name(res));
                         pthread_mutex_unlock(&p->lock);
                         p->on_change(p->ud, uid, name, w->container_id, w->kind, res);
                         pthread_mutex_lock(&p->lock);
@@ -247,14 +262,21 @@ static int worker_start_locked(kubelet_probes *p, probe_container *c, probe_kind
         pthread_condattr_t ca;
         pthread_attr_t attr;
         pthread_t t;
-        probe_worker *w = kn_calloc(1, sizeof(*w));
+        probe_worker *w;
         int64_t now = kn_now_ms(), delay = 0, wall = wall_ms();
         int r;
 
+        if (p->threads >= MAX_WORKERS)
+                return -EAGAIN;
+        w = kn_calloc(1, sizeof(*w));
         w->p = p;
         w->c = c;
         w->kind = kind;
         w->spec = spec;
+        w->exec = p->exec;
+        w->exec_ud = p->exec_ud;
+        if (spec->handler == PROBE_HTTP || spec->handler == PROBE_GRPC)
+                w->multi = probe_multi_new();
         w->container_id = kn_strdup(c->container_id);
         w->pod_ip = kn_strdup(pod_ip ? pod_ip : "");
         w->what = kn_asprintf("pod %s/%s container %s", c->pod_ns, c->pod_name, c->name);
@@ -381,7 +403,6 @@ int kubelet_probes_container_started(kubelet_probes *p, const cJSON *pod, const 
                     *name = cJSON_GetObjectItemCaseSensitive(container_spec, "name");
         probe_spec *spec[PROBE_KINDS] = {0};
         probe_container **pc, *c;
-        kn_error err = {0};
         int rv = 0, r;
 
         if (!cJSON_IsString(uid) || !cJSON_IsString(name) || !container_id || !container_id[0])
@@ -390,13 +411,7 @@ int kubelet_probes_container_started(kubelet_probes *p, const cJSON *pod, const 
                 const cJSON *j = cJSON_GetObjectItemCaseSensitive(container_spec, probe_fields[k]);
                 if (!j || cJSON_IsNull(j))
                         continue;
-                r = probe_spec_parse(j, container_spec, (probe_kind)k, &spec[k], &err);
-                if (r < 0) {
-                        kn_err("failed to parse %s of container %s in pod %s/%s: %s", probe_fields[k],
-                               name->valuestring, cJSON_IsString(ns) ? ns->valuestring : "",
-                               cJSON_IsString(pname) ? pname->valuestring : "", err.msg);
-                        rv = r;
-                }
+                spec[k] = probe_spec_parse(j, container_spec, (probe_kind)k);
         }
 
         pthread_mutex_lock(&p->lock);
@@ -421,6 +436,9 @@ int kubelet_probes_container_started(kubelet_probes *p, const cJSON *pod, const 
                 c->grace_s[k] = -1;
                 if (!spec[k])
                         continue;
+                if (spec[k]->invalid)
+                        kn_warn("%s of pod %s/%s container %s cannot run: %s", probe_fields[k], c->pod_ns,
+                                c->pod_name, c->name, spec[k]->invalid);
                 c->has[k] = true;
                 c->grace_s[k] = spec[k]->termination_grace_s;
                 probe_state_init(&c->st[k], (probe_kind)k);

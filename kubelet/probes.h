@@ -8,7 +8,7 @@
  * stopped), runs the probe with no lock held, records the result and sleeps again. Removal
  * never waits for a probe in flight: the worker is unlinked and marked stopped under the
  * manager lock, and the thread frees itself when its current probe returns (an HTTP or gRPC
- * probe is aborted within about a second). kubelet_probes_free() waits for every thread.
+ * probe in flight is woken and aborted at once). kubelet_probes_free() waits for every thread.
  *
  * Semantics are upstream's:
  *  - periodSeconds (default 10), timeoutSeconds (1), successThreshold (1; always 1 for
@@ -19,8 +19,9 @@
  *  - Liveness and readiness run only once the startup probe (if any) has succeeded; the
  *    startup probe stops then. A liveness or startup probe that reaches Failure stops until
  *    the container is restarted (a new container ID), as the container will be killed.
- *  - A probe that cannot run (unknown named port, runtime error) is retried up to 3 times,
- *    then that round is thrown away: the result does not move.
+ *    A probe that stopped for good ends its thread; its result stays.
+ *  - A probe that cannot run (unknown named port, a runtime error other than a timeout) is
+ *    retried up to 3 times, then that round is thrown away: the result does not move.
  *  - A new container ID resets every result.
  *  - First probe: when initialDelaySeconds have passed; for a container that was already
  *    running when the manager was made (a kubelet restart), after a random delay of up to
@@ -29,11 +30,11 @@
  *    during the initial delay; here the first probe comes right when the delay ends.)
  *
  * Handlers: exec (CRI ExecSync; exit code 0 = success, a timeout = failure), httpGet
- * (HTTP/HTTPS without certificate checks, no proxy, 2xx-3xx = success, redirects followed
- * to the same host only, at most 10; a redirect elsewhere is a success as upstream's
- * "warning"; User-Agent kube-probe/MAJOR.MINOR, Accept any type; body read up to 10 KiB),
- * tcpSocket (connect within the timeout), grpc (grpc.health.v1.Health/Check over h2c;
- * SERVING = success). Sockets linger 1 s on close, as upstream's probe dialer. */
+ * (HTTP/HTTPS without certificate checks, no proxy, 2xx-3xx = success; redirects followed
+ * to the same host name only, up to 10 requests; a redirect elsewhere is a success, as
+ * upstream's "warning"; User-Agent kube-probe/MAJOR.MINOR, Accept any type; body read up
+ * to 10 KiB), tcpSocket (connect within the timeout), grpc (grpc.health.v1.Health/Check over
+ * h2c; SERVING = success). Sockets linger 1 s on close, as upstream's probe dialer. */
 #ifndef KUBELET_PROBES_H
 #define KUBELET_PROBES_H
 
@@ -55,7 +56,8 @@ typedef void (*kubelet_probes_change_fn)(void *ud, const char *pod_uid, const ch
                                          const char *container_id, probe_kind kind, probe_result r);
 
 /* CRI (borrowed, may be NULL: exec probes then cannot run) must outlive the manager; exec
- * probes call ExecSync on it with the probe's timeout plus CRI_DEFAULT_TIMEOUT_MS. */
+ * probes call ExecSync with the probe's timeout, the call's deadline being the client's
+ * request timeout plus that. */
 int kubelet_probes_new(struct cri_client *cri, kubelet_probes_change_fn on_change, void *ud,
                        kubelet_probes **ret);
 /* Stops every worker and waits for their threads: HTTP, gRPC and TCP probes in flight end
@@ -69,7 +71,9 @@ void kubelet_probes_free(kubelet_probes *p);
  * sidecar): name, ports (for named probe ports) and liveness/readiness/startupProbe. POD_IP is
  * status.podIP (the default probe host). STARTED_WALL_MS is state.running.startedAt in
  * milliseconds since the epoch. Call it for every running container, with probes or not.
- * -EINVAL: no uid or container name, or a probe with no handler or a bad field. */
+ * A probe that cannot run (no handler, a bad field, an unknown port name) is logged once and
+ * kept: it errors each round, so readiness stays Failure. -EINVAL: no pod uid, container
+ * name or CONTAINER_ID; -EAGAIN: no thread for a probe (its result never moves). */
 int kubelet_probes_container_started(kubelet_probes *p, const cJSON *pod, const cJSON *container_spec,
                                      const char *container_id, const char *pod_ip, int64_t started_wall_ms);
 /* The container is no longer running: its probes stop and its results are dropped. */
@@ -93,8 +97,10 @@ bool kubelet_probes_ready(kubelet_probes *p, const char *pod_uid, const char *co
 int kubelet_probes_termination_grace_period(kubelet_probes *p, const char *pod_uid, const char *container,
                                             probe_kind kind, int64_t *ret_seconds);
 
-/* Prometheus text for /metrics/probes: prober_probe_total{probe_type, result, container, pod,
- * namespace, pod_uid}, one series per result of each probe that exists. */
+/* Prometheus text for /metrics/probes: prober_probe_total{container, namespace, pod, pod_uid,
+ * probe_type, result} with result "successful", "failed" or "unknown" (a round thrown away
+ * because the probe could not run; upstream does not count those), one series per result of
+ * each probe of each container being probed; a container's series go when it stops. */
 void kubelet_probes_metrics(kubelet_probes *p, kn_buf *out);
 
 const char *probe_kind_name(probe_kind kind);     /* "Liveness", "Readiness", "Startup" */

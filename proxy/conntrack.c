@@ -24,15 +24,16 @@ struct ct_tuple {
 };
 
 struct ct_entry {
+        int family;
         struct ct_tuple orig;
         uint16_t zone; /* network order, as the kernel sent it */
         bool has_zone;
 };
 
 struct dump_ctx {
-        int family, proto;
-        const kn_addr *orig_dst, *reply_src;
-        uint16_t orig_dport; /* network order, 0 = any */
+        int family, proto;                /* family AF_UNSPEC: both */
+        const kn_conntrack_filter *f;     /* sorted by (orig_dport, ...) */
+        size_t n_f, n_any_port;           /* f[0..n_any_port) have orig_dport 0 */
         size_t scanned;
         bool truncated;
         struct ct_entry *match;
@@ -113,6 +114,45 @@ static bool addr_eq(const kn_addr *a, const kn_addr *b)
         return memcmp(&a->v6, &b->v6, sizeof(a->v6)) == 0;
 }
 
+static bool filter_match(const kn_conntrack_filter *f, int family, const struct ct_tuple *orig,
+                         const struct ct_tuple *reply)
+{
+        return f->family == family && (!f->orig_dst.family || addr_eq(&orig->dst, &f->orig_dst)) &&
+               (!f->reply_src.family || addr_eq(&reply->src, &f->reply_src));
+}
+
+static int filter_cmp(const void *a, const void *b)
+{
+        const kn_conntrack_filter *x = a, *y = b;
+        if (x->orig_dport != y->orig_dport)
+                return x->orig_dport < y->orig_dport ? -1 : 1;
+        return memcmp(x, y, sizeof(*x));
+}
+
+/* Whether an entry of FAMILY matches a filter: the ones of its port, by binary search,
+ * and the any-port ones. */
+static bool entry_wanted(const struct dump_ctx *c, int family, const struct ct_tuple *orig,
+                         const struct ct_tuple *reply)
+{
+        uint16_t port = ntohs(orig->dport);
+        size_t lo = c->n_any_port, hi = c->n_f;
+
+        for (size_t i = 0; i < c->n_any_port; i++)
+                if (filter_match(&c->f[i], family, orig, reply))
+                        return true;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (c->f[mid].orig_dport < port)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        for (size_t i = lo; i < c->n_f && c->f[i].orig_dport == port; i++)
+                if (filter_match(&c->f[i], family, orig, reply))
+                        return true;
+        return false;
+}
+
 static int dump_cb(const struct nlmsghdr *nlh, void *data)
 {
         struct dump_ctx *c = data;
@@ -130,15 +170,16 @@ static int dump_cb(const struct nlmsghdr *nlh, void *data)
         }
         c->scanned++;
         /* A malformed entry is skipped, not fatal: it cannot be one of ours. */
-        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg) || nfg->nfgen_family != c->family ||
+        if (mnl_nlmsg_get_payload_len(nlh) < sizeof(*nfg) ||
+            (nfg->nfgen_family != AF_INET && nfg->nfgen_family != AF_INET6) ||
+            (c->family != AF_UNSPEC && nfg->nfgen_family != c->family) ||
             mnl_attr_parse(nlh, sizeof(*nfg), tb_cb, &tbc) < 0)
                 return MNL_CB_OK;
-        if (parse_tuple(tb[CTA_TUPLE_ORIG], c->family, &e.orig) < 0 ||
-            parse_tuple(tb[CTA_TUPLE_REPLY], c->family, &reply) < 0)
+        e.family = nfg->nfgen_family;
+        if (parse_tuple(tb[CTA_TUPLE_ORIG], e.family, &e.orig) < 0 ||
+            parse_tuple(tb[CTA_TUPLE_REPLY], e.family, &reply) < 0)
                 return MNL_CB_OK;
-        if (e.orig.proto != c->proto || (c->orig_dst && !addr_eq(&e.orig.dst, c->orig_dst)) ||
-            (c->orig_dport && e.orig.dport != c->orig_dport) ||
-            (c->reply_src && !addr_eq(&reply.src, c->reply_src)))
+        if (e.orig.proto != c->proto || !entry_wanted(c, e.family, &e.orig, &reply))
                 return MNL_CB_OK;
         if (tb[CTA_ZONE] && mnl_attr_validate(tb[CTA_ZONE], MNL_TYPE_U16) == 0) {
                 e.zone = mnl_attr_get_u16(tb[CTA_ZONE]);
@@ -238,19 +279,77 @@ static bool port_proto(int proto)
 int kn_conntrack_delete(int family, int proto, const kn_addr *orig_dst, uint16_t orig_dport,
                         const kn_addr *reply_src, unsigned *ret_deleted, kn_error *err)
 {
-        struct dump_ctx c = {
-                .family = family, .proto = proto, .orig_dst = orig_dst,
-                .reply_src = reply_src, .orig_dport = htons(orig_dport),
-        };
-        struct mnl_socket *nl;
-        uint32_t seq = (uint32_t)kn_now_ms();
-        unsigned deleted = 0;
+        kn_conntrack_filter f = {.family = family, .orig_dport = orig_dport};
+        unsigned deleted[2] = {0, 0};
         int r;
 
-        if ((family != AF_INET && family != AF_INET6) || !port_proto(proto) ||
-            (orig_dst && orig_dst->family != family) || (reply_src && reply_src->family != family))
+        if ((family != AF_INET && family != AF_INET6) || (orig_dst && orig_dst->family != family) ||
+            (reply_src && reply_src->family != family))
                 return kn_error_set(err, -EINVAL, "invalid conntrack filter (family %d, protocol %d)",
                                     family, proto);
+        if (orig_dst)
+                f.orig_dst = *orig_dst;
+        if (reply_src)
+                f.reply_src = *reply_src;
+        r = kn_conntrack_delete_many(proto, &f, 1, deleted, err);
+        if (r >= 0 && ret_deleted)
+                *ret_deleted = deleted[0] + deleted[1];
+        return r;
+}
+
+/* DST = SRC with the bytes its family does not use zeroed (filters are compared whole). */
+static void copy_addr(kn_addr *dst, const kn_addr *src)
+{
+        memset(dst, 0, sizeof(*dst));
+        dst->family = src->family;
+        if (src->family == AF_INET)
+                dst->v4 = src->v4;
+        else if (src->family == AF_INET6)
+                dst->v6 = src->v6;
+}
+
+int kn_conntrack_delete_many(int proto, kn_conntrack_filter *f, size_t n, unsigned ret_deleted[2], kn_error *err)
+{
+        struct dump_ctx c = {.family = AF_UNSPEC, .proto = proto, .f = f};
+        struct mnl_socket *nl;
+        uint32_t seq = (uint32_t)kn_now_ms();
+        unsigned deleted[2] = {0, 0};
+        bool v4 = false, v6 = false;
+        size_t k = 0;
+        int r;
+
+        if (!port_proto(proto))
+                return kn_error_set(err, -EINVAL, "invalid conntrack filter (protocol %d)", proto);
+        for (size_t i = 0; i < n; i++) {
+                const kn_conntrack_filter *x = &f[i];
+                if ((x->family != AF_INET && x->family != AF_INET6) ||
+                    (x->orig_dst.family && x->orig_dst.family != x->family) ||
+                    (x->reply_src.family && x->reply_src.family != x->family))
+                        return kn_error_set(err, -EINVAL, "invalid conntrack filter (family %d, protocol %d)",
+                                            x->family, proto);
+                v4 |= x->family == AF_INET;
+                v6 |= x->family == AF_INET6;
+        }
+        if (!n) {
+                if (ret_deleted)
+                        ret_deleted[0] = ret_deleted[1] = 0;
+                return 0;
+        }
+        /* Unused bytes of the addresses take part in the comparison: make them zero. */
+        for (size_t i = 0; i < n; i++) {
+                kn_conntrack_filter z = {.family = f[i].family, .orig_dport = f[i].orig_dport};
+                copy_addr(&z.orig_dst, &f[i].orig_dst);
+                copy_addr(&z.reply_src, &f[i].reply_src);
+                f[i] = z;
+        }
+        qsort(f, n, sizeof(*f), filter_cmp);
+        for (size_t i = 0; i < n; i++)
+                if (!k || memcmp(&f[k - 1], &f[i], sizeof(*f)) != 0)
+                        f[k++] = f[i];
+        c.n_f = k;
+        while (c.n_any_port < k && f[c.n_any_port].orig_dport == 0)
+                c.n_any_port++;
+        c.family = v4 && v6 ? AF_UNSPEC : v6 ? AF_INET6 : AF_INET;
         nl = mnl_socket_open2(NETLINK_NETFILTER, SOCK_CLOEXEC);
         if (!nl)
                 return kn_error_set(err, -errno, "failed to open ctnetlink socket: %s",
@@ -263,24 +362,26 @@ int kn_conntrack_delete(int family, int proto, const kn_addr *orig_dst, uint16_t
         if (r < 0)
                 goto out;
         for (size_t i = 0; i < c.n_match; i++) {
-                r = delete_one(nl, family, seq++, &c.match[i]);
+                r = delete_one(nl, c.match[i].family, seq++, &c.match[i]);
                 if (r == -ENOENT)
                         continue; /* expired or deleted since the dump */
                 if (r < 0) {
                         r = kn_error_set(err, r, "failed to delete conntrack entry (%u deleted before): %s",
-                                         deleted, strerror(-r));
+                                         deleted[0] + deleted[1], strerror(-r));
                         goto out;
                 }
-                deleted++;
+                deleted[c.match[i].family == AF_INET6]++;
         }
         if (c.truncated) {
                 r = kn_error_set(err, -E2BIG,
                                  "conntrack table has more than %u entries; only the first were examined (%u deleted)",
-                                 KN_CONNTRACK_MAX_ENTRIES, deleted);
+                                 KN_CONNTRACK_MAX_ENTRIES, deleted[0] + deleted[1]);
                 goto out;
         }
-        if (ret_deleted)
-                *ret_deleted = deleted;
+        if (ret_deleted) {
+                ret_deleted[0] = deleted[0];
+                ret_deleted[1] = deleted[1];
+        }
         r = 0;
 out:
         free(c.match);

@@ -25,4 +25,19 @@
 int kn_conntrack_delete(int family, int proto, const kn_addr *orig_dst, uint16_t orig_dport,
                         const kn_addr *reply_src, unsigned *ret_deleted, kn_error *err);
 
+/* One flow pattern of kn_conntrack_delete_many. FAMILY is AF_INET or AF_INET6;
+ * orig_dst / reply_src with family 0 match any address, orig_dport 0 any port. */
+typedef struct kn_conntrack_filter {
+        int family;
+        kn_addr orig_dst;
+        uint16_t orig_dport; /* host order */
+        kn_addr reply_src;
+} kn_conntrack_filter;
+
+/* Delete the PROTO entries that match any of the N filters, with ONE dump of the
+ * conntrack table (both families at once when the filters have both). Sorts and
+ * deduplicates F in place. RET_DELETED[0] / [1] (may be NULL) get the number deleted
+ * for IPv4 / IPv6. Same errors as kn_conntrack_delete. */
+int kn_conntrack_delete_many(int proto, kn_conntrack_filter *f, size_t n, unsigned ret_deleted[2], kn_error *err);
+
 #endif

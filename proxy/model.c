@@ -244,6 +244,8 @@ static size_t parse_ips(const cJSON *list, const char *what, const char *svc, kn
         return n;
 }
 
+static int64_t parse_rfc3339_ms(const char *s);
+
 int model_parse_service(const cJSON *obj, model_service **ret, kn_error *err)
 {
         const cJSON *spec = get(obj, "spec"), *ports, *it, *ips;
@@ -265,6 +267,10 @@ int model_parse_service(const cJSON *obj, model_service **ret, kn_error *err)
         s = kn_calloc(1, sizeof(*s));
         s->ns = kn_strdup(ns);
         s->name = kn_strdup(name);
+        {
+                int64_t ms = parse_rfc3339_ms(kn_obj_str(obj, "metadata.creationTimestamp"));
+                s->created_s = ms > 0 ? ms / 1000 : 0;
+        }
         ips = get(spec, "clusterIPs");
         if (!cJSON_IsArray(ips) || cJSON_GetArraySize(ips) == 0)
                 ips = NULL;

@@ -33,6 +33,7 @@ typedef struct model_service {
         uint32_t affinity_timeout_s;
         bool etp_local, itp_local;
         uint16_t health_check_node_port;
+        int64_t created_s;      /* metadata.creationTimestamp (Unix seconds), 0 = unknown */
 } model_service;
 
 typedef struct model_endpoint {

@@ -891,8 +891,107 @@ static void describe(const kn_nft_tx *tx, size_t idx, char *buf, size_t len)
         }
 }
 
-/* Drain the replies queued by the synchronous batch processing. */
-static int read_replies(kn_nft_tx *tx, uint32_t base, uint32_t end_seq, kn_error *err)
+/* The chain or set message IDX is about ("" for tables and elements): the object a
+ * refusal can be traced to. An anonymous set belongs to the rule that follows it. */
+static void failed_object(kn_nft_tx *tx, size_t idx)
+{
+        const struct nlmsghdr *m = msg_at(tx, idx), *next;
+        const char *name = "";
+        uint32_t flags = 0;
+
+        switch (m ? m->nlmsg_type & 0xff : 0) {
+        case NFT_MSG_NEWCHAIN:
+        case NFT_MSG_DELCHAIN:
+                name = msg_str(m, NFTA_CHAIN_NAME);
+                break;
+        case NFT_MSG_NEWRULE:
+        case NFT_MSG_DELRULE:
+                name = msg_str(m, NFTA_RULE_CHAIN);
+                break;
+        case NFT_MSG_NEWSET:
+        case NFT_MSG_DELSET:
+                msg_has(m, NFTA_SET_FLAGS, &flags);
+                if (!(flags & NFT_SET_ANONYMOUS)) {
+                        name = msg_str(m, NFTA_SET_NAME);
+                        break;
+                }
+                for (size_t i = idx + 1; (next = msg_at(tx, i)); i++)
+                        if ((next->nlmsg_type & 0xff) == NFT_MSG_NEWRULE) {
+                                name = msg_str(next, NFTA_RULE_CHAIN);
+                                break;
+                        }
+                break;
+        }
+        snprintf(tx->failed, sizeof(tx->failed), "%s", name && strcmp(name, "?") != 0 ? name : "");
+}
+
+const char *kn_nft_tx_failed_object(const kn_nft_tx *tx) { return tx->failed[0] ? tx->failed : NULL; }
+
+/* The extended ack's NLMSGERR_ATTR_OFFS of an error message, 0 when absent. */
+static uint32_t err_offset(const struct nlmsghdr *nlh)
+{
+        const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+        const struct nlattr *a;
+        size_t off = sizeof(*e);
+
+        if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
+                return 0;
+        if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
+                off += MNL_ALIGN(e->msg.nlmsg_len) - sizeof(e->msg);
+        if (MNL_ALIGN(sizeof(struct nlmsghdr)) + off > nlh->nlmsg_len)
+                return 0;
+        mnl_attr_for_each(a, nlh, off) {
+                if (mnl_attr_get_type(a) == NLMSGERR_ATTR_OFFS && mnl_attr_get_payload_len(a) == 4)
+                        return mnl_attr_get_u32(a);
+        }
+        return 0;
+}
+
+int kn_nft_tx_failed_element(const kn_nft_tx *tx, const kn_nft_set *s, kn_nft_elem *ret)
+{
+        const struct nlmsghdr *m = tx->failed_off ? msg_at(tx, tx->failed_idx) : NULL;
+        const struct nlattr *el, *a, *key = NULL, *val = NULL;
+        size_t al = kn_nft_addr_len(tx->n->family), need = key_len(tx->n->family, s->key), at = 0;
+        kn_nft_elem e = {0};
+        const uint8_t *k;
+
+        if (!m || (m->nlmsg_type & 0xff) != NFT_MSG_NEWSETELEM || strcmp(msg_str(m, NFTA_SET_ELEM_LIST_SET), s->name) ||
+            tx->failed_off + sizeof(struct nlattr) > m->nlmsg_len)
+                return -ENOENT;
+        el = (const struct nlattr *)((const char *)m + tx->failed_off);
+        if (el->nla_len < sizeof(*el) || tx->failed_off + el->nla_len > m->nlmsg_len ||
+            (el->nla_type & NLA_TYPE_MASK) != NFTA_LIST_ELEM)
+                return -ENOENT;
+        mnl_attr_for_each_nested(a, el) if ((mnl_attr_get_type(a)) == NFTA_SET_ELEM_KEY) key = a;
+        if (key)
+                mnl_attr_for_each_nested(a, key) if (mnl_attr_get_type(a) == NFTA_DATA_VALUE) val = a;
+        if (!val || mnl_attr_get_payload_len(val) != need)
+                return -ENOENT;
+        k = mnl_attr_get_payload(val);
+        if (s->key != KN_KEY_PROTO_PORT) {
+                e.addr.family = tx->n->family;
+                memcpy((void *)kn_nft_addr_bytes(&e.addr), k, al);
+                at += al;
+        }
+        if (s->key == KN_KEY_ADDR_ADDR_PROTO_PORT) {
+                e.addr2.family = tx->n->family;
+                memcpy((void *)kn_nft_addr_bytes(&e.addr2), k + at, al);
+                at += al;
+        }
+        if (s->key != KN_KEY_ADDR) {
+                uint16_t port;
+                e.proto = k[at];
+                memcpy(&port, k + at + 4, 2);
+                e.port = ntohs(port);
+        }
+        *ret = e;
+        return 0;
+}
+
+/* Drain the replies queued by the synchronous batch processing. An error of message
+ * SENTINEL (SIZE_MAX: none) is expected: *ret_sentinel tells whether it came. */
+static int read_replies(kn_nft_tx *tx, uint32_t base, uint32_t end_seq, size_t sentinel, bool *ret_sentinel,
+                        kn_error *err)
 {
         kn_nft *n = tx->n;
         int fd = mnl_socket_get_fd(n->nl);
@@ -927,17 +1026,23 @@ static int read_replies(kn_nft_tx *tx, uint32_t base, uint32_t end_seq, kn_error
                         if (nlh->nlmsg_seq == end_seq) {
                                 if (e->error == 0)
                                         acked = true;
-                                else if (!first_err)
+                                else if (!first_err && sentinel == SIZE_MAX)
                                         first_err = e->error;
                                 continue;
                         }
                         if (e->error == 0)
                                 continue;
                         idx = nlh->nlmsg_seq - base - 1;
+                        if (idx == sentinel) {
+                                *ret_sentinel = true;
+                                continue;
+                        }
                         n_err++;
                         if (idx < tx->n_msgs && (first_idx == SIZE_MAX || idx < first_idx)) {
                                 first_idx = idx;
                                 first_err = e->error;
+                                tx->failed_idx = idx;
+                                tx->failed_off = err_offset(nlh);
                         } else if (!first_err) {
                                 first_err = e->error;
                         }
@@ -947,6 +1052,7 @@ static int read_replies(kn_nft_tx *tx, uint32_t base, uint32_t end_seq, kn_error
         {
                 char desc[400];
                 describe(tx, first_idx, desc, sizeof(desc));
+                failed_object(tx, first_idx);
                 return kn_error_set(err, first_err, "%s: %s%s", desc, strerror(-first_err),
                                     n_err > 1 ? " (and more errors)" : "");
         }
@@ -957,17 +1063,36 @@ static int read_replies(kn_nft_tx *tx, uint32_t base, uint32_t end_seq, kn_error
         return 0;
 }
 
-int kn_nft_tx_commit(kn_nft_tx *tx, kn_error *err)
+static int tx_send(kn_nft_tx *tx, bool check, kn_error *err)
 {
         kn_nft *n = tx->n;
         struct nlmsghdr *nlh;
         uint32_t base;
+        size_t sentinel = SIZE_MAX;
+        bool sentinel_failed = false;
+        int r;
 
         groups_flush(tx, NULL);
         if (tx->err)
                 return kn_error_set(err, tx->err, "%s", tx->errmsg);
         if (tx->n_msgs == 0)
                 return 0;
+        if (check) {
+                /* The last message deletes a chain whose name is longer than the kernel
+                 * accepts (NFT_CHAIN_MAXNAMELEN): its attribute policy refuses it whatever
+                 * the ruleset holds, so the batch is aborted after every other message was
+                 * tried, and errors before it are the transaction's own. */
+                char name[NAME_MAX_LEN + 64];
+                memset(name, 'x', sizeof(name) - 1);
+                name[sizeof(name) - 1] = '\0';
+                nlh = msg_begin(tx, NFT_MSG_DELCHAIN, 0, sizeof(name) + 512);
+                if (!nlh)
+                        return kn_error_set(err, tx->err, "%s", tx->errmsg);
+                mnl_attr_put_strz(nlh, NFTA_CHAIN_TABLE, tx->table);
+                mnl_attr_put_strz(nlh, NFTA_CHAIN_NAME, name);
+                msg_end(tx, nlh);
+                sentinel = tx->n_msgs - 1;
+        }
         if (!tx_reserve(tx, HDR_LEN))
                 return kn_error_set(err, tx->err, "%s", tx->errmsg);
         base = n->seq;
@@ -983,13 +1108,17 @@ int kn_nft_tx_commit(kn_nft_tx *tx, kn_error *err)
         }
         nlh = nftnl_batch_end(tx->buf + tx->len, base + (uint32_t)tx->n_msgs + 1);
         nlh->nlmsg_flags |= NLM_F_ACK;
-        {
-                int r = send_batch(n, tx->buf, tx->len + HDR_LEN, err);
-                if (r < 0)
-                        return r;
-        }
-        return read_replies(tx, base, base + (uint32_t)tx->n_msgs + 1, err);
+        r = send_batch(n, tx->buf, tx->len + HDR_LEN, err);
+        if (r < 0)
+                return r;
+        r = read_replies(tx, base, base + (uint32_t)tx->n_msgs + 1, sentinel, &sentinel_failed, err);
+        if (r >= 0 && check && !sentinel_failed)
+                return kn_error_set(err, -EPROTO, "nftables: the dry run's sentinel was not refused");
+        return r;
 }
+
+int kn_nft_tx_commit(kn_nft_tx *tx, kn_error *err) { return tx_send(tx, false, err); }
+int kn_nft_tx_check(kn_nft_tx *tx, kn_error *err) { return tx_send(tx, true, err); }
 
 /* ---------- queries ---------- */
 

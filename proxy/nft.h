@@ -152,6 +152,17 @@ void kn_nft_tx_delete_elem(kn_nft_tx *tx, const kn_nft_set *s, const kn_nft_elem
 /* Send the whole transaction as one batch. On failure nothing was applied and *err
  * names the object that failed ("add rule in chain X: No such file or directory"). */
 int kn_nft_tx_commit(kn_nft_tx *tx, kn_error *err);
+/* A dry run: send the transaction with a last message the kernel always refuses, so
+ * every message is tried and nothing is applied. Returns 0 when only that message
+ * failed, else the first error as kn_nft_tx_commit reports it. The transaction is spent. */
+int kn_nft_tx_check(kn_nft_tx *tx, kn_error *err);
+/* After a refused commit or check: the chain or set the refused message was about (a
+rule's chain, an anonymous set's rule's chain), or NULL (a table or element message). */
+const char *kn_nft_tx_failed_object(const kn_nft_tx *tx);
+/* After a refused commit or check whose refused message added elements to set S: the
+ * key of the element the kernel pointed at (extended ack), into *RET (key fields only).
+ * -ENOENT when there is none. */
+int kn_nft_tx_failed_element(const kn_nft_tx *tx, const kn_nft_set *s, kn_nft_elem *ret);
 
 /* What is in the kernel now (adoption after a restart; stale-object cleanup).
  * Returns -ENOENT if the table does not exist. Names are returned as a NULL-terminated

@@ -32,6 +32,9 @@ struct kn_nft_tx {
         size_t n_groups, cap_groups;
         int err;              /* sticky error from a void builder */
         char errmsg[256];
+        char failed[256];     /* the chain or set the kernel refused (kn_nft_tx_failed_object) */
+        uint32_t failed_off;  /* extended ack: offset of the refused attribute in its message */
+        size_t failed_idx;    /* the refused message */
 };
 
 /* ---------- address helpers ---------- */

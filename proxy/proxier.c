@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "../core/log.h"
+#include "claims.h"
 #include "conntrack.h"
 
 /* What was programmed for one Service: enough to undo or diff it, no rules kept. One
@@ -59,7 +60,33 @@ struct proxier {
         uint32_t gen;           /* full syncs so far */
         kn_hashmap records; /* ns/name -> struct record */
         kn_hashmap shared;  /* element id -> how many Services program it (hairpin-connections) */
+        claims claims;      /* the owner of every key two Services could both program */
+        kn_hashmap quarantine; /* ns/name -> struct quarantine: Services the kernel refused */
+        char failed[256];   /* the chain or set the kernel refused in the last transaction, or "" */
+        char failed_owner[256]; /* the owner of the map element it refused, or "" */
+        unsigned dry_runs;  /* in this sync */
+        kn_conntrack_filter *stale; /* UDP flows to clear, for the caller (one dump per sync) */
+        size_t n_stale, cap_stale;
 };
+
+/* A Service whose part of a transaction the kernel refused: left out of the syncs and
+ * tried again after a back-off (1 s doubling to 5 min), or at once when it changes. */
+struct quarantine {
+        int64_t retry_ms;   /* monotonic */
+        int64_t backoff_ms;
+        bool trying;        /* part of the current sync */
+};
+
+#define QUARANTINE_FIRST_MS 1000
+#define QUARANTINE_MAX_MS (300 * 1000)
+#define ISOLATE_MAX_DRY_RUNS 64 /* per sync: at most ~2 log2(n) per refused Service */
+
+/* Whether the Service is quarantined and not tried in this sync. */
+static bool excluded(const proxier *px, const char *svc)
+{
+        const struct quarantine *q = px->quarantine.len ? kn_hashmap_get(&px->quarantine, svc) : NULL;
+        return q && !q->trying;
+}
 
 /* Elements that several Services may program alike (a pod behind two Services on the
  * same port has one hairpin element): added by the first, deleted with the last. */
@@ -130,6 +157,7 @@ int proxier_new(int family, proxier **ret, kn_error *err)
         px->rc.family = family;
         px->rc.mark = 1u << 14;
         px->need_full = true;
+        claims_init(&px->claims, family);
         *ret = px;
         return 0;
 }
@@ -140,6 +168,9 @@ void proxier_free(proxier *px)
                 return;
         kn_hashmap_clear(&px->records, record_free);
         kn_hashmap_clear(&px->shared, NULL);
+        claims_free(&px->claims);
+        kn_hashmap_clear(&px->quarantine, free);
+        free(px->stale);
         kn_nft_close(px->nft);
         free(px->cidrs);
         free(px->nodeport_ips);
@@ -193,6 +224,47 @@ static bool strv_has(char *const *v, size_t n, const char *s)
         return false;
 }
 
+/* After a commit or check: what the kernel refused, as far as it can be traced to a
+ * Service (a chain or set of its own, or an element of a shared map it owns). */
+static void note_refusal(proxier *px, const kn_nft_tx *tx, int r)
+{
+        static const kn_nft_set *const claimed[] = {&rules_set_service_ips, &rules_set_no_endpoint_services,
+                                                    &rules_set_firewall_ips, &rules_set_service_nodeports,
+                                                    &rules_set_no_endpoint_nodeports, &rules_set_cluster_ips};
+        const char *obj = r < 0 ? kn_nft_tx_failed_object(tx) : NULL, *owner = NULL;
+
+        snprintf(px->failed, sizeof(px->failed), "%s", obj ? obj : "");
+        for (size_t i = 0; r < 0 && !owner && i < KN_ARRAY_SIZE(claimed); i++) {
+                kn_nft_elem e;
+                char k[CLAIMS_KEY_MAX];
+                if (kn_nft_tx_failed_element(tx, claimed[i], &e) >= 0)
+                        owner = claims_owner(&px->claims, claims_elem_key(claimed[i], &e, k));
+        }
+        snprintf(px->failed_owner, sizeof(px->failed_owner), "%s", owner ? owner : "");
+}
+
+/* Drop from SVC's plan what another Service owns: its elements and UDP flows for keys
+ * claimed by someone ranked first (claims.h). Its chains stay, unreferenced. */
+static void keep_owned(const proxier *px, const char *svc, plan *p)
+{
+        char k[CLAIMS_KEY_MAX];
+        size_t j = 0;
+
+        if (!px->claims.n_lost)
+                return; /* no conflicts anywhere */
+        for (size_t i = 0; i < p->n_elems; i++) {
+                const char *ck = claims_elem_key(p->elems[i].set, &p->elems[i].e, k);
+                if (!ck || claims_owns(&px->claims, svc, ck))
+                        p->elems[j++] = p->elems[i];
+        }
+        p->n_elems = j;
+        j = 0;
+        for (size_t i = 0; i < p->n_flows; i++)
+                if (claims_owns(&px->claims, svc, claims_flow_key(&p->flows[i], k)))
+                        p->flows[j++] = p->flows[i];
+        p->n_flows = j;
+}
+
 /* Queue everything in PLAN that creates: chains (flushed when they may exist), sets,
  * rules and elements. */
 static void queue_plan(kn_nft_tx *tx, const plan *p, bool flush_chains, proxier_stats *st)
@@ -227,29 +299,32 @@ static int flow_eq(const plan_flow *a, const plan_flow *b)
                !memcmp(&a->ep.v6, &b->ep.v6, a->ep.family == AF_INET6 ? 16 : 4);
 }
 
+static void stale_add(proxier *px, const kn_addr *vip, uint16_t dport, const kn_addr *ep)
+{
+        if (px->n_stale == px->cap_stale) {
+                px->cap_stale = px->cap_stale ? px->cap_stale * 2 : 64;
+                px->stale = kn_realloc(px->stale, px->cap_stale * sizeof(*px->stale));
+        }
+        px->stale[px->n_stale++] = (kn_conntrack_filter){.family = px->family, .orig_dst = *vip, .orig_dport = dport,
+                                                         .reply_src = ep ? *ep : (kn_addr){0}};
+}
+
 /* After a successful sync: flows that lost their endpoint, and destinations that just
- * got endpoints (their old flows never went through DNAT), are cleared. */
+ * got endpoints (their old flows never went through DNAT), are queued for clearing. */
 static void clear_flows(proxier *px, const struct record *old, const plan *p, proxier_stats *st)
 {
+        (void)st;
         for (size_t i = 0; old && i < old->n_flows; i++) {
                 const plan_flow *f = &old->flows[i];
                 bool kept = false;
-                unsigned n = 0;
-                kn_error err;
                 for (size_t k = 0; p && k < p->n_flows && !kept; k++)
                         kept = flow_eq(f, &p->flows[k]);
-                if (kept)
-                        continue;
-                if (kn_conntrack_delete(px->family, IPPROTO_UDP, f->vip.family ? &f->vip : NULL, f->dport, &f->ep, &n,
-                                        &err) < 0)
-                        kn_v(2, "failed to clear stale UDP conntrack entries: %s", err.msg);
-                st->conntrack_deleted += n;
+                if (!kept)
+                        stale_add(px, &f->vip, f->dport, &f->ep);
         }
         for (size_t i = 0; p && i < p->n_flows; i++) {
                 const plan_flow *f = &p->flows[i];
                 bool had = false, seen = false;
-                unsigned n = 0;
-                kn_error err;
                 for (size_t k = 0; old && k < old->n_flows && !had; k++)
                         had = old->flows[k].dport == f->dport && old->flows[k].vip.family == f->vip.family &&
                               !memcmp(&old->flows[k].vip.v6, &f->vip.v6, sizeof(f->vip.v6));
@@ -257,10 +332,16 @@ static void clear_flows(proxier *px, const struct record *old, const plan *p, pr
                         seen = p->flows[k].dport == f->dport && !memcmp(&p->flows[k].vip, &f->vip, sizeof(f->vip));
                 if (had || seen || !f->vip.family)
                         continue;
-                if (kn_conntrack_delete(px->family, IPPROTO_UDP, &f->vip, f->dport, NULL, &n, &err) < 0)
-                        kn_v(2, "failed to clear UDP conntrack entries: %s", err.msg);
-                st->conntrack_deleted += n;
+                stale_add(px, &f->vip, f->dport, NULL);
         }
+}
+
+size_t proxier_take_stale_flows(proxier *px, kn_conntrack_filter **ret)
+{
+        size_t n = px->n_stale;
+        *ret = TAKE_PTR(px->stale);
+        px->n_stale = px->cap_stale = 0;
+        return n;
 }
 
 /* Every chain and set name the records hold, as NULL-terminated arrays. */
@@ -291,7 +372,10 @@ static int records_names(proxier *px, char ***ret_chains, char ***ret_sets)
 
 static int strp_cmp(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
-static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *err)
+/* ONLY (NULL: every Service not quarantined) limits the Services programmed; DRY
+ * checks the transaction without applying it (records stay as after a failure). */
+static int full_sync(proxier *px, const model *m, const kn_hashmap *only, bool dry, proxier_stats *st,
+                     kn_error *err)
 {
         char **kchains = NULL, **ksets = NULL;
         kn_nft_tx *tx = kn_nft_tx_new(px->nft, KN_TABLE);
@@ -348,9 +432,16 @@ static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *e
         st->rules += sp.n_rules;
         st->elems += sp.n_elems;
 
+        /* Owners first: every Service's claims are known before any plan is queued. */
+        for (size_t it = 0; kn_hashmap_next(&m->services, &it, &key, &v);)
+                claims_update(&px->claims, key, v, NULL);
+        claims_retain(&px->claims, m, NULL);
         for (size_t it = 0; kn_hashmap_next(&m->services, &it, &key, &v);) {
                 plan p;
+                if (only ? !kn_hashmap_get(only, key) : excluded(px, key))
+                        continue;
                 rules_service(&px->rc, m, v, &p);
+                keep_owned(px, key, &p);
                 if (!p.n_chains && !p.n_elems) {
                         plan_free(&p);
                         continue;
@@ -416,14 +507,15 @@ static int full_sync(proxier *px, const model *m, proxier_stats *st, kn_error *e
         }
         {
                 int64_t t0 = kn_now_ms();
-                r = kn_nft_tx_commit(tx, err);
+                r = dry ? kn_nft_tx_check(tx, err) : kn_nft_tx_commit(tx, err);
                 st->commit_ms = kn_now_ms() - t0;
         }
+        note_refusal(px, tx, r);
         kn_nft_tx_free(tx);
         plan_free(&sp);
         kn_strv_free(kchains);
         kn_strv_free(ksets);
-        if (r < 0) {
+        if (r < 0 || dry) {
                 /* Nothing was applied. The records now describe what this sync wanted, so
                  * the next full sync lists the kernel's chains instead; old records with
                  * UDP flows go back, so their flows are still known. */
@@ -495,9 +587,12 @@ static void shared_delta_add(kn_hashmap *delta, const char *id, const kn_nft_set
         sd->d += d;
 }
 
-static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, proxier_stats *st, kn_error *err)
+/* Sync the Services in WORK (the dirty ones and those whose keys changed owner);
+ * DRY checks the transaction without applying it or touching the records. */
+static int partial_sync(proxier *px, const model *m, const kn_hashmap *work, bool dry, proxier_stats *st,
+                        kn_error *err)
 {
-        size_t n = dirty->len, k = 0;
+        size_t n = work->len, k = 0;
         const char **keys = kn_calloc(n + 1, sizeof(char *));
         plan *plans = kn_calloc(n + 1, sizeof(plan));
         struct record **olds = kn_calloc(n + 1, sizeof(*olds));
@@ -507,9 +602,10 @@ static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, pr
         void *v;
         int r;
 
-        for (size_t it = 0; kn_hashmap_next(dirty, &it, &key, NULL);) {
+        for (size_t it = 0; kn_hashmap_next(work, &it, &key, NULL);) {
                 keys[k] = key;
-                rules_service(&px->rc, m, kn_hashmap_get(&m->services, key), &plans[k]);
+                rules_service(&px->rc, m, excluded(px, key) ? NULL : kn_hashmap_get(&m->services, key), &plans[k]);
+                keep_owned(px, key, &plans[k]);
                 olds[k] = kn_hashmap_get(&px->records, key);
                 for (size_t e = 0; olds[k] && e < olds[k]->n_elems; e++) {
                         char id[RULES_ELEM_ID_MAX];
@@ -598,15 +694,16 @@ static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, pr
                 }
         {
                 int64_t t0 = kn_now_ms();
-                r = kn_nft_tx_size(tx) ? kn_nft_tx_commit(tx, err) : 0;
+                r = !kn_nft_tx_size(tx) ? 0 : dry ? kn_nft_tx_check(tx, err) : kn_nft_tx_commit(tx, err);
                 st->commit_ms = kn_now_ms() - t0;
         }
+        note_refusal(px, tx, r);
         kn_nft_tx_free(tx);
         for (size_t it = 0; kn_hashmap_next(&delta, &it, &key, &v);)
-                if (r >= 0)
+                if (r >= 0 && !dry)
                         shared_set_count(&px->shared, key, ((struct shared_delta *)v)->now);
         kn_hashmap_clear(&delta, free);
-        if (r >= 0)
+        if (r >= 0 && !dry)
                 for (size_t i = 0; i < n; i++) {
                         clear_flows(px, olds[i], &plans[i], st);
                         if (plans[i].n_chains || plans[i].n_elems)
@@ -623,18 +720,229 @@ static int partial_sync(proxier *px, const model *m, const kn_hashmap *dirty, pr
         return r;
 }
 
+static void quarantine(proxier *px, const char *svc, const kn_error *why, int64_t now)
+{
+        struct quarantine *q = kn_hashmap_get(&px->quarantine, svc);
+
+        if (!q) {
+                q = kn_calloc(1, sizeof(*q));
+                q->backoff_ms = QUARANTINE_FIRST_MS;
+                kn_hashmap_put(&px->quarantine, svc, q, NULL);
+        } else {
+                q->backoff_ms = q->backoff_ms * 2 > QUARANTINE_MAX_MS ? QUARANTINE_MAX_MS : q->backoff_ms * 2;
+        }
+        q->retry_ms = now + q->backoff_ms;
+        q->trying = false;
+        kn_err("failed to program service %s (%s rules), left out and tried again in %llds: %s", svc,
+               px->family == AF_INET6 ? "IPv6" : "IPv4", (long long)(q->backoff_ms / 1000), why->msg);
+}
+
+static int run(proxier *px, const model *m, bool full, const kn_hashmap *work, const kn_hashmap *only, bool dry,
+               proxier_stats *st, kn_error *err)
+{
+        px->dry_runs += dry;
+        return full ? full_sync(px, m, only, dry, st, err) : partial_sync(px, m, only ? only : work, dry, st, err);
+}
+
+/* KEYS[0..N) fail together: halve them with dry runs down to the Services that fail
+ * alone, and quarantine those. BASE goes into every dry run (the deleted Services of
+ * a partial sync: their elements must go before another Service may add them).
+ * Returns how many were quarantined. */
+static size_t bisect(proxier *px, const model *m, bool full, const char **keys, size_t n, const kn_hashmap *base,
+                     int *budget, int64_t now)
+{
+        size_t h = n / 2, found = 0;
+
+        for (int half = 0; half < 2 && n > 1; half++) {
+                const char **sub = half ? keys + h : keys;
+                size_t ns = half ? n - h : h;
+                kn_hashmap only = {0};
+                proxier_stats st = {0};
+                const char *key;
+                kn_error e;
+                int r;
+                if (*budget <= 0)
+                        return found;
+                --*budget;
+                for (size_t i = 0; i < ns; i++)
+                        kn_hashmap_put(&only, sub[i], (void *)1, NULL);
+                for (size_t it = 0; kn_hashmap_next(base, &it, &key, NULL);)
+                        kn_hashmap_put(&only, key, (void *)1, NULL);
+                r = run(px, m, full, NULL, &only, true, &st, &e);
+                kn_hashmap_clear(&only, NULL);
+                if (r >= 0)
+                        continue;
+                if (ns == 1) {
+                        quarantine(px, sub[0], &e, now);
+                        found++;
+                } else {
+                        found += bisect(px, m, full, sub, ns, base, budget, now);
+                }
+        }
+        return found;
+}
+
+/* The Service ("ns/name") a chain or set of rules_service belongs to: its name is
+ * PREFIX-HASH-ns/name/proto/port[...] (ns and name have no '/', prefix and hash no '-'). */
+static bool service_of_object(const char *obj, char *buf, size_t len)
+{
+        const char *p = obj, *slash;
+
+        for (int dash = 0; dash < 2; dash++) {
+                if (!(p = strchr(p, '-')))
+                        return false;
+                p++;
+        }
+        if (!(slash = strchr(p, '/')) || !(slash = strchr(slash + 1, '/')) || (size_t)(slash - p) >= len)
+                return false;
+        memcpy(buf, p, (size_t)(slash - p));
+        buf[slash - p] = '\0';
+        return true;
+}
+
+/* After a refused transaction: which Services is it refused for? ERR is the refusal,
+ * the reason when a single Service was in it. When the refused message names a chain
+ * or set of a Service (nft.c maps the error back to its message), that Service is
+ * tried first: if the transaction passes without it, it alone is quarantined;
+ * otherwise (elements, or more than one) halving finds them. */
+static size_t isolate(proxier *px, const model *m, bool full, const kn_hashmap *work, const kn_error *err,
+                      int64_t now)
+{
+        const kn_hashmap *from = full ? &m->services : work;
+        const char **keys = kn_calloc(from->len + 1, sizeof(char *));
+        int budget = ISOLATE_MAX_DRY_RUNS;
+        size_t n = 0, found = 0;
+        kn_hashmap base = {0};
+        const char *key;
+        char hint[256] = "";
+
+        if (px->failed_owner[0])
+                snprintf(hint, sizeof(hint), "%s", px->failed_owner);
+        else if (!service_of_object(px->failed, hint, sizeof(hint)))
+                hint[0] = '\0';
+        if (!hint[0] || excluded(px, hint) ||
+            !kn_hashmap_get(&m->services, hint) || (!full && !kn_hashmap_get(work, hint)))
+                hint[0] = '\0';
+
+        for (size_t it = 0; kn_hashmap_next(from, &it, &key, NULL);)
+                if (!excluded(px, key) && kn_hashmap_get(&m->services, key))
+                        keys[n++] = key;
+                else if (!full)
+                        kn_hashmap_put(&base, key, (void *)1, NULL);
+        qsort(keys, n, sizeof(*keys), strp_cmp);
+        if (full && n) {
+                /* a table that fails with no Service at all is not a Service's fault */
+                kn_hashmap none = {0};
+                proxier_stats st = {0};
+                kn_error e;
+                if (run(px, m, full, NULL, &none, true, &st, &e) < 0)
+                        n = 0;
+        }
+        if (n > 1 && hint[0]) {
+                kn_hashmap only = {0};
+                proxier_stats st = {0};
+                kn_error e;
+                for (size_t i = 0; i < n; i++)
+                        if (strcmp(keys[i], hint) != 0)
+                                kn_hashmap_put(&only, keys[i], (void *)1, NULL);
+                for (size_t it = 0; kn_hashmap_next(&base, &it, &key, NULL);)
+                        kn_hashmap_put(&only, key, (void *)1, NULL);
+                if (run(px, m, full, NULL, &only, true, &st, &e) >= 0) {
+                        quarantine(px, hint, err, now);
+                        n = 0, found = 1;
+                }
+                kn_hashmap_clear(&only, NULL);
+        }
+        if (n == 1) {
+                quarantine(px, keys[0], err, now);
+                found = 1;
+        } else if (n > 1) {
+                found = bisect(px, m, full, keys, n, &base, &budget, now);
+        }
+        kn_hashmap_clear(&base, NULL);
+        free(keys);
+        return found;
+}
+
 int proxier_sync(proxier *px, const model *m, const kn_hashmap *dirty, bool *ret_full, proxier_stats *st,
                  kn_error *err)
 {
         bool full = px->need_full;
+        kn_hashmap work = {0};
+        int64_t now = kn_now_ms();
+        const char *key;
+        void *v;
         int r;
 
         *st = (proxier_stats){0};
-        r = full ? full_sync(px, m, st, err) : partial_sync(px, m, dirty, st, err);
+        px->dry_runs = 0;
+        /* Quarantined Services: forgotten when gone, tried again when due or changed. */
+        if (px->quarantine.len) {
+                char **gone = kn_calloc(px->quarantine.len + 1, sizeof(char *));
+                size_t n_gone = 0;
+                for (size_t it = 0; kn_hashmap_next(&px->quarantine, &it, &key, &v);) {
+                        struct quarantine *q = v;
+                        if (!kn_hashmap_get(&m->services, key))
+                                gone[n_gone++] = kn_strdup(key);
+                        q->trying = q->retry_ms <= now || (!full && kn_hashmap_get(dirty, key));
+                        if (q->trying && !full)
+                                kn_hashmap_put(&work, key, (void *)1, NULL);
+                }
+                for (size_t i = 0; i < n_gone; i++) {
+                        free(kn_hashmap_remove(&px->quarantine, gone[i]));
+                        free(gone[i]);
+                }
+                free(gone);
+        }
+        if (!full)
+                for (size_t it = 0; kn_hashmap_next(dirty, &it, &key, NULL);) {
+                        kn_hashmap_put(&work, key, (void *)1, NULL);
+                        claims_update(&px->claims, key, kn_hashmap_get(&m->services, key), &work);
+                }
+        r = run(px, m, full, &work, NULL, false, st, err);
+        if (r < 0 && r != -ENOMEM && isolate(px, m, full, &work, err, now) > 0) {
+                /* the others, at once; the quarantined ones' old rules go */
+                *st = (proxier_stats){0};
+                r = run(px, m, full, &work, NULL, false, st, err);
+        }
+        if (px->quarantine.len) {
+                /* what was tried and not quarantined again is programmed now */
+                char **done = kn_calloc(px->quarantine.len + 1, sizeof(char *));
+                size_t n_done = 0;
+                for (size_t it = 0; kn_hashmap_next(&px->quarantine, &it, &key, &v);) {
+                        struct quarantine *q = v;
+                        if (q->trying && r >= 0)
+                                done[n_done++] = kn_strdup(key);
+                        q->trying = false;
+                }
+                for (size_t i = 0; i < n_done; i++) {
+                        kn_info("service %s: %s rules programmed after quarantine", done[i],
+                                px->family == AF_INET6 ? "IPv6" : "IPv4");
+                        free(kn_hashmap_remove(&px->quarantine, done[i]));
+                        free(done[i]);
+                }
+                free(done);
+        }
+        kn_hashmap_clear(&work, NULL);
         px->need_full = r < 0;
+        st->conflicts = claims_conflicts(&px->claims);
+        st->quarantined = px->quarantine.len;
+        st->dry_runs = px->dry_runs;
         if (ret_full)
                 *ret_full = full;
         return r;
+}
+
+int64_t proxier_next_retry_ms(const proxier *px)
+{
+        int64_t next = 0;
+        void *v;
+        for (size_t it = 0; kn_hashmap_next(&px->quarantine, &it, NULL, &v);) {
+                const struct quarantine *q = v;
+                if (!next || q->retry_ms < next)
+                        next = q->retry_ms;
+        }
+        return next;
 }
 
 int proxier_cleanup(int family, kn_error *err)

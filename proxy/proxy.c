@@ -45,7 +45,8 @@ struct proxy {
         kn_metrics *metrics;
         struct {
                 kn_metric *sync, *sync_full, *sync_partial, *npl, *last_ts, *last_queued, *failures, *no_local,
-                        *healthz, *livez, *conntrack_deleted, *svc_changes, *ep_changes;
+                        *healthz, *livez, *conntrack_deleted, *svc_changes, *ep_changes,
+                        *conflicts, *quarantined;
         } m;
 
         pthread_mutex_t mu; /* guards everything below */
@@ -572,10 +573,39 @@ static void observe_sync(proxy *p, int family, bool full, double secs)
         kn_metric_observe(full ? p->m.sync_full : p->m.sync_partial, l, secs);
 }
 
+/* One family's sync, logged once its stale UDP flows are cleared too. */
+struct synced {
+        bool ok, full;
+        int family;
+        double secs;
+        proxier_stats st;
+};
+
+/* Clear the UDP flows the syncs left stale, in one conntrack dump, WITHOUT p->mu held
+ * (the dump of a large table takes a while; informers and health checks go on). */
+static void clear_stale_flows(proxy *p, kn_conntrack_filter *f, size_t n, struct synced *res, size_t n_res)
+{
+        unsigned deleted[2] = {0, 0};
+        kn_error err;
+
+        if (n && kn_conntrack_delete_many(IPPROTO_UDP, f, n, deleted, &err) < 0)
+                kn_v(2, "failed to clear stale UDP conntrack entries: %s", err.msg);
+        for (size_t i = 0; i < n_res; i++) {
+                char l[32];
+                res[i].st.conntrack_deleted = deleted[res[i].family == AF_INET6];
+                if (!res[i].ok)
+                        continue;
+                snprintf(l, sizeof(l), "ip_family=\"%s\"", res[i].family == AF_INET6 ? "IPv6" : "IPv4");
+                kn_metric_add(p->m.conntrack_deleted, l, res[i].st.conntrack_deleted);
+        }
+}
+
 static void sync_once(proxy *p)
 {
         kn_hashmap dirty = model_take_dirty(&p->model), gone = {0};
-        size_t n_dirty;
+        struct synced res[2] = {0};
+        kn_conntrack_filter *stale = NULL;
+        size_t n_dirty, n_stale = 0;
         int64_t trigger = p->model.oldest_trigger_ms, queued = p->queued_ms;
         bool failed = false;
 
@@ -615,6 +645,17 @@ static void sync_once(proxy *p)
                 double secs = (double)(kn_now_ms() - t0) / 1000.0;
 
                 snprintf(l, sizeof(l), "ip_family=\"%s\"", fam == AF_INET6 ? "IPv6" : "IPv4");
+                res[i] = (struct synced){.ok = r >= 0, .full = full, .family = fam, .secs = secs, .st = st};
+                {
+                        kn_conntrack_filter *f = NULL;
+                        size_t n = proxier_take_stale_flows(p->px[i], &f);
+                        if (n) {
+                                stale = kn_realloc(stale, (n_stale + n) * sizeof(*stale));
+                                memcpy(stale + n_stale, f, n * sizeof(*f));
+                                n_stale += n;
+                        }
+                        free(f);
+                }
                 if (r < 0) {
                         kn_err("failed to sync %s rules: %s", fam == AF_INET6 ? "IPv6" : "IPv4", err.msg);
                         kn_metric_add(p->m.failures, l, 1);
@@ -626,10 +667,6 @@ static void sync_once(proxy *p)
                         p->last_full_ms = kn_now_ms();
                         malloc_trim(0); /* a full sync's transaction is large and short-lived */
                 }
-                kn_v(full || n_dirty ? 2 : 4, "synced %s rules (%s, %zu services changed) in %.3fs (kernel commit %.3fs): %zu chains, "
-                     "%zu rules, %zu elements, %u stale UDP flows cleared", fam == AF_INET6 ? "IPv6" : "IPv4",
-                     full ? "full" : "partial", n_dirty, secs, (double)st.commit_ms / 1000.0, st.chains, st.rules,
-                     st.elems, st.conntrack_deleted);
                 {
                         char lp[64];
                         snprintf(lp, sizeof(lp), "traffic_policy=\"internal\",%s", l);
@@ -637,7 +674,8 @@ static void sync_once(proxy *p)
                         snprintf(lp, sizeof(lp), "traffic_policy=\"external\",%s", l);
                         kn_metric_set(p->m.no_local, lp, st.no_local_external);
                 }
-                kn_metric_add(p->m.conntrack_deleted, l, st.conntrack_deleted);
+                kn_metric_set(p->m.conflicts, l, (double)st.conflicts);
+                kn_metric_set(p->m.quarantined, l, (double)st.quarantined);
                 kn_metric_set(p->m.last_ts, l, (double)wall_ms() / 1000.0);
                 if (trigger && n_dirty) {
                         double lat = (double)(wall_ms() - trigger) / 1000.0;
@@ -658,14 +696,42 @@ static void sync_once(proxy *p)
         hc_sync(p, &gone);
         pthread_mutex_unlock(&p->mu);
         kn_hashmap_clear(&gone, hc_free);
+        clear_stale_flows(p, stale, n_stale, res, p->n_px);
+        free(stale);
+        for (size_t i = 0; i < p->n_px; i++) {
+                const proxier_stats *st = &res[i].st;
+                if (res[i].ok)
+                        kn_v(res[i].full || n_dirty ? 2 : 4,
+                             "synced %s rules (%s, %zu services changed) in %.3fs (kernel commit %.3fs): %zu chains, "
+                             "%zu rules, %zu elements, %u stale UDP flows cleared",
+                             res[i].family == AF_INET6 ? "IPv6" : "IPv4", res[i].full ? "full" : "partial", n_dirty,
+                             res[i].secs, (double)st->commit_ms / 1000.0, st->chains, st->rules, st->elems,
+                             st->conntrack_deleted);
+        }
         pthread_mutex_lock(&p->mu);
+}
+
+/* When the first quarantined Service is due to be tried again (monotonic), 0 = none. */
+static int64_t next_retry(proxy *p)
+{
+        int64_t next = 0;
+        for (size_t i = 0; i < p->n_px; i++) {
+                int64_t t = proxier_next_retry_ms(p->px[i]);
+                if (t && (!next || t < next))
+                        next = t;
+        }
+        return next;
 }
 
 static bool wants_sync(proxy *p)
 {
+        int64_t retry;
+
         if (!p->services_synced || !p->slices_synced)
                 return false;
         if (p->model.dirty.len || p->node_changed || p->retry_ms)
+                return true;
+        if ((retry = next_retry(p)) && retry <= kn_now_ms())
                 return true;
         for (size_t i = 0; i < p->n_px; i++)
                 if (proxier_wants_full(p->px[i]))
@@ -687,6 +753,11 @@ static void *sync_thread(void *u)
                         continue;
                 }
                 next = wants_sync(p) ? p->last_sync_ms + gap : now + p->cfg.sync_period;
+                {
+                        int64_t retry = next_retry(p);
+                        if (retry && retry < next)
+                                next = retry;
+                }
                 {
                         struct timespec ts = kn_deadline(next - now < 1 ? 1 : (long)(next - now));
                         pthread_cond_timedwait(&p->cond, &p->mu, &ts);
@@ -739,6 +810,14 @@ static void register_metrics(proxy *p)
                                               "Cumulative proxy rules Service changes", KN_COUNTER, NULL, 0);
         p->m.ep_changes = kn_metric_register(p->metrics, "kubeproxy_sync_proxy_rules_endpoint_changes_total",
                                              "Cumulative proxy rules Endpoint changes", KN_COUNTER, NULL, 0);
+        p->m.conflicts = kn_metric_register(p->metrics, "kubeproxy_sync_proxy_rules_service_conflicts",
+                                            "Service keys (IP, port and protocol, NodePort, ClusterIP) not programmed "
+                                            "because another Service owns them",
+                                            KN_GAUGE, NULL, 0);
+        p->m.quarantined = kn_metric_register(p->metrics, "kubeproxy_sync_proxy_rules_quarantined_services",
+                                              "Services left out of the rules because the kernel refused them "
+                                              "(tried again with back-off)",
+                                              KN_GAUGE, NULL, 0);
 }
 
 /* Conntrack sysctls, as upstream sets them; failures are logged (read-only in a

@@ -508,6 +508,9 @@ static void service_port(const rules_config *c, const model *m, const model_serv
                 for (size_t i = 0; i < cat.n_all; i++) {
                         const kn_addr *ep = &cat.all[i].addr;
                         size_t nv = 1 + n_ext + n_lb + (pt->node_port ? 1 : 0);
+                        /* an endpoint that stops serving (still in its slice) loses its flows */
+                        if (!cat.all[i].ready && !cat.all[i].serving)
+                                continue;
                         p->flows = kn_realloc(p->flows, (p->n_flows + nv) * sizeof(*p->flows));
                         p->flows[p->n_flows++] = (plan_flow){*cip, pt->port, *ep};
                         for (size_t k = 0; k < n_ext; k++)

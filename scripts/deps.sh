@@ -10,7 +10,6 @@ PKGS=(
 	libssl-dev libnghttp2-dev zlib1g-dev
 	libcmocka-dev clang libclang-rt-14-dev libfuzzer-14-dev
 	nftables iproute2 conntrack openssl curl procps
-	containerd runc containernetworking-plugins
 	python3 python3-pytest
 	# the test node (tests/node/node.sh): runtime, CNI, local registry, image tools
 	containerd runc containernetworking-plugins docker-registry umoci skopeo

@@ -367,6 +367,25 @@ def test_udp_flow_follows_replaced_endpoint(env):
         s.stop()
 
 
+def test_udp_flow_leaves_endpoint_that_stops_serving(env):
+    """An endpoint that stops serving but stays in its slice (its pod still answers)
+    loses its UDP flows: the client moves to the serving endpoint."""
+    udp = [{"name": "dns", "port": 53, "protocol": "UDP"}]
+    udp_ep = [{"name": "dns", "port": 5353, "protocol": "UDP"}]
+    env.apply(env.svc_obj("udpserve", "10.96.103.55", ports=udp),
+              env.slice_obj("udpserve", [env.pod(1)], ports=udp_ep))
+    wait_for(lambda: udp_ask(env.client, "10.96.103.55", 53).startswith("pod1"), 10, what="UDP via pod1")
+    s = UdpStreamer(env.client, "10.96.103.55", 53).start()
+    try:
+        s.wait_answer_from("pod1", 5)
+        sl = env.slice_obj("udpserve", [env.pod(1), env.pod(2)], ports=udp_ep)
+        sl["endpoints"][0]["conditions"] = {"ready": False, "serving": False, "terminating": False}
+        env.apply(sl)
+        s.wait_answer_from("pod2", 8)
+    finally:
+        s.stop()
+
+
 # ------------------------------------------------------------------ health, metrics
 
 def test_healthz_and_metrics(env):
@@ -484,6 +503,115 @@ def test_hostile_objects_keep_the_table_intact(env):
     assert not p.has_log("failed to sync", since=mark), p.log_tail()
 
 
+# ------------------------------------------------------------------ one object never stops the others
+
+NS2 = "kn-e2e-b"
+
+
+def _in_ns(obj, ns):
+    obj["metadata"]["namespace"] = ns
+    return obj
+
+
+def _metric(env, name, family="IPv4"):
+    st, _, metrics = http_get(env.node, "127.0.0.1", 10249, "/metrics")
+    assert st == 200
+    m = re.search(rf'^{name}\{{ip_family="{family}"\}} (\S+)', metrics, re.M)
+    return float(m.group(1)) if m else None
+
+
+def _wait_gone(env, *names):
+    """Until no chain of the named Services (ns/name) is left in the IPv4 table."""
+    wait_for(lambda: not any(f"{n}/" in (nft_dump(env.node, "ip") or "") for n in names), 15,
+             what=f"{names} removed from the table")
+
+
+def _service_chain(svc_port):
+    """Upstream's chain name for "ns/name/tcp/port": service-<base32(sha256)[:8]>-..."""
+    import base64
+    import hashlib
+    h = base64.b32encode(hashlib.sha256(svc_port.encode()).digest()).decode()[:8]
+    return f"service-{h}-{svc_port}"
+
+
+def test_conflicting_external_ips_one_owner(env):
+    """Two Services in two namespaces with the same externalIP and port: the older one
+    owns it, the other keeps the rest, unrelated Services still get programmed, and the
+    IP moves to the other one when the owner is deleted."""
+    p = env.proxy
+    mark = p.mark()
+    env.cp.ensure_namespace(NS2)
+    ext = "203.0.113.50"
+    try:
+        env.apply(env.svc_obj("ipa", "10.96.109.1", externalIPs=[ext]), env.slice_obj("ipa", [env.pod(1)]))
+        env.wait_answers(env.client, ext, 80, {"pod1"}, n=5)
+        time.sleep(1.1)  # creationTimestamp has whole seconds: b is strictly younger
+        env.apply(_in_ns(env.svc_obj("ipb", "10.96.109.2", externalIPs=[ext]), NS2),
+                  _in_ns(env.slice_obj("ipb", [env.pod(2)]), NS2))
+        # b's own ClusterIP works: it was programmed, without the key a owns
+        env.wait_answers(env.client, "10.96.109.2", 80, {"pod2"}, n=5)
+        env.wait_answers(env.client, ext, 80, {"pod1"}, n=20)
+        p.wait_log(f"service {NS2}/ipb: {ext}:80/TCP is already used by service {NS}/ipa", since=mark)
+        assert wait_for(lambda: _metric(env, "kubeproxy_sync_proxy_rules_service_conflicts") == 1, 10,
+                        what="conflicts gauge 1")
+        # an unrelated Service created afterwards is programmed and reachable
+        env.apply(env.svc_obj("ipc", "10.96.109.3"), env.slice_obj("ipc", [env.pod(3)]))
+        env.wait_answers(env.client, "10.96.109.3", 80, {"pod3"}, n=5)
+        # more changes of both: the conflict is logged once, no sync fails
+        env.apply(_in_ns(env.slice_obj("ipb", [env.pod(2), env.pod(3)]), NS2))
+        env.wait_answers(env.client, "10.96.109.2", 80, {"pod2", "pod3"})
+        env.apply(env.slice_obj("ipa", [env.pod(1), env.pod(3)]))
+        env.wait_answers(env.client, ext, 80, {"pod1", "pod3"})
+        warn = [l for l in p.lines[mark:] if "is already used by service" in l and "/ipb" in l]
+        assert len(warn) == 1, warn
+        # the owner goes: b gets the IP
+        env.delete("services", "ipa")
+        env.delete("endpointslices.discovery.k8s.io", "ipa-ipv4")
+        env.wait_answers(env.client, ext, 80, {"pod2", "pod3"})
+        assert _metric(env, "kubeproxy_sync_proxy_rules_service_conflicts") == 0
+        p.wait_log(f"service {NS2}/ipb now owns {ext}:80/TCP", since=mark)
+        assert not p.has_log("failed to sync", since=mark), p.log_tail()
+    finally:
+        env.delete("services", "ipa", "ipc")
+        env.delete("endpointslices.discovery.k8s.io", "ipa-ipv4", "ipc-ipv4")
+        env.cp.clear_namespace(NS2)
+        _wait_gone(env, f"{NS}/ipa", f"{NS2}/ipb", f"{NS}/ipc")
+
+
+def test_refused_service_is_quarantined(env):
+    """A Service whose part of the transaction the kernel refuses (here: a stray base
+    chain carrying the name of its service chain; a goto into a base chain is refused)
+    is left out; a Service created with it is programmed; once the obstacle is gone the
+    Service is programmed too."""
+    p = env.proxy
+    mark = p.mark()
+    chain = _service_chain(f"{NS}/qbad/tcp/http")
+    env.node.run("nft", "add", "chain", "ip", "kube-proxy", chain, "{ type filter hook input priority 0; }")
+    try:
+        env.apply(env.svc_obj("qbad", "10.96.107.1"), env.slice_obj("qbad", [env.pod(1)]),
+                  env.svc_obj("qgood", "10.96.107.2"), env.slice_obj("qgood", [env.pod(2)]))
+        env.wait_answers(env.client, "10.96.107.2", 80, {"pod2"}, n=5)
+        p.wait_log(f"failed to program service {NS}/qbad (IPv4 rules), left out", since=mark)
+        assert wait_for(lambda: _metric(env, "kubeproxy_sync_proxy_rules_quarantined_services") == 1, 10,
+                        what="quarantined gauge 1")
+        assert not p.has_log("failed to sync", since=mark), p.log_tail()
+        res, _ = tcp_try(env.client, "10.96.107.1", 80, timeout=0.7)
+        assert not isinstance(res, str), res
+        # the rest of the node keeps taking changes
+        env.apply(env.slice_obj("qgood", [env.pod(3)]))
+        env.wait_answers(env.client, "10.96.107.2", 80, {"pod3"}, n=5)
+        # the obstacle goes: the retry (back-off) programs qbad without any change to it
+        env.node.run("nft", "delete", "chain", "ip", "kube-proxy", chain)
+        env.wait_answers(env.client, "10.96.107.1", 80, {"pod1"}, n=5, timeout=40)
+        p.wait_log(f"service {NS}/qbad: IPv4 rules programmed after quarantine", since=mark)
+        assert _metric(env, "kubeproxy_sync_proxy_rules_quarantined_services") == 0
+    finally:
+        env.node.run("nft", "delete", "chain", "ip", "kube-proxy", chain, check=False)
+        env.delete("services", "qbad", "qgood")
+        env.delete("endpointslices.discovery.k8s.io", "qbad-ipv4", "qgood-ipv4")
+        _wait_gone(env, f"{NS}/qbad", f"{NS}/qgood")
+
+
 # ------------------------------------------------------------------ faults
 
 def test_apiserver_restart(env):
@@ -515,6 +643,33 @@ def test_apiserver_restart(env):
     env.wait_answers(env.client, "10.96.106.2", 80, {"pod2"}, n=3, timeout=60)
     env.wait_answers(env.client, "10.96.106.1", 80, {"pod3"}, n=3, timeout=10)
     print(f"\nchanges after the apiserver restart programmed within {time.time() - t0:.1f}s")
+
+
+def test_proxy_started_with_conflicting_pair(env):
+    """A kube-proxy started on a cluster that already has two Services with the same
+    externalIP programs everything: the older one owns the IP."""
+    ext = "203.0.113.51"
+    env.cp.ensure_namespace(NS2)
+    try:
+        assert env.proxy.stop(timeout=15) == 0, env.proxy.log_tail()
+        env.apply(env.svc_obj("spa", "10.96.108.1", externalIPs=[ext]), env.slice_obj("spa", [env.pod(1)]))
+        time.sleep(1.1)
+        env.apply(_in_ns(env.svc_obj("spb", "10.96.108.2", externalIPs=[ext]), NS2),
+                  _in_ns(env.slice_obj("spb", [env.pod(2)]), NS2),
+                  env.svc_obj("spc", "10.96.108.3"), env.slice_obj("spc", [env.pod(3)]))
+        p = env.start_proxy()
+        env.wait_answers(env.client, ext, 80, {"pod1"}, n=10)
+        env.wait_answers(env.client, "10.96.108.2", 80, {"pod2"}, n=5)
+        env.wait_answers(env.client, "10.96.108.3", 80, {"pod3"}, n=5)
+        assert not p.has_log("failed to sync"), p.log_tail()
+        assert p.has_log(f"service {NS2}/spb: {ext}:80/TCP is already used by service {NS}/spa")
+    finally:
+        env.delete("services", "spa", "spc")
+        env.delete("endpointslices.discovery.k8s.io", "spa-ipv4", "spc-ipv4")
+        env.cp.clear_namespace(NS2)
+        if not env.proxy.alive():
+            env.start_proxy()
+        _wait_gone(env, f"{NS}/spa", f"{NS2}/spb", f"{NS}/spc")
 
 
 def test_proxy_restart_under_traffic(env):
@@ -556,8 +711,10 @@ def test_proxy_restart_under_traffic(env):
 
 
 def _static(dump):
-    """The dump without affinity entries' running expiry times."""
-    return re.sub(r" expires [0-9dhms]+", "", dump)
+    """The dump without affinity entries: the kernel adds them per client and times them
+    out (timeoutSeconds), so one can vanish between two dumps a few seconds apart."""
+    return re.sub(r"(\n\tset affinity-[^\n]*\{\n(?:\t\t(?!elements)[^\n]*\n)*)\t\telements = \{[^}]*\}\n", r"\1",
+                  re.sub(r" expires [0-9dhms]+", "", dump))
 
 
 def _chains(dump):

@@ -63,6 +63,8 @@ IMAGES=(
 	"busybox e2e-test-images/busybox:1.37.0-1 library/busybox:latest"
 	"agnhost e2e-test-images/agnhost:2.63.0 e2e-test-images/agnhost:2.55"
 	"nginx e2e-test-images/nginx:1.15-4 e2e-test-images/nginx:1.27-0"
+	# optional: built only with KNODE_COREDNS_BIN (tests/conformance/run.sh build)
+	"coredns coredns/coredns:${KNODE_COREDNS_VERSION:-v1.14.2}"
 )
 AGNHOST_VERSION=2.63.0
 
@@ -211,6 +213,26 @@ build_agnhost() {
 	fi
 }
 
+# CoreDNS (cluster DNS for the conformance suite): the binary that tests/conformance/run.sh
+# builds, alone in an image.
+build_coredns() {
+	local bin=${KNODE_COREDNS_BIN:-} key rf
+	[[ -n $bin ]] || return 0
+	key="coredns $(sha256sum "$bin" | cut -c1-16)"
+	stamp_ok coredns "$key" && return 0
+	rf=$(mktemp -d)
+	chmod 755 "$rf"
+	mkdir -p "$rf/etc" "$rf/tmp"
+	cp "$bin" "$rf/coredns"
+	echo "nobody:x:65534:65534:nobody:/:/coredns" >"$rf/etc/passwd"
+	new_image coredns
+	umoci insert --image "$OCI:coredns" "$rf" /
+	image_config coredns --config.entrypoint /coredns --config.exposedports 53/udp
+	rm -rf "$rf"
+	echo "$key" >"$IMAGE_DIR/coredns.stamp"
+	log "image coredns built"
+}
+
 cmd_build_images() {
 	local start=$SECONDS
 	for t in umoci skopeo gcc; do command -v $t >/dev/null || die "$t missing (scripts/deps.sh)"; done
@@ -222,15 +244,18 @@ cmd_build_images() {
 		build_pause
 		build_busybox
 		build_agnhost
+		build_coredns
 		umoci gc --layout "$OCI"
 	) 8>"$IMAGE_DIR/.lock"
 	log "images ready in $OCI ($((SECONDS - start)) s)"
 }
 
 push_images() {
-	local line tag name
+	local line tag name have rest
+	have=$(umoci ls --layout "$OCI")
 	for line in "${IMAGES[@]}"; do
 		read -r tag rest <<<"$line"
+		grep -qx "$tag" <<<"$have" || continue
 		for name in $rest; do
 			in_ns skopeo copy -q --dest-tls-verify=false "oci:$OCI:$tag" "docker://$REGISTRY/$name" >/dev/null ||
 				die "push of $tag as $REGISTRY/$name failed"
@@ -610,7 +635,6 @@ start_kubelet() {
 		"$config_flag=$NODE_DIR/kubelet/config.yaml" \
 		--kubeconfig="$KNODE_CLUSTER_DIR/node.kubeconfig" \
 		--root-dir="$NODE_DIR/kubelet/root" \
-		--cert-dir="$NODE_DIR/kubelet/pki" \
 		--hostname-override="$NODE_NAME" \
 		--node-ip="$NODE_IP" \
 		--v="${KUBELET_V:-2}" \

@@ -185,6 +185,45 @@ static void test_many(void **state)
         assert_true(present(list(), 40021));
 }
 
+/* Many patterns of both families in one call: one dump, exactly the matches deleted,
+ * counted per family; duplicates and the order of the filters do not matter. */
+static void test_many_filters_one_dump(void **state)
+{
+        kn_conntrack_filter f[] = {
+                {.family = AF_INET, .orig_dst = addr("10.96.0.10"), .orig_dport = 53, .reply_src = addr("10.244.0.5")},
+                {.family = AF_INET6, .orig_dst = addr("fd00::10"), .orig_dport = 53, .reply_src = addr("fd00::5")},
+                {.family = AF_INET, .orig_dport = 30053, .reply_src = addr("10.244.0.7")}, /* NodePort */
+                {.family = AF_INET, .orig_dst = addr("10.96.0.12"), .orig_dport = 53},     /* any endpoint */
+                {.family = AF_INET, .orig_dst = addr("10.96.0.10"), .orig_dport = 53, .reply_src = addr("10.244.0.5")},
+        };
+        unsigned deleted[2] = {99, 99};
+        kn_error err = { 0 };
+        const char *l;
+        (void)state;
+        need_netns();
+        add("udp", "10.0.0.1", 40031, "10.96.0.10", 53, "10.244.0.5");  /* f0 */
+        add("udp", "10.0.0.1", 40032, "10.96.0.10", 53, "10.244.0.6");  /* other endpoint */
+        add("udp", "fd00::1", 40033, "fd00::10", 53, "fd00::5");         /* f1 */
+        add("udp", "fd00::1", 40034, "fd00::10", 54, "fd00::5");         /* other port */
+        add("udp", "10.0.0.1", 40035, "192.168.1.2", 30053, "10.244.0.7"); /* f2 */
+        add("udp", "10.0.0.1", 40036, "10.96.0.12", 53, "10.244.0.8");  /* f3 */
+        add("udp", "10.0.0.1", 40037, "10.96.0.12", 53, "10.244.0.9");  /* f3 */
+        add("tcp", "10.0.0.1", 40038, "10.96.0.12", 53, "10.244.0.8");  /* tcp */
+        add("udp", "10.0.0.1", 40039, "10.96.0.13", 53, "10.244.0.7");  /* other service */
+        assert_int_equal(kn_conntrack_delete_many(IPPROTO_UDP, f, KN_ARRAY_SIZE(f), deleted, &err), 0);
+        assert_int_equal(deleted[0], 4);
+        assert_int_equal(deleted[1], 1);
+        l = list();
+        for (int p = 40031; p <= 40039; p++) {
+                bool gone = p == 40031 || p == 40033 || p == 40035 || p == 40036 || p == 40037;
+                if (present(l, p) == gone)
+                        fail_msg("entry with sport %d: %s", p, gone ? "not deleted" : "deleted");
+        }
+        /* nothing to do: no dump, no error */
+        assert_int_equal(kn_conntrack_delete_many(IPPROTO_UDP, f, 0, deleted, &err), 0);
+        assert_int_equal(deleted[0] + deleted[1], 0);
+}
+
 static void test_invalid(void **state)
 {
         kn_addr v6 = addr("fd00::10");
@@ -205,6 +244,7 @@ int main(void)
                 cmocka_unit_test(test_clusterip),
                 cmocka_unit_test(test_nodeport),
                 cmocka_unit_test(test_many),
+                cmocka_unit_test(test_many_filters_one_dump),
                 cmocka_unit_test(test_invalid),
         };
         return cmocka_run_group_tests(tests, setup_netns, NULL);

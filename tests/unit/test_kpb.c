@@ -45,7 +45,7 @@ static void build_service(kn_buf *svc)
         pbe_str(&md, 5, "0b1c");
         pbe_str(&md, 6, "123");
         pbe_int(&md, 7, 4);
-        pbe_int(&ts, 1, 1700000000); /* creationTimestamp: not decoded */
+        pbe_int(&ts, 1, 1700000000); /* creationTimestamp (kube-proxy ranks Services by it) */
         pbe_msg(&md, 8, &ts);
         pbe_int(&ts, 1, 1700000042);
         pbe_int(&ts, 2, 5000);
@@ -114,7 +114,8 @@ static void build_service(kn_buf *svc)
 
 #define SERVICE_FIELDS /* a Service's JSON without its opening brace */                                   \
         "\"metadata\":{\"name\":\"web\",\"namespace\":\"prod\",\"uid\":\"0b1c\",\"resourceVersion\":\"123\","  \
-        "\"generation\":4,\"deletionTimestamp\":\"2023-11-14T22:14:02Z\",\"labels\":{\"app\":\"web\",\"tier\":\"\"}," \
+        "\"generation\":4,\"creationTimestamp\":\"2023-11-14T22:13:20Z\"," \
+        "\"deletionTimestamp\":\"2023-11-14T22:14:02Z\",\"labels\":{\"app\":\"web\",\"tier\":\"\"}," \
         "\"annotations\":{\"a/b\":\"c\"}},"                                                                    \
         "\"spec\":{\"ports\":[{\"name\":\"http\",\"protocol\":\"TCP\",\"appProtocol\":\"kubernetes.io/h2c\","   \
         "\"port\":80,\"targetPort\":\"web\",\"nodePort\":30080},{\"protocol\":\"UDP\",\"port\":53,"            \

@@ -353,6 +353,22 @@ static void test_follow(void **state)
         close(c.efd);
 }
 
+static void test_quantity(void **state)
+{
+        int64_t v;
+        (void)state;
+        assert_int_equal(kubelet_parse_quantity("10Mi", &v), 0);
+        assert_int_equal(v, 10 << 20);
+        assert_int_equal(kubelet_parse_quantity("1G", &v), 0);
+        assert_int_equal(v, 1000000000);
+        assert_int_equal(kubelet_parse_quantity("512", &v), 0);
+        assert_int_equal(v, 512);
+        assert_int_equal(kubelet_parse_quantity("10MB", &v), -EINVAL);
+        assert_int_equal(kubelet_parse_quantity("-1", &v), -EINVAL);
+        assert_int_equal(kubelet_parse_quantity("", &v), -EINVAL);
+        assert_int_equal(kubelet_parse_quantity("99999999999Ti", &v), -ERANGE);
+}
+
 static void test_rotate_not_needed(void **state)
 {
         char path[128];
@@ -447,7 +463,7 @@ int main(void)
                 cmocka_unit_test(test_parse_line),      cmocka_unit_test(test_time_format),
                 cmocka_unit_test(test_opts),            cmocka_unit_test(test_tail_offset),
                 cmocka_unit_test(test_read_selection),  cmocka_unit_test(test_follow),
-                cmocka_unit_test(test_rotate_not_needed),
+                cmocka_unit_test(test_quantity),        cmocka_unit_test(test_rotate_not_needed),
                 cmocka_unit_test(test_authz_attributes), cmocka_unit_test(test_http_helpers),
         };
         return cmocka_run_group_tests(tests, setup, teardown);

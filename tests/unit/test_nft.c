@@ -685,6 +685,7 @@ static void test_error_mapping(void **state)
         for (int i = 0; i < 2000; i++)
                 RULE(tx, "errtest-a", NULL, {.type = KN_OP_DROP});
         int r = kn_nft_tx_commit(tx, &err);
+        assert_string_equal(kn_nft_tx_failed_object(tx), "errtest-b"); /* the rule's chain */
         kn_nft_tx_free(tx);
         assert_int_equal(r, -ENOENT);
         assert_int_equal(err.code, -ENOENT);
@@ -700,6 +701,7 @@ static void test_error_mapping(void **state)
         kn_nft_tx_add_table(tx, NULL);
         kn_nft_tx_add_elem(tx, &s, &e);
         r = kn_nft_tx_commit(tx, &err);
+        assert_null(kn_nft_tx_failed_object(tx)); /* an element: no chain or set object */
         kn_nft_tx_free(tx);
         assert_int_equal(r, -ENOENT);
         if (!strstr(err.msg, "add element to set errtest-set"))
@@ -724,6 +726,53 @@ static void test_error_mapping(void **state)
         kn_nft_tx_free(tx);
         assert_int_equal(r, -EAFNOSUPPORT);
         assert_int_equal(kn_nft_list_chains(n, "errtest", &names, &err), -ENOENT);
+        kn_nft_close(n);
+}
+
+/* A dry run tries every message and applies none: a good transaction passes and leaves
+ * nothing behind, a bad one reports its own error (not the sentinel's). */
+static void test_dry_run(void **state)
+{
+        kn_nft *n;
+        kn_error err = {0};
+        kn_nft_chain a = {.name = "dry-a"};
+        char **names = NULL;
+        kn_nft_tx *tx;
+        int r;
+        (void)state;
+
+        if (!have_netns)
+                fail_msg("needs root, nft(8) and a private network namespace");
+        assert_int_equal(kn_nft_open(AF_INET, &n, &err), 0);
+        tx = kn_nft_tx_new(n, "drytest");
+        kn_nft_tx_add_table(tx, NULL);
+        kn_nft_tx_add_chain(tx, &a);
+        RULE(tx, "dry-a", NULL, {.type = KN_OP_DROP});
+        r = kn_nft_tx_check(tx, &err);
+        kn_nft_tx_free(tx);
+        if (r < 0)
+                fail_msg("a good transaction failed its dry run: %s", err.msg);
+        assert_int_equal(kn_nft_list_chains(n, "drytest", &names, &err), -ENOENT); /* nothing applied */
+        /* the table exists: still nothing applied, and a bad rule is named */
+        tx = kn_nft_tx_new(n, "drytest");
+        kn_nft_tx_add_table(tx, NULL);
+        kn_nft_tx_add_chain(tx, &a);
+        assert_int_equal(kn_nft_tx_commit(tx, &err), 0);
+        kn_nft_tx_free(tx);
+        tx = kn_nft_tx_new(n, "drytest");
+        RULE(tx, "dry-a", NULL, {.type = KN_OP_DROP});
+        RULE(tx, "dry-a", NULL, {.type = KN_OP_JUMP, .name = "no-such-chain"});
+        r = kn_nft_tx_check(tx, &err);
+        kn_nft_tx_free(tx);
+        assert_int_equal(r, -ENOENT);
+        if (!strstr(err.msg, "add rule in chain dry-a"))
+                fail_msg("error does not name the rule: %s", err.msg);
+        {
+                _cleanup_free_ char *d = run("nft list chain ip drytest dry-a");
+                if (strstr(d, "drop"))
+                        fail_msg("a dry run applied a rule:\n%s", d);
+        }
+        assert_int_equal(kn_nft_delete_table(n, "drytest", &err), 0);
         kn_nft_close(n);
 }
 
@@ -810,6 +859,7 @@ int main(void)
                 cmocka_unit_test(test_roundtrip_ip),
                 cmocka_unit_test(test_roundtrip_ip6),
                 cmocka_unit_test(test_error_mapping),
+                cmocka_unit_test(test_dry_run),
                 cmocka_unit_test(test_big_map),
         };
 

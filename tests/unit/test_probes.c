@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -31,6 +33,8 @@ struct srv {
         SSL_CTX *tls; /* NULL: plain HTTP */
         pthread_t thread;
         pthread_mutex_t mu;
+        pthread_cond_t idle;
+        int live;          /* connection threads running */
         int toggle_code;   /* what /toggle answers */
         int hits[8];       /* per path: see path_index */
         char last_headers[4096];
@@ -115,9 +119,11 @@ static void *conn_main(void *arg)
                 if (ssl ? SSL_write(ssl, resp, (int)strlen(resp)) : write(c->fd, resp, strlen(resp))) {
                         char chunk[16384];
                         memset(chunk, 'x', sizeof(chunk));
-                        for (int k = 0; k < 64; k++)
-                                if ((ssl ? SSL_write(ssl, chunk, sizeof(chunk)) : write(c->fd, chunk, sizeof(chunk))) <= 0)
+                        for (int k = 0; k < 64; k++) {
+                                long w = ssl ? SSL_write(ssl, chunk, sizeof(chunk)) : write(c->fd, chunk, sizeof(chunk));
+                                if (w <= 0)
                                         break;
+                        }
                 }
                 goto out;
         }
@@ -134,6 +140,10 @@ out:
         }
         close(c->fd);
         free(c);
+        pthread_mutex_lock(&s->mu);
+        if (--s->live == 0)
+                pthread_cond_broadcast(&s->idle);
+        pthread_mutex_unlock(&s->mu);
         return NULL;
 }
 
@@ -149,6 +159,9 @@ static void *srv_main(void *arg)
                 c = kn_calloc(1, sizeof(*c));
                 c->s = s;
                 c->fd = fd;
+                pthread_mutex_lock(&s->mu);
+                s->live++;
+                pthread_mutex_unlock(&s->mu);
                 pthread_create(&t, NULL, conn_main, c);
                 pthread_detach(t);
         }
@@ -195,6 +208,7 @@ static struct srv *srv_start(bool tls)
 {
         struct srv *s = kn_calloc(1, sizeof(*s));
         pthread_mutex_init(&s->mu, NULL);
+        pthread_cond_init(&s->idle, NULL);
         s->toggle_code = 200;
         s->fd = listen_any(&s->port);
         if (tls)
@@ -208,9 +222,13 @@ static void srv_stop(struct srv *s)
         shutdown(s->fd, SHUT_RDWR);
         pthread_join(s->thread, NULL);
         close(s->fd);
-        usleep(50 * 1000); /* let connection threads finish */
+        pthread_mutex_lock(&s->mu);
+        while (s->live)
+                pthread_cond_wait(&s->idle, &s->mu);
+        pthread_mutex_unlock(&s->mu);
         if (s->tls)
                 SSL_CTX_free(s->tls);
+        pthread_cond_destroy(&s->idle);
         pthread_mutex_destroy(&s->mu);
         free(s);
 }
@@ -257,7 +275,7 @@ static int run1(const char *probe, int port, probe_result *res, char *msg)
         probe_run r = {.pod_ip = "127.0.0.1", .cancel_fd = -1};
         int rc;
 
-        assert_int_equal(probe_spec_parse(p, c, PROBE_READINESS, &s, NULL), 0);
+        s = probe_spec_parse(p, c, PROBE_READINESS);
         r.spec = s;
         *res = PROBE_UNKNOWN;
         rc = probe_run_once(&r, res, msg, PROBE_MSG_MAX);
@@ -426,6 +444,7 @@ static int h2_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 }
 
 static char grpc_last_ua[128];
+static pthread_mutex_t grpc_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void *h2c_main(void *arg)
 {
@@ -447,7 +466,9 @@ static void *h2c_main(void *arg)
         while ((n = read(c->fd, buf, sizeof(buf))) > 0) {
                 if (nghttp2_session_mem_recv(s, buf, (size_t)n) < 0 || nghttp2_session_send(s) != 0)
                         break;
+                pthread_mutex_lock(&grpc_mu);
                 snprintf(grpc_last_ua, sizeof(grpc_last_ua), "%s", c->ua);
+                pthread_mutex_unlock(&grpc_mu);
         }
         nghttp2_session_del(s);
         close(c->fd);
@@ -491,7 +512,9 @@ static void test_grpc_handler(void **state)
         pthread_create(&t, NULL, h2c_accept, (void *)(intptr_t)fd);
         assert_int_equal(grpc1(port, NULL, msg), PROBE_SUCCESS);
         assert_string_equal(msg, "service healthy");
+        pthread_mutex_lock(&grpc_mu);
         assert_non_null(strstr(grpc_last_ua, "kube-probe/1."));
+        pthread_mutex_unlock(&grpc_mu);
         assert_int_equal(grpc1(port, "web", msg), PROBE_SUCCESS);
         assert_int_equal(grpc1(port, "down", msg), PROBE_FAILURE);
         assert_string_equal(msg, "service unhealthy (responded with \"NOT_SERVING\")");
@@ -525,8 +548,8 @@ static void cri_handler(void *u, const char *method, const uint8_t *req, size_t 
                 reply->grpc_status = CRI_GRPC_UNIMPLEMENTED;
                 return;
         }
-        snprintf(exec_seen, sizeof(exec_seen), "%s %s %zu %lld", in->container_id, in->n_cmd ? in->cmd[0] : "",
-                 in->n_cmd, (long long)in->timeout);
+        snprintf(exec_seen, sizeof(exec_seen), "%s %s %zu %lld %s", in->container_id, in->n_cmd ? in->cmd[0] : "",
+                 in->n_cmd, (long long)in->timeout, tmo);
         if (in->n_cmd && strcmp(in->cmd[0], "hang") == 0) {
                 reply->trailers_only = true;
                 reply->grpc_status = CRI_GRPC_DEADLINE_EXCEEDED;
@@ -557,7 +580,7 @@ static int exec1(cri_client *cli, const char *cmd, probe_result *res, char *msg)
 
         snprintf(probe, sizeof(probe), "{\"exec\":{\"command\":[\"%s\",\"arg\"]},\"timeoutSeconds\":2}", cmd);
         p = json("%s", probe);
-        assert_int_equal(probe_spec_parse(p, c, PROBE_LIVENESS, &s, NULL), 0);
+        s = probe_spec_parse(p, c, PROBE_LIVENESS);
         r.spec = s;
         *res = PROBE_UNKNOWN;
         rc = probe_run_once(&r, res, msg, PROBE_MSG_MAX);
@@ -581,7 +604,8 @@ static void test_exec_cri(void **state)
 
         assert_int_equal(exec1(cli, "ok", &res, msg), 0);
         assert_int_equal(res, PROBE_SUCCESS);
-        assert_string_equal(exec_seen, "ctr1 ok 2 2");
+        /* ExecSync{container_id, cmd, timeout: 2 s}; the call's deadline is the client's 5 s + 2 s */
+        assert_string_equal(exec_seen, "ctr1 ok 2 2 7000m");
         assert_string_equal(msg, "fine");
         assert_int_equal(exec1(cli, "bad", &res, msg), 0);
         assert_int_equal(res, PROBE_FAILURE);
@@ -610,10 +634,11 @@ static void test_spec_parse(void **state)
                                          "\"successThreshold\":3,\"failureThreshold\":4,\"initialDelaySeconds\":7,"
                                          "\"terminationGracePeriodSeconds\":9}");
         _cleanup_cjson_ cJSON *p3 = json("{\"periodSeconds\":5}");
-        _cleanup_cjson_ cJSON *p4 = json("{\"httpGet\":{\"port\":80,\"httpHeaders\":[{\"name\":\"A\\r\\nB\",\"value\":\"x\"}]}}");
+        _cleanup_cjson_ cJSON *p4 =
+                json("{\"httpGet\":{\"port\":80,\"httpHeaders\":[{\"name\":\"A\\r\\nB\",\"value\":\"x\"}]}}");
         probe_spec *s;
 
-        assert_int_equal(probe_spec_parse(p1, c, PROBE_LIVENESS, &s, NULL), 0);
+        s = probe_spec_parse(p1, c, PROBE_LIVENESS);
         assert_int_equal(s->handler, PROBE_EXEC);
         assert_int_equal(s->argc, 2);
         assert_string_equal(s->argv[1], "/tmp/ok");
@@ -624,7 +649,7 @@ static void test_spec_parse(void **state)
         assert_int_equal(s->failure_threshold, 3);
         assert_int_equal(s->termination_grace_s, -1);
         probe_spec_free(s);
-        assert_int_equal(probe_spec_parse(p2, c, PROBE_READINESS, &s, NULL), 0);
+        s = probe_spec_parse(p2, c, PROBE_READINESS);
         assert_int_equal(s->period_s, 5);
         assert_int_equal(s->timeout_s, 2);
         assert_int_equal(s->success_threshold, 3);
@@ -633,13 +658,17 @@ static void test_spec_parse(void **state)
         assert_int_equal(s->termination_grace_s, 9);
         probe_spec_free(s);
         /* successThreshold is 1 for liveness, whatever the spec says */
-        assert_int_equal(probe_spec_parse(p2, c, PROBE_LIVENESS, &s, NULL), 0);
+        s = probe_spec_parse(p2, c, PROBE_LIVENESS);
         assert_int_equal(s->success_threshold, 1);
         probe_spec_free(s);
-        assert_int_equal(probe_spec_parse(p3, c, PROBE_LIVENESS, &s, NULL), -EINVAL);
+        /* no handler: the probe exists but cannot run */
+        s = probe_spec_parse(p3, c, PROBE_LIVENESS);
+        assert_non_null(strstr(s->invalid, "no handler"));
+        assert_int_equal(s->period_s, 5);
+        probe_spec_free(s);
         /* a header that would split the request: the probe exists but cannot run */
-        assert_int_equal(probe_spec_parse(p4, c, PROBE_READINESS, &s, NULL), 0);
-        assert_non_null(s->port_err);
+        s = probe_spec_parse(p4, c, PROBE_READINESS);
+        assert_non_null(s->invalid);
         probe_spec_free(s);
 }
 
@@ -819,6 +848,7 @@ static void test_manager_startup_gates(void **state)
         struct events e = {.mu = PTHREAD_MUTEX_INITIALIZER};
         kubelet_probes *p;
         int64_t grace = 0;
+        int n_startup;
 
         set_toggle(s, 500);
         assert_int_equal(kubelet_probes_new(NULL, on_change, &e, &p), 0);
@@ -841,6 +871,7 @@ static void test_manager_startup_gates(void **state)
         set_toggle(s, 200);
         assert_true(wait_result(p, "c", PROBE_STARTUP, PROBE_SUCCESS, 1500) >= 0);
         assert_true(kubelet_probes_started(p, "uid1", "c"));
+        n_startup = hits(s, "/toggle");
         assert_true(wait_result(p, "c", PROBE_READINESS, PROBE_SUCCESS, 1000) >= 0);
         usleep(200 * 1000);
         assert_true(hits(s, "/live") >= 1);
@@ -849,6 +880,9 @@ static void test_manager_startup_gates(void **state)
         assert_int_equal(grace, 3);
         assert_int_equal(kubelet_probes_termination_grace_period(p, "uid1", "c", PROBE_READINESS, &grace), -ENOENT);
         set_toggle(s, 500); /* startup would fail now, but it is done */
+        usleep(1100 * 1000);
+        assert_int_equal(hits(s, "/toggle"), n_startup);
+        assert_int_equal(kubelet_probes_get(p, "uid1", "c", PROBE_STARTUP), PROBE_SUCCESS);
         {
                 /* make /live fail by restarting the container with a failing liveness path */
                 assert_int_equal(start(p,
@@ -940,10 +974,75 @@ static void test_manager_exec(void **state)
         pthread_mutex_lock(&f.mu);
         assert_true(f.calls == 3 || f.calls == 6);
         pthread_mutex_unlock(&f.mu);
+        /* a readiness probe with no handler keeps the container unready */
+        assert_int_equal(start(p, "{\"name\":\"e\",\"readinessProbe\":{\"periodSeconds\":1}}", 0, "id9", wall_now()),
+                         0);
+        usleep(100 * 1000);
+        assert_int_equal(kubelet_probes_get(p, "uid1", "e", PROBE_READINESS), PROBE_FAILURE);
+        assert_false(kubelet_probes_ready(p, "uid1", "e"));
         kubelet_probes_metrics(p, &m);
         assert_non_null(strstr(m.data, "probe_type=\"Readiness\",result=\"unknown\"} "));
+        assert_non_null(strstr(m.data, "{container=\"e\",namespace=\"ns\",pod=\"web\",pod_uid=\"uid1\","
+                                       "probe_type=\"Readiness\",result=\"unknown\"} 1\n"));
         kn_buf_free(&m);
         kubelet_probes_free(p);
+}
+
+/* Inheritable fds (no FD_CLOEXEC) of this process, as a bit set of fds < 64. */
+static uint64_t inheritable_fds(void)
+{
+        DIR *d = opendir("/proc/self/fd");
+        struct dirent *de;
+        uint64_t set = 0;
+
+        assert_non_null(d);
+        while ((de = readdir(d))) {
+                int fd = atoi(de->d_name);
+                if (de->d_name[0] == '.' || fd == dirfd(d))
+                        continue;
+                if (!(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+                        set |= fd < 64 ? 1ull << fd : 1ull << 63;
+        }
+        closedir(d);
+        return set;
+}
+
+/* Every handler on a worker thread's small stack: HTTPS (a TLS handshake), gRPC, TCP to a
+ * name that needs resolving. */
+static void test_manager_handlers_in_workers(void **state)
+{
+        struct srv *s = srv_start(true);
+        kubelet_probes *p;
+        pthread_t t;
+        int gport, gfd = listen_any(&gport), tport, tfd = listen_any(&tport);
+        char c[1024];
+        kn_buf m = {0};
+        uint64_t inherited_at_start = inheritable_fds(); /* what the test runner handed us */
+
+        pthread_create(&t, NULL, h2c_accept, (void *)(intptr_t)gfd);
+        assert_int_equal(kubelet_probes_new(NULL, NULL, NULL, &p), 0);
+        snprintf(c, sizeof(c),
+                 "{\"name\":\"c\",\"readinessProbe\":{\"httpGet\":{\"path\":\"/ok\",\"port\":%d,\"scheme\":\"HTTPS\"},"
+                 "\"periodSeconds\":1},\"livenessProbe\":{\"grpc\":{\"port\":%d},\"periodSeconds\":1,"
+                 "\"failureThreshold\":1},\"startupProbe\":{\"tcpSocket\":{\"port\":%d,\"host\":\"localhost\"},"
+                 "\"periodSeconds\":1,\"failureThreshold\":1}}",
+                 s->port, gport, tport);
+        assert_int_equal(start(p, c, 0, "id1", wall_now()), 0);
+        assert_true(wait_result(p, "c", PROBE_STARTUP, PROBE_SUCCESS, 1000) >= 0);
+        assert_true(wait_result(p, "c", PROBE_READINESS, PROBE_SUCCESS, 1000) >= 0);
+        usleep(300 * 1000);
+        /* every fd the workers hold (curl's multi handles included) is O_CLOEXEC */
+        assert_int_equal(inheritable_fds(), inherited_at_start);
+        kubelet_probes_metrics(p, &m);
+        assert_non_null(strstr(m.data, "probe_type=\"Liveness\",result=\"successful\"} 1\n"));
+        assert_int_equal(kubelet_probes_get(p, "uid1", "c", PROBE_LIVENESS), PROBE_SUCCESS);
+        kn_buf_free(&m);
+        kubelet_probes_free(p);
+        shutdown(gfd, SHUT_RDWR);
+        pthread_join(t, NULL);
+        close(gfd);
+        close(tfd);
+        srv_stop(s);
 }
 
 static void test_manager_stops_promptly(void **state)
@@ -982,6 +1081,7 @@ int main(void)
                 cmocka_unit_test(test_manager_initial_delay_and_jitter),
                 cmocka_unit_test(test_manager_startup_gates),
                 cmocka_unit_test(test_manager_exec),
+                cmocka_unit_test(test_manager_handlers_in_workers),
                 cmocka_unit_test(test_manager_stops_promptly),
         };
         signal(SIGPIPE, SIG_IGN);
