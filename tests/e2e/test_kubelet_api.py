@@ -131,7 +131,7 @@ def test_node_proxy_endpoints(node, talker):
     assert f'container_cpu_usage_seconds_total{{container="c",namespace="default",pod="{talker}"}}' in metrics
     assert "kubelet_http_requests_total" in raw(node, "/metrics")
     assert json.loads(raw(node, "/configz"))["kubeletconfig"]["authorization"]["mode"] == "Webhook"
-    raw(node, "/metrics/probes")
+    assert "# TYPE prober_probe_total counter" in raw(node, "/metrics/probes")
 
 
 def test_authn_authz(node, talker):
