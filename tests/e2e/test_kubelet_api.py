@@ -73,6 +73,24 @@ def test_logs_follow(node, talker):
     assert len(nums) >= 3 and nums == sorted(nums), got
 
 
+def test_logs_previous(node):
+    """--previous is the attempt before the current one, found by the runtime's labels."""
+    node.kubectl("apply", "-f", "-", input=json.dumps({
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "restarter"},
+        "spec": {"terminationGracePeriodSeconds": 0, "containers": [{
+            "name": "c", "image": BUSYBOX, "command": ["sh", "-c",
+                "echo run $(cat /proc/sys/kernel/random/uuid); sleep 3; exit 1"]}]}}))
+
+    def restarted():
+        p = json.loads(node.kubectl("get", "pod", "restarter", "-o", "json"))
+        st = (p.get("status", {}).get("containerStatuses") or [{}])[0]
+        return st.get("restartCount", 0) >= 1 and "running" in st.get("state", {})
+    wait(restarted, 120, "a restart")
+    prev = node.kubectl("logs", "restarter", "--previous")
+    cur = wait(lambda: node.kubectl("logs", "restarter", check=False), 30, "the new attempt's output")
+    assert prev.startswith("run ") and cur.startswith("run ") and prev != cur, (prev, cur)
+
+
 def test_exec(node, talker):
     assert node.kubectl("exec", talker, "--", "echo", "hello from exec") == "hello from exec\n"
     r = node.run(os.path.join(node.env["KNODE_K8S_BIN"], "kubectl"), "--kubeconfig", node.env["KUBECONFIG"],
