@@ -196,9 +196,16 @@ static void dispatch(kubelet_server *s, kubelet_conn *c, const kubelet_request *
         char labels[256];
         int64_t t0 = kn_now_ms();
 
-        snprintf(labels, sizeof(labels), "method=\"%s\",path=\"%s\",server_type=\"%s\"",
-                 get || post ? req->method : "other", path_bucket(n > 0 ? segs[0] : NULL, n > 1 ? segs[1] : NULL),
-                 secure ? "readwrite" : "readonly");
+        static const char *methods[] = {"OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "CONNECT"};
+        const char *method = "other", *bucket = path_bucket(n > 0 ? segs[0] : NULL, n > 1 ? segs[1] : NULL);
+        for (size_t i = 0; i < KN_ARRAY_SIZE(methods); i++)
+                if (strcmp(req->method, methods[i]) == 0)
+                        method = methods[i];
+        /* upstream's long_running: exec and attach (its "portforward" never matches the
+         * "portForward" bucket, so port-forwards count as short; kept as it is) */
+        snprintf(labels, sizeof(labels), "method=\"%s\",path=\"%s\",server_type=\"%s\",long_running=\"%s\"", method,
+                 bucket, secure ? "readwrite" : "readonly",
+                 strcmp(bucket, "exec") == 0 || strcmp(bucket, "attach") == 0 ? "true" : "false");
         kn_metric_add(s->m_inflight, labels, 1);
         if (n < 0) {
                 kubelet_respond_text(c, 400, "invalid path\n");

@@ -204,7 +204,8 @@ static void test_https_always_allow(void **state)
         assert_non_null(strstr(b, "\nscrape_error 1\n")); /* no runtime */
         free(b);
         assert_int_equal(get(&alice, true, port, "/metrics", &b), 200);
-        assert_non_null(strstr(b, "kubelet_http_requests_total{method=\"GET\",path=\"healthz\",server_type=\"readwrite\"} "));
+        assert_non_null(strstr(b, "kubelet_http_requests_total{method=\"GET\",path=\"healthz\",server_type=\"readwrite\","
+                                  "long_running=\"false\"} "));
         free(b);
 
         /* read-only: plain HTTP, no authentication, only the read endpoints */
