@@ -219,6 +219,8 @@ static void dispatch(kubelet_server *s, kubelet_conn *c, const kubelet_request *
                 serve_summary(s, c, req);
         } else if (!secure) {
                 kubelet_respond_text(c, 404, "404 page not found\n");
+        } else if (strcmp(first, "runningpods") == 0 && n == 1 && get) {
+                kubelet_serve_running_pods(s, c);
         } else if (strcmp(first, "configz") == 0 && n == 1 && get) {
                 serve_configz(s, c);
         } else if (strcmp(first, "containerLogs") == 0 && get) {

@@ -140,6 +140,8 @@ def test_node_proxy_endpoints(node, talker):
     assert raw(node, "/healthz") == "ok"
     pods = json.loads(raw(node, "/pods"))
     assert pods["kind"] == "PodList" and talker in [p["metadata"]["name"] for p in pods["items"]]
+    running = json.loads(raw(node, "/runningpods/"))
+    assert talker in [p["metadata"]["name"] for p in running["items"]]
     summary = json.loads(raw(node, "/stats/summary"))
     assert summary["node"]["nodeName"] == node.name
     assert summary["node"]["memory"]["workingSetBytes"] > 0
