@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The kubelet API (port 10250, HTTPS): /healthz, /pods, /containerLogs, /exec, /attach,
- * /portForward, /run, /metrics, /metrics/resource, /metrics/probes, /stats/summary;
+/* The kubelet API (port 10250, HTTPS): /healthz, /pods, /runningpods/, /configz,
+ * /containerLogs, /exec, /attach, /portForward, /run, /metrics, /metrics/resource,
+ * /metrics/probes, /stats/summary;
  * authenticated and authorized as upstream's kubelet (kubelet/auth.h). With readOnlyPort
  * > 0 also a plain HTTP server without authentication for /healthz, /pods, /stats and
  * /metrics. Standalone: it reads pods from an informer and containers from the CRI, and
