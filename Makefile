@@ -139,7 +139,7 @@ endif
 
 # ---- fuzzing (clang + libFuzzer) ----
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := config watch kubeconfig kpb cri quantity
+FUZZ_TARGETS := config watch kubeconfig kpb cri quantity kubelet_http
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Ibuild/gen -Ulinux \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
@@ -149,6 +149,12 @@ fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 			-artifact_prefix=build/fuzz/crash_$$t- \
 			build/fuzz/corpus_$$t tests/fuzz/seeds/$$t 2>&1 | tail -n 3; done
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)clang $(FUZZ_CFLAGS) -Icore -o $@ $^ $(LDLIBS)
+# the kubelet API's request heads and CRI log lines
+build/fuzz/fuzz_kubelet_http: tests/fuzz/fuzz_kubelet_http.c $(CORE_SRC) kubelet/http.c kubelet/auth.c kubelet/logs.c \
+		$(RUNTIME_SRC) $(GEN_SRC)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	$(Q)clang $(FUZZ_CFLAGS) -Icore -o $@ $^ $(LDLIBS)

@@ -7,6 +7,7 @@
 #include "internal.h"
 #include "logs.h"
 #include "pods.h"
+#include "probes.h"
 #include "server.h"
 
 const kn_applet_spec kubelet_spec = {
@@ -57,6 +58,14 @@ static void pods_synced(void *u)
 {
         kubelet *k = u;
         kn_info("pods bound to node %s: %zu", k->node_name, kn_informer_count(k->pod_informer));
+}
+
+/* /metrics/probes on the kubelet API */
+static void probe_metrics(void *u, kn_buf *out)
+{
+        kubelet *k = u;
+        if (k->pods && k->pods->probes)
+                kubelet_probes_metrics(k->pods->probes, out);
 }
 
 /* The kubelet keeps Services only for service-link environment variables. */
@@ -130,6 +139,8 @@ int kubelet_start(kubelet *k, kn_env *env)
                         .api = env->api,
                         .cri = k->cri,
                         .pods = k->pod_informer,
+                        .probe_metrics = probe_metrics,
+                        .probe_metrics_userdata = k,
                 };
                 r = kubelet_server_start(&so, &k->server, &err);
                 if (r < 0) {

@@ -59,7 +59,8 @@ int kubelet_log_parse_time(const char *s, size_t len, int64_t *ret_ns, int *ret_
         if (parse_digits(s, 4, &Y) < 0 || parse_digits(s + 5, 2, &M) < 0 || parse_digits(s + 8, 2, &D) < 0 ||
             parse_digits(s + 11, 2, &h) < 0 || parse_digits(s + 14, 2, &m) < 0 || parse_digits(s + 17, 2, &sec) < 0)
                 return -EINVAL;
-        if (M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 59)
+        /* int64 nanoseconds since 1970 reach from 1677 to 2262 */
+        if (Y < 1678 || Y > 2261 || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 59)
                 return -EINVAL;
         if (s[i] == '.') {
                 int digits = 0;
@@ -100,7 +101,8 @@ size_t kubelet_log_format_time(int64_t ts_ns, int tz_offset_s, char *buf)
         size_t n;
 
         gmtime_r(&t, &tm);
-        n = strftime(buf, 20, "%Y-%m-%dT%H:%M:%S", &tm);
+        n = (size_t)snprintf(buf, 20, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                             tm.tm_hour, tm.tm_min, tm.tm_sec);
         if (tz_offset_s == 0)
                 return n + (size_t)snprintf(buf + n, 41 - n, ".%09ldZ", nsec);
         int a = tz_offset_s < 0 ? -tz_offset_s : tz_offset_s;

@@ -142,9 +142,7 @@ static void serve_metrics(kubelet_server *s, kubelet_conn *c, const char *sub)
                 kubelet_stats_resource_metrics(s->stats, &out);
         } else if (strcmp(sub, "probes") == 0) {
                 if (s->o.probe_metrics)
-                        kn_metrics_render(s->o.probe_metrics, &out);
-                else
-                        kn_buf_printf(&out, "%s", "");
+                        s->o.probe_metrics(s->o.probe_metrics_userdata, &out);
         } else {
                 kubelet_respond_text(c, 404, "404 page not found\n");
                 return;
@@ -198,9 +196,16 @@ static void dispatch(kubelet_server *s, kubelet_conn *c, const kubelet_request *
         char labels[256];
         int64_t t0 = kn_now_ms();
 
-        snprintf(labels, sizeof(labels), "method=\"%s\",path=\"%s\",server_type=\"%s\"",
-                 get || post ? req->method : "other", path_bucket(n > 0 ? segs[0] : NULL, n > 1 ? segs[1] : NULL),
-                 secure ? "readwrite" : "readonly");
+        static const char *methods[] = {"OPTIONS", "GET", "HEAD", "POST", "PUT", "DELETE", "TRACE", "CONNECT"};
+        const char *method = "other", *bucket = path_bucket(n > 0 ? segs[0] : NULL, n > 1 ? segs[1] : NULL);
+        for (size_t i = 0; i < KN_ARRAY_SIZE(methods); i++)
+                if (strcmp(req->method, methods[i]) == 0)
+                        method = methods[i];
+        /* upstream's long_running: exec and attach (its "portforward" never matches the
+         * "portForward" bucket, so port-forwards count as short; kept as it is) */
+        snprintf(labels, sizeof(labels), "method=\"%s\",path=\"%s\",server_type=\"%s\",long_running=\"%s\"", method,
+                 bucket, secure ? "readwrite" : "readonly",
+                 strcmp(bucket, "exec") == 0 || strcmp(bucket, "attach") == 0 ? "true" : "false");
         kn_metric_add(s->m_inflight, labels, 1);
         if (n < 0) {
                 kubelet_respond_text(c, 400, "invalid path\n");
@@ -214,6 +219,8 @@ static void dispatch(kubelet_server *s, kubelet_conn *c, const kubelet_request *
                 serve_summary(s, c, req);
         } else if (!secure) {
                 kubelet_respond_text(c, 404, "404 page not found\n");
+        } else if (strcmp(first, "runningpods") == 0 && n == 1 && get) {
+                kubelet_serve_running_pods(s, c);
         } else if (strcmp(first, "configz") == 0 && n == 1 && get) {
                 serve_configz(s, c);
         } else if (strcmp(first, "containerLogs") == 0 && get) {

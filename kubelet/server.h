@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The kubelet API (port 10250, HTTPS): /healthz, /pods, /containerLogs, /exec, /attach,
- * /portForward, /run, /metrics, /metrics/resource, /metrics/probes, /stats/summary;
+/* The kubelet API (port 10250, HTTPS): /healthz, /pods, /runningpods/, /configz,
+ * /containerLogs, /exec, /attach, /portForward, /run, /metrics, /metrics/resource,
+ * /metrics/probes, /stats/summary;
  * authenticated and authorized as upstream's kubelet (kubelet/auth.h). With readOnlyPort
  * > 0 also a plain HTTP server without authentication for /healthz, /pods, /stats and
  * /metrics. Standalone: it reads pods from an informer and containers from the CRI, and
@@ -36,9 +37,13 @@ typedef struct kubelet_server_opts {
         kn_api *api;               /* for TokenReview / SubjectAccessReview */
         cri_client *cri;           /* for Exec/Attach/PortForward URLs, ExecSync, logs, stats */
         kn_informer *pods;         /* pods bound to this node, for /pods and name -> uid */
-        /* Optional: registries rendered by /metrics (the kubelet's own, besides the
-         * server's request metrics) and /metrics/probes (the prober's). */
-        kn_metrics *metrics, *probe_metrics;
+        /* Optional: the registry /metrics renders (the server's request metrics are
+         * registered in it; the server keeps its own when NULL), and what /metrics/probes
+         * serves (kubelet_probes_metrics; empty when NULL), called on the connection's
+         * thread. */
+        kn_metrics *metrics;
+        void (*probe_metrics)(void *userdata, kn_buf *out);
+        void *probe_metrics_userdata;
         /* Optional, tests: listen on these "host:port" instead (port 0 picks one). */
         const char *listen_addr, *read_only_listen_addr;
 } kubelet_server_opts;

@@ -39,5 +39,6 @@ void kubelet_serve_container_logs(kubelet_server *s, kubelet_conn *c, const kube
 void kubelet_serve_stream(kubelet_server *s, kubelet_conn *c, const kubelet_request *req, const char *kind,
                           char **segs, int n);
 void kubelet_serve_run(kubelet_server *s, kubelet_conn *c, const kubelet_request *req, char **segs, int n);
+void kubelet_serve_running_pods(kubelet_server *s, kubelet_conn *c);
 
 #endif

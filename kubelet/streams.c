@@ -592,3 +592,69 @@ void kubelet_serve_run(kubelet_server *s, kubelet_conn *c, const kubelet_request
         }
         kn_buf_free(&out);
 }
+
+/* ---- /runningpods/: the runtime's running pods, as upstream's GetRunningPods ---- */
+
+void kubelet_serve_running_pods(kubelet_server *s, kubelet_conn *c)
+{
+        Runtime__V1__ListPodSandboxRequest sreq = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
+        Runtime__V1__ListContainersRequest creq = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
+        Runtime__V1__PodSandboxFilter sf = RUNTIME__V1__POD_SANDBOX_FILTER__INIT;
+        Runtime__V1__PodSandboxStateValue ready = RUNTIME__V1__POD_SANDBOX_STATE_VALUE__INIT;
+        Runtime__V1__ContainerFilter cf = RUNTIME__V1__CONTAINER_FILTER__INIT;
+        Runtime__V1__ContainerStateValue running = RUNTIME__V1__CONTAINER_STATE_VALUE__INIT;
+        _cleanup_cri_msg_ Runtime__V1__ListPodSandboxResponse *sandboxes = NULL;
+        _cleanup_cri_msg_ Runtime__V1__ListContainersResponse *containers = NULL;
+        _cleanup_cjson_ cJSON *list = cJSON_CreateObject();
+        _cleanup_free_ char *body = NULL;
+        cJSON *items;
+        kn_error err;
+
+        if (!s->o.cri) {
+                kubelet_respond_text(c, 500, "no container runtime");
+                return;
+        }
+        ready.state = RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY;
+        sf.state = &ready;
+        sreq.filter = &sf;
+        running.state = RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
+        cf.state = &running;
+        creq.filter = &cf;
+        if (cri_list_pod_sandbox(s->o.cri, &sreq, 0, &sandboxes, &err) < 0 ||
+            cri_list_containers(s->o.cri, &creq, 0, &containers, &err) < 0) {
+                kubelet_respond_text(c, 500, err.msg);
+                return;
+        }
+        cJSON_AddStringToObject(list, "kind", "PodList");
+        cJSON_AddStringToObject(list, "apiVersion", "v1");
+        cJSON_AddObjectToObject(list, "metadata");
+        items = cJSON_AddArrayToObject(list, "items");
+        for (size_t i = 0; i < sandboxes->n_items; i++) {
+                const Runtime__V1__PodSandbox *sb = sandboxes->items[i];
+                cJSON *pod, *md, *cs;
+                if (!sb->metadata)
+                        continue;
+                cJSON_AddItemToArray(items, pod = cJSON_CreateObject());
+                md = cJSON_AddObjectToObject(pod, "metadata");
+                cJSON_AddStringToObject(md, "name", sb->metadata->name);
+                cJSON_AddStringToObject(md, "namespace", sb->metadata->namespace_);
+                cJSON_AddStringToObject(md, "uid", sb->metadata->uid);
+                cJSON_AddNullToObject(md, "creationTimestamp");
+                cs = cJSON_AddArrayToObject(cJSON_AddObjectToObject(pod, "spec"), "containers");
+                for (size_t j = 0; j < containers->n_containers; j++) {
+                        const Runtime__V1__Container *ct = containers->containers[j];
+                        cJSON *x;
+                        if (!kn_streq(ct->pod_sandbox_id, sb->id) || !ct->metadata)
+                                continue;
+                        cJSON_AddItemToArray(cs, x = cJSON_CreateObject());
+                        cJSON_AddStringToObject(x, "name", ct->metadata->name);
+                        cJSON_AddStringToObject(x, "image", ct->image && ct->image->image && ct->image->image[0]
+                                                                    ? ct->image->image
+                                                                    : ct->image_ref ? ct->image_ref : "");
+                        cJSON_AddObjectToObject(x, "resources");
+                }
+                cJSON_AddObjectToObject(pod, "status");
+        }
+        body = cJSON_PrintUnformatted(list);
+        kubelet_respond(c, 200, "application/json", NULL, body, strlen(body));
+}

@@ -67,7 +67,7 @@ static void cri_handler(void *u, const char *method, const uint8_t *req, size_t 
                 c0.created_at = 1000000000000000000LL;
                 c1.id = "c1", c1.metadata = &m1, c1.state = __atomic_load_n(&c1_state, __ATOMIC_SEQ_CST);
                 c1.created_at = 1100000000000000000LL;
-                out.n_containers = ours || !in->filter ? 2 : 0;
+                out.n_containers = ours || !in->filter || !in->filter->n_label_selector ? 2 : 0;
                 out.containers = cs;
                 fake_cri_reply_msg(reply, &out.base);
                 runtime__v1__list_containers_request__free_unpacked(in, NULL);
@@ -557,6 +557,19 @@ static void check_stats(void)
         free(b);
 }
 
+static void test_running_pods(void **state)
+{
+        (void)state;
+        /* the fake ignores filters: both attempts, under each sandbox they name (sb1) */
+        expect("GET", "/runningpods/", 200,
+               "{\"kind\":\"PodList\",\"apiVersion\":\"v1\",\"metadata\":{},\"items\":["
+               "{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\",\"uid\":\"uid-1\",\"creationTimestamp\":null},"
+               "\"spec\":{\"containers\":[]},\"status\":{}},"
+               "{\"metadata\":{\"name\":\"web\",\"namespace\":\"default\",\"uid\":\"uid-1\",\"creationTimestamp\":null},"
+               "\"spec\":{\"containers\":[{\"name\":\"app\",\"image\":\"\",\"resources\":{}},"
+               "{\"name\":\"app\",\"image\":\"\",\"resources\":{}}]},\"status\":{}}]}");
+}
+
 static void test_stats(void **state)
 {
         (void)state;
@@ -613,6 +626,7 @@ static void test_rotate(void **state)
         /* one pass over the running containers: c1 (running) is rotated, c0 (exited) not */
         assert_int_equal(kubelet_logs_rotate_all(cri, 10, 5), 1);
         run("ls %s/c1.log.2* >/dev/null && [ ! -e %s/c1.log ] && ! ls %s/c0.log.* 2>/dev/null", dir, dir, dir);
+
 }
 
 int main(void)
@@ -621,6 +635,7 @@ int main(void)
                 cmocka_unit_test(test_container_logs), cmocka_unit_test(test_container_logs_follow),
                 cmocka_unit_test(test_run),            cmocka_unit_test(test_exec_proxy),
                 cmocka_unit_test(test_stats),          cmocka_unit_test(test_rotate),
+                cmocka_unit_test(test_running_pods),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -88,6 +88,12 @@ static void test_time_format(void **state)
         kubelet_log_format_time(ns, off, buf);
         assert_string_equal(buf, "1969-12-31T23:59:59.500000000-00:30");
         assert_int_equal(kubelet_log_parse_time("2016-10-06T00:17:09+0200", 24, &ns, &off), -EINVAL);
+        /* outside what int64 nanoseconds hold */
+        assert_int_equal(kubelet_log_parse_time("0001-01-01T00:00:00Z", 20, &ns, &off), -EINVAL);
+        assert_int_equal(kubelet_log_parse_time("2262-04-12T00:00:00Z", 20, &ns, &off), -EINVAL);
+        assert_int_equal(kubelet_log_parse_time("1678-01-01T00:00:00Z", 20, &ns, &off), 0);
+        assert_int_equal(kubelet_log_format_time(ns, 0, buf), 30);
+        assert_string_equal(buf, "1678-01-01T00:00:00.000000000Z");
 }
 
 static void test_opts(void **state)

@@ -204,7 +204,8 @@ static void test_https_always_allow(void **state)
         assert_non_null(strstr(b, "\nscrape_error 1\n")); /* no runtime */
         free(b);
         assert_int_equal(get(&alice, true, port, "/metrics", &b), 200);
-        assert_non_null(strstr(b, "kubelet_http_requests_total{method=\"GET\",path=\"healthz\",server_type=\"readwrite\"} "));
+        assert_non_null(strstr(b, "kubelet_http_requests_total{method=\"GET\",path=\"healthz\",server_type=\"readwrite\","
+                                  "long_running=\"false\"} "));
         free(b);
 
         /* read-only: plain HTTP, no authentication, only the read endpoints */
@@ -268,6 +269,21 @@ static void test_bounds_and_concurrency(void **state)
         buf[n] = '\0';
         assert_non_null(strstr(buf, "HTTP/1.1 400 "));
         close(fd);
+        /* at most KUBELET_SERVER_MAX_CONNS at a time: one more is closed at once; when one
+         * goes, the next is served */
+        int fds[KUBELET_SERVER_MAX_CONNS];
+        fds[0] = silent, fds[1] = tls_silent;
+        for (int i = 2; i < KUBELET_SERVER_MAX_CONNS; i++)
+                fds[i] = raw_connect(kubelet_server_read_only_port(s));
+        usleep(200000);
+        fd = raw_connect(kubelet_server_read_only_port(s));
+        (void)!write(fd, "GET /healthz HTTP/1.1\r\n\r\n", 26);
+        assert_true(read(fd, buf, sizeof(buf)) <= 0);
+        close(fd);
+        for (int i = 2; i < KUBELET_SERVER_MAX_CONNS; i++)
+                close(fds[i]);
+        usleep(200000);
+        expect(NULL, false, kubelet_server_read_only_port(s), "/healthz", 200, "ok");
         /* stopping does not wait for the silent clients' timeouts */
         int64_t t0 = kn_now_ms();
         kubelet_server_free(s);
