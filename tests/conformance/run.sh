@@ -6,6 +6,7 @@
 #                                         CoreDNS, into the shared cache (reused when present)
 #   tests/conformance/run.sh [run]        node up, CoreDNS, the suite, node down
 #   KUBELET=upstream|knode|PATH  FOCUS=regex  SKIP=regex  PROCS=N  KEEP=1 (leave the node up)
+#   DNS=0 (no CoreDNS: for a focus that needs no cluster DNS, e.g. the CI subset)
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -144,8 +145,12 @@ EOF
 
 cmd_build() {
 	build_e2e
-	build_coredns
-	KNODE_COREDNS_BIN=$COREDNS_DIR/bin/coredns bash "$NODE_SH" build-images
+	if [[ ${DNS:-1} == 1 ]]; then
+		build_coredns
+		KNODE_COREDNS_BIN=$COREDNS_DIR/bin/coredns bash "$NODE_SH" build-images
+	else
+		bash "$NODE_SH" build-images
+	fi
 }
 
 # kube-dns: CoreDNS serving cluster.local from the API (no forwarding: nothing outside).
@@ -256,7 +261,7 @@ cmd_run() {
 	cmd_build
 	bash "$NODE_SH" up
 	trap node_down EXIT
-	deploy_coredns
+	if [[ ${DNS:-1} == 1 ]]; then deploy_coredns; else log "DNS=0: no cluster DNS (the focus must not need it)"; fi
 	report=$KNODE_NODE_DIR/conformance
 	rm -rf "$report"
 	mkdir -p "$report"
