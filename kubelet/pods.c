@@ -311,6 +311,32 @@ static void *pleg_thread(void *arg)
         return NULL;
 }
 
+/* An Event about pod UID, built from the manager's copy of its metadata. */
+static void pod_event(kubelet *k, const char *uid, const char *type, const char *reason, const char *msg)
+{
+        _cleanup_cjson_ cJSON *wrap = cJSON_CreateObject();
+        cJSON *meta = NULL;
+        kubelet_pod *p;
+
+        pthread_mutex_lock(&k->pods->lock);
+        p = find_locked(k->pods, uid);
+        if (p && p->pod)
+                meta = cJSON_Duplicate(cJSON_GetObjectItem(p->pod, "metadata"), true);
+        pthread_mutex_unlock(&k->pods->lock);
+        if (!meta)
+                return;
+        cJSON_AddItemToObject(wrap, "metadata", meta);
+        kubelet_event(k->pods, wrap, type, reason, "%s", msg);
+}
+
+static void probe_warning(void *ud, const char *pod_uid, const char *container, probe_kind kind, const char *msg)
+{
+        _cleanup_free_ char *text = kn_asprintf("%s probe warning: %s", probe_kind_name(kind), msg);
+
+        (void)container;
+        pod_event(ud, pod_uid, "Warning", "ProbeWarning", text);
+}
+
 static void probe_changed(void *ud, const char *pod_uid, const char *container, const char *container_id,
                           probe_kind kind, probe_result r)
 {
@@ -319,20 +345,9 @@ static void probe_changed(void *ud, const char *pod_uid, const char *container, 
         kn_v(3, "pod %s container %s (%s): %s probe %s", pod_uid, container, container_id, probe_kind_name(kind),
              probe_result_name(r));
         if (r == PROBE_FAILURE) {
-                _cleanup_cjson_ cJSON *pod = NULL;
-                kubelet_pod *p;
-                pthread_mutex_lock(&k->pods->lock);
-                p = find_locked(k->pods, pod_uid);
-                if (p && p->pod)
-                        pod = cJSON_Duplicate(cJSON_GetObjectItem(p->pod, "metadata"), true);
-                pthread_mutex_unlock(&k->pods->lock);
-                if (pod) {
-                        cJSON *wrap = cJSON_CreateObject();
-                        cJSON_AddItemToObject(wrap, "metadata", TAKE_PTR(pod));
-                        kubelet_event(k->pods, wrap, "Warning", "Unhealthy", "%s probe failed for container %s",
-                                      probe_kind_name(kind), container);
-                        cJSON_Delete(wrap);
-                }
+                _cleanup_free_ char *text = kn_asprintf("%s probe failed for container %s", probe_kind_name(kind),
+                                                        container);
+                pod_event(k, pod_uid, "Warning", "Unhealthy", text);
         }
         kubelet_pod_wake(k->pods, pod_uid);
 }
@@ -379,6 +394,7 @@ int kubelet_pods_start(kubelet *k)
         r = kubelet_probes_new(k->cri, probe_changed, k, &m->probes);
         if (r < 0)
                 return r;
+        kubelet_probes_set_warning_handler(m->probes, probe_warning);
 
         kn_informer_add_handlers(k->pod_informer, &(kn_informer_handlers){.on_add = pod_added,
                                                                           .on_update = pod_updated,

@@ -590,7 +590,9 @@ int probe_http(const probe_run *r, probe_result *ret, char *msg, size_t msglen)
                         _cleanup_free_ char *host = url_hostname(next);
                         if (!host || strcmp(host, origin) != 0) {
                                 /* upstream: not followed, a "warning" that counts as success */
-                                snprintf(msg, msglen, "Probe terminated redirects, Response status: %ld", code);
+                                snprintf(msg, msglen, PROBE_WARNING_PREFIX ", Response body: %.*s",
+                                         (int)(ctx.body.len < 1024 ? ctx.body.len : 1024),
+                                         ctx.body.data ? ctx.body.data : "");
                                 *ret = PROBE_SUCCESS;
                                 goto out;
                         }

@@ -69,6 +69,9 @@ typedef struct probe_run {
         void *multi; /* CURLM from probe_multi_new(), or NULL: curl_easy_perform */
 } probe_run;
 int probe_run_once(const probe_run *r, probe_result *ret, char *msg, size_t msglen);
+/* A success whose message starts so is upstream's probe.Warning (a redirect to another
+ * host, not followed): it counts as success and is reported as a ProbeWarning event. */
+#define PROBE_WARNING_PREFIX "Probe terminated redirects"
 int probe_http(const probe_run *r, probe_result *ret, char *msg, size_t msglen);
 int probe_tcp(const probe_run *r, probe_result *ret, char *msg, size_t msglen);
 int probe_grpc(const probe_run *r, probe_result *ret, char *msg, size_t msglen);

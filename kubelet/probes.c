@@ -55,10 +55,18 @@ struct kubelet_probes {
         probe_exec_fn exec;
         void *exec_ud;
         kubelet_probes_change_fn on_change;
+        kubelet_probes_warning_fn on_warning;
         void *ud;
         int cancel_fd; /* readable once the manager is freed: ends TCP probes */
         int64_t start_mono_ms, start_wall_ms;
 };
+
+void kubelet_probes_set_warning_handler(kubelet_probes *p, kubelet_probes_warning_fn fn)
+{
+        pthread_mutex_lock(&p->lock);
+        p->on_warning = fn;
+        pthread_mutex_unlock(&p->lock);
+}
 
 const char *probe_kind_name(probe_kind kind)
 {
@@ -215,6 +223,7 @@ static void *worker_main(void *arg)
                 }
                 pthread_mutex_unlock(&p->lock);
 
+                msg[0] = 0;
                 rc = run_round(p, w, &raw, msg, sizeof(msg));
 
                 pthread_mutex_lock(&p->lock);
@@ -230,6 +239,16 @@ static void *worker_main(void *arg)
                         continue; /* thrown away */
                 }
                 c->counts[w->kind][raw]++;
+                /* a success with something to say (a redirect not followed): upstream's ProbeWarning */
+                if (raw == PROBE_SUCCESS && !strncmp(msg, PROBE_WARNING_PREFIX, strlen(PROBE_WARNING_PREFIX)) &&
+                    p->on_warning) {
+                        _cleanup_free_ char *uid = kn_strdup(c->pod_uid), *name = kn_strdup(c->name);
+                        pthread_mutex_unlock(&p->lock);
+                        p->on_warning(p->ud, uid, name, w->kind, msg);
+                        pthread_mutex_lock(&p->lock);
+                        if (w->stop)
+                                break;
+                }
                 if (raw == PROBE_FAILURE)
                         kn_v(1, "%s probe failed for %s: %s", probe_kind_name(w->kind), w->what, msg);
                 else

@@ -54,6 +54,10 @@ typedef struct kubelet_probes kubelet_probes;
  * ones. It must not block for long; it may call any kubelet_probes_* function but _free. */
 typedef void (*kubelet_probes_change_fn)(void *ud, const char *pod_uid, const char *container,
                                          const char *container_id, probe_kind kind, probe_result r);
+/* Called (no probe lock held) after a probe succeeded with a warning, e.g. a redirect to
+ * another host that was not followed; MSG is upstream's text. USERDATA is on_change's. */
+typedef void (*kubelet_probes_warning_fn)(void *ud, const char *pod_uid, const char *container, probe_kind kind,
+                                          const char *msg);
 
 /* CRI (borrowed, may be NULL: exec probes then cannot run) must outlive the manager; exec
  * probes call ExecSync with the probe's timeout, the call's deadline being the client's
@@ -64,6 +68,7 @@ int kubelet_probes_new(struct cri_client *cri, kubelet_probes_change_fn on_chang
  * at once; an exec probe ends with its CRI call, so at shutdown cancel the CRI client first
  * (cri_client_cancel). Accepts NULL. */
 void kubelet_probes_free(kubelet_probes *p);
+void kubelet_probes_set_warning_handler(kubelet_probes *p, kubelet_probes_warning_fn fn);
 
 /* Start the probes of a container that runs, or keep them if CONTAINER_ID is the one already
  * known (a different ID resets everything). POD is the pod object (metadata.uid, .name,
