@@ -301,8 +301,16 @@ cJSON *kubelet_sandbox_config(kubelet *k, const cJSON *pod, uint32_t attempt, co
         cJSON_ArrayForEach(it, cJSON_GetObjectItem(psc, "sysctls")) {
                 const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
                 const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(it, "value"));
-                if (n && v)
+                if (n && v && strchr(n, '/')) {
+                        /* "kernel/shm_rmid_forced" or "net/ipv4/conf/eth0.100/forwarding":
+                         * slashes separate, dots swap with them (upstream's NormalizeName) */
+                        _cleanup_free_ char *norm = kn_strdup(n);
+                        for (char *c = norm; *c; c++)
+                                *c = *c == '/' ? '.' : *c == '.' ? '/' : *c;
+                        cJSON_AddStringToObject(sysctls, norm, v);
+                } else if (n && v) {
                         cJSON_AddStringToObject(sysctls, n, v);
+                }
         }
         sc = cJSON_AddObjectToObject(lx, "security_context");
         cJSON_AddItemToObject(sc, "namespace_options", namespace_options(pod));
