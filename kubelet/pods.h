@@ -77,6 +77,7 @@ typedef struct kubelet_pod {
         cJSON *sandbox_config;
         char pod_ip[64], pod_ip6[64];
         bool killed;           /* every container and the sandbox stopped */
+        bool deadline_exceeded; /* activeDeadlineSeconds passed: the pod fails */
         bool volumes_ready;
         char *volume_error;
 } kubelet_pod;

@@ -202,6 +202,13 @@ static void cleanup_pod(kubelet *k, kubelet_pod *p, const rt_pod *rp)
 
 /* ---- the sandbox ---- */
 
+/* A pod on the host network has the node's addresses. */
+static void host_network_ips(kubelet *k, kubelet_pod *p, const cJSON *pod)
+{
+        if (kubelet_pod_host_network(pod))
+                kubelet_node_ips(k, p->pod_ip, p->pod_ip6);
+}
+
 static int ensure_sandbox(kubelet *k, kubelet_pod *p, const cJSON *pod, rt_pod *rp, kn_error *err)
 {
         _cleanup_free_ char *parent = NULL, *logdir = NULL, *pod_dir = NULL, *hosts = NULL;
@@ -221,6 +228,7 @@ static int ensure_sandbox(kubelet *k, kubelet_pod *p, const cJSON *pod, rt_pod *
                 }
                 snprintf(p->pod_ip, sizeof(p->pod_ip), "%s", rp->sb[0].ip);
                 snprintf(p->pod_ip6, sizeof(p->pod_ip6), "%s", rp->sb[0].ip6);
+                host_network_ips(k, p, pod);
                 return 0;
         }
         /* a new sandbox: whatever ran in the old one is stopped first */
@@ -259,6 +267,7 @@ static int ensure_sandbox(kubelet *k, kubelet_pod *p, const cJSON *pod, rt_pod *
                         stop_sandbox(k, rp->sb[i].id);
         snprintf(p->pod_ip, sizeof(p->pod_ip), "%s", rp->n_sb ? rp->sb[0].ip : "");
         snprintf(p->pod_ip6, sizeof(p->pod_ip6), "%s", rp->n_sb ? rp->sb[0].ip6 : "");
+        host_network_ips(k, p, pod);
         return 0;
 }
 
@@ -550,6 +559,21 @@ static void sync_ephemeral(kubelet *k, kubelet_pod *p, const cJSON *pod, const r
         }
 }
 
+/* ms until the pod's activeDeadlineSeconds passes (0: it has), or -1 when it has none. */
+static int64_t deadline_left_ms(const kubelet_pod *p, const cJSON *pod)
+{
+        const cJSON *ads = kn_json_path(pod, "spec.activeDeadlineSeconds");
+        const char *st = kubelet_pod_str(pod, "status.startTime");
+        int64_t start = p->start_time_ms, end;
+
+        if (!cJSON_IsNumber(ads))
+                return -1;
+        if (st)
+                kn_parse_time(st, &start);
+        end = start + (int64_t)ads->valuedouble * 1000;
+        return kn_wall_ms() >= end ? 0 : end - kn_wall_ms();
+}
+
 /* ---- the pass ---- */
 
 static bool anything_running(const rt_pod *rp)
@@ -598,7 +622,17 @@ int64_t kubelet_pod_sync(kubelet *k, kubelet_pod *p)
 
         deleting = kn_json_path(pod, "metadata.deletionTimestamp") != NULL;
         phase = kubelet_pod_str(pod, "status.phase");
-        terminal = kn_streq(phase, "Succeeded") || kn_streq(phase, "Failed");
+        terminal = kn_streq(phase, "Succeeded") || kn_streq(phase, "Failed") || p->deadline_exceeded;
+        if (!deleting && !terminal) {
+                int64_t left = deadline_left_ms(p, pod);
+                if (left == 0) {
+                        p->deadline_exceeded = terminal = true;
+                        kubelet_event(m, pod, "Normal", "DeadlineExceeded",
+                                      "Pod was active on the node longer than the specified deadline");
+                } else if (left > 0) {
+                        delay = left;
+                }
+        }
         if (deleting && p->killed) {
                 /* stopped and cleaned up: the status posted then stays (a finalizer may keep
                  * the pod around); only the final delete is left */
