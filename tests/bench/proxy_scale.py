@@ -25,6 +25,7 @@ import errno
 import ipaddress
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -223,7 +224,6 @@ SYNC_DONE = {"knode": "synced IPv4 rules (full", "upstream": 'SyncProxyRules com
 
 def go_duration_s(s):
     """ "1.5s", "523.4ms", "1m2.5s", "80µs" -> seconds."""
-    import re
     unit = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
     parts = re.findall(r"([0-9.]+)(h|ms|us|µs|ns|m|s)", s)
     return sum(float(v) * unit[u] for v, u in parts) if parts else None
@@ -231,7 +231,6 @@ def go_duration_s(s):
 
 def own_sync_s(name, line):
     """The sync duration a proxy logs for itself (knode's excludes the stale-flow cleanup, logged after it)."""
-    import re
     m = re.search(r"\) in ([0-9.]+)s" if name == "knode" else r'elapsed="([^"]+)"', line)
     if not m:
         return None
