@@ -6,7 +6,14 @@ Service i (0-based) in namespace NS is `svc-<i>`: selector-less, ClusterIP svc_i
 one TCP port 80 ("http") -> 8080; its EndpointSlice `svc-<i>-bench` carries the
 kubernetes.io/service-name label and E ready endpoints on port 8080.
 
+Workloads other than that plain one (--workload, see spec()):
+  mix  what clusters have: ~30% UDP, ~20% with a second port (443 "https" -> 8443),
+       ~5% externalIPs and ~5% type LoadBalancer with an ingress IP, ~5% with 100
+       endpoints (the rest 2); spread over i by a fixed hash, so any prefix is mixed too
+  udp  every Service UDP (port 80 -> 8080), E endpoints
+
   mkservices.py --kubeconfig K create --ns bench --from 0 --to 10000 --endpoints 2
+  mkservices.py --kubeconfig K create --ns bench --to 10000 --workload mix
   mkservices.py --kubeconfig K node --name bench-node
   mkservices.py --kubeconfig K count --ns bench
 
@@ -27,6 +34,10 @@ SVC_BASE = int(ipaddress.IPv4Address("10.96.4.0"))  # inside the default 10.96.0
 EP_BASE = int(ipaddress.IPv4Address("10.244.0.0"))
 PORT = 80
 TARGET_PORT = 8080
+PORT2, TARGET_PORT2 = 443, 8443
+EXT_BASE = int(ipaddress.IPv4Address("100.64.0.0"))  # externalIPs (mix)
+LB_BASE = int(ipaddress.IPv4Address("100.80.0.0"))  # LoadBalancer ingress IPs (mix)
+WORKLOADS = ("plain", "mix", "udp")
 
 
 def svc_ip(i):
@@ -36,6 +47,29 @@ def svc_ip(i):
 def ep_ip(i, j, e):
     n = (i * e + j) % 65000 + 256  # spread over 10.244.0.0/16, skip 10.244.0.x
     return str(ipaddress.IPv4Address(EP_BASE + n))
+
+
+def spec(i, workload="plain", e=2):
+    """Service i of WORKLOAD: {"proto", "ports" [(name, port, targetPort)], "endpoints",
+    "external_ip" or None, "lb_ip" or None}."""
+    sp = {"proto": "TCP", "ports": [("http", PORT, TARGET_PORT)], "endpoints": e, "external_ip": None, "lb_ip": None}
+    if workload == "udp":
+        sp["proto"] = "UDP"
+    elif workload == "mix":
+        h = (i * 2654435761) % (1 << 32)  # Knuth's multiplicative hash: the classes below are independent
+        if h % 10 < 3:
+            sp["proto"] = "UDP"
+        if (h // 10) % 5 == 0:
+            sp["ports"].append(("https", PORT2, TARGET_PORT2))
+        x = (h // 50) % 20
+        if x == 0:
+            sp["external_ip"] = str(ipaddress.IPv4Address(EXT_BASE + i))
+        elif x == 1:
+            sp["lb_ip"] = str(ipaddress.IPv4Address(LB_BASE + i))
+        sp["endpoints"] = 100 if (h // 1000) % 20 == 0 else 2
+    elif workload != "plain":
+        raise ValueError(f"unknown workload {workload!r}")
+    return sp
 
 
 def _kubeconfig(path):
@@ -73,9 +107,9 @@ class Client:
             self.local.conn = c
         return c
 
-    def request(self, method, path, body=None, ok=(200, 201, 202), retries=8):
+    def request(self, method, path, body=None, ok=(200, 201, 202), retries=8, content_type="application/json"):
         data = json.dumps(body).encode() if body is not None else None
-        hdrs = {"Content-Type": "application/json", "Accept": "application/json"}
+        hdrs = {"Content-Type": content_type, "Accept": "application/json"}
         for attempt in range(retries):
             c = self._conn()
             try:
@@ -96,25 +130,36 @@ class Client:
         raise RuntimeError(f"{method} {path}: no success after {retries} attempts")
 
 
-def service_obj(ns, i):
-    return {
+def service_obj(ns, i, sp=None):
+    sp = sp or spec(i)
+    o = {
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": f"svc-{i}", "namespace": ns},
-        "spec": {"type": "ClusterIP", "clusterIP": svc_ip(i),
-                 "ports": [{"name": "http", "protocol": "TCP", "port": PORT, "targetPort": TARGET_PORT}]},
+        "spec": {"type": "LoadBalancer" if sp["lb_ip"] else "ClusterIP", "clusterIP": svc_ip(i),
+                 "ports": [{"name": n, "protocol": sp["proto"], "port": p, "targetPort": t} for n, p, t in sp["ports"]]},
     }
+    if sp["external_ip"]:
+        o["spec"]["externalIPs"] = [sp["external_ip"]]
+    return o
 
 
-def slice_obj(ns, i, e):
+def slice_endpoints(i, e, addrs=None):
+    """The endpoints list of service i's slice: E of them, or ADDRS."""
+    addrs = addrs or [ep_ip(i, j, e) for j in range(e)]
+    return [{"addresses": [a], "conditions": {"ready": True}, "nodeName": f"node-{(i + j) % 100}"}
+            for j, a in enumerate(addrs)]
+
+
+def slice_obj(ns, i, e, sp=None):
+    sp = sp or spec(i, e=e)
     return {
         "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
         "metadata": {"name": f"svc-{i}-bench", "namespace": ns,
                      "labels": {"kubernetes.io/service-name": f"svc-{i}",
                                 "endpointslice.kubernetes.io/managed-by": "bench.knode"}},
         "addressType": "IPv4",
-        "ports": [{"name": "http", "protocol": "TCP", "port": TARGET_PORT}],
-        "endpoints": [{"addresses": [ep_ip(i, j, e)], "conditions": {"ready": True},
-                       "nodeName": f"node-{(i + j) % 100}"} for j in range(e)],
+        "ports": [{"name": n, "protocol": sp["proto"], "port": t} for n, _p, t in sp["ports"]],
+        "endpoints": slice_endpoints(i, sp["endpoints"]),
     }
 
 
@@ -125,19 +170,25 @@ def ensure_ns(cl, ns):
         raise RuntimeError(f"create namespace {ns}: HTTP {st}: {body[:300]!r}")
 
 
-def create_one(cl, ns, i, e, what=("slice", "service")):
+def create_one(cl, ns, i, e, what=("slice", "service"), workload="plain"):
+    sp = spec(i, workload, e)
     for w in what:
         if w == "service":
-            st, body = cl.request("POST", f"/api/v1/namespaces/{ns}/services", service_obj(ns, i), ok=(201, 409))
+            st, body = cl.request("POST", f"/api/v1/namespaces/{ns}/services", service_obj(ns, i, sp), ok=(201, 409))
+            if st == 201 and sp["lb_ip"]:  # what a load-balancer controller would write
+                st, body = cl.request("PATCH", f"/api/v1/namespaces/{ns}/services/svc-{i}/status",
+                                      {"status": {"loadBalancer": {"ingress": [{"ip": sp["lb_ip"]}]}}},
+                                      ok=(200,), content_type="application/merge-patch+json")
+                st = 201 if st == 200 else st
         else:
             st, body = cl.request("POST", f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices",
-                                  slice_obj(ns, i, e), ok=(201, 409))
+                                  slice_obj(ns, i, e, sp), ok=(201, 409))
         if st not in (201, 409):
             raise RuntimeError(f"create {w} svc-{i}: HTTP {st}: {body[:300]!r}")
 
 
-def create_range(cl, ns, lo, hi, e, threads=16, progress=True):
-    """Create services [lo, hi) with E endpoints each. Returns objects/s."""
+def create_range(cl, ns, lo, hi, e, threads=16, progress=True, workload="plain"):
+    """Create services [lo, hi) of WORKLOAD (E endpoints each unless it says otherwise). Returns objects/s."""
     ensure_ns(cl, ns)
     q = queue.Queue()
     for i in range(lo, hi):
@@ -153,7 +204,7 @@ def create_range(cl, ns, lo, hi, e, threads=16, progress=True):
             except queue.Empty:
                 return
             try:
-                create_one(cl, ns, i, e)
+                create_one(cl, ns, i, e, workload=workload)
             except Exception as ex:  # noqa: BLE001 - reported below
                 errors.append(ex)
                 return
@@ -201,6 +252,7 @@ def main():
     c.add_argument("--to", dest="hi", type=int, required=True)
     c.add_argument("--endpoints", type=int, default=2)
     c.add_argument("--threads", type=int, default=16)
+    c.add_argument("--workload", choices=WORKLOADS, default="plain")
     n = sub.add_parser("node")
     n.add_argument("--name", default="bench-node")
     k = sub.add_parser("count")
@@ -209,9 +261,15 @@ def main():
     cl = Client(a.kubeconfig)
     if a.cmd == "create":
         t0 = time.monotonic()
-        rate = create_range(cl, a.ns, a.lo, a.hi, a.endpoints, a.threads)
-        print(f"created services {a.lo}..{a.hi - 1} x {a.endpoints} endpoints in "
-              f"{time.monotonic() - t0:.1f}s ({rate:.0f} objects/s)")
+        rate = create_range(cl, a.ns, a.lo, a.hi, a.endpoints, a.threads, workload=a.workload)
+        if a.workload == "mix":
+            sps = [spec(i, "mix") for i in range(a.lo, a.hi)]
+            what = (f"mix: {sum(s['proto'] == 'UDP' for s in sps)} UDP, {sum(len(s['ports']) == 2 for s in sps)} "
+                    f"2-port, {sum(bool(s['external_ip']) for s in sps)} externalIP, {sum(bool(s['lb_ip']) for s in sps)} "
+                    f"LoadBalancer, {sum(s['endpoints'] == 100 for s in sps)} with 100 endpoints (the rest 2)")
+        else:
+            what = f"{a.workload} x {a.endpoints} endpoints"
+        print(f"created services {a.lo}..{a.hi - 1} ({what}) in {time.monotonic() - t0:.1f}s ({rate:.0f} objects/s)")
     elif a.cmd == "node":
         ensure_node(cl, a.name)
     elif a.cmd == "count":

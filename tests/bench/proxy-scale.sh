@@ -15,7 +15,18 @@
 #   - then a restart over the table it left: time to its first full IPv4 sync (from its log).
 # The proxies run one after another in the same namespace; the table is deleted between runs.
 #
-# usage: tests/bench/proxy-scale.sh [NxE ...]        (default: 1000x2 10000x2 5000x50)
+# Two workloads mirror real clusters (tests/bench/mkservices.py spec()), in place of E:
+#   Nxmix  ~30% UDP, ~20% 2-port, ~10% externalIPs or LoadBalancer ingress IPs, ~5% with 100
+#          endpoints (the rest 2). After the cold start: steady EndpointSlice churn
+#          (BENCH_CHURN_RATE updates/s for BENCH_CHURN_SECS s), p50/p99 from the API write to
+#          the rule in the kernel (tests/bench/proxy_churn.py listens to nftables events), CPU and
+#          peak RSS over the phase.
+#   Nxudp  N UDP Services x 2 endpoints, BENCH_CONNTRACK UDP conntrack entries to them made in
+#          the namespace before each proxy starts (half replied by a current endpoint, half by a
+#          gone one): its first full sync, including the stale-flow cleanup, is timed.
+# Neither workload has the add-one or restart measurements.
+#
+# usage: tests/bench/proxy-scale.sh [NxE ...]  (default: 1000x2 10000x2 5000x50 10000xmix 1000xudp)
 # env:
 #   BENCH_30K=1                  add 30000x2 to the default scales. Not default: the test
 #                                apiserver creates Services in O(existing) time each (its ClusterIP
@@ -32,6 +43,9 @@
 #   BENCH_UPSTREAM_WARM_MAX=N    upstream's restart measurement is skipped above N services
 #                                (default 10000: at 10k it already takes ~2 min)
 #   BENCH_THREADS=T              API client threads creating objects (default 16)
+#   BENCH_CHURN_RATE=R           Nxmix: EndpointSlice updates per second (default 50)
+#   BENCH_CHURN_SECS=S           Nxmix: length of the churn phase (default 60; 0: no churn)
+#   BENCH_CONNTRACK=C            Nxudp: conntrack entries (default 20000)
 #   BENCH_OUT=DIR                results and logs (default /tmp/knode-bench-proxy.PID, kept)
 #   KNODE=PATH                   knode binary (default: the static build that ships,
 #                                build/static/knode, made with `make static` if missing)
@@ -40,8 +54,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$ROOT/tests/bench
 SCALES=("$@")
-DEFAULT_SCALES="1000x2 10000x2 5000x50"
-[ "${BENCH_30K:-0}" = 1 ] && DEFAULT_SCALES="1000x2 10000x2 30000x2 5000x50"
+DEFAULT_SCALES="1000x2 10000x2 5000x50 10000xmix 1000xudp"
+[ "${BENCH_30K:-0}" = 1 ] && DEFAULT_SCALES="1000x2 10000x2 30000x2 5000x50 10000xmix 1000xudp"
 [ ${#SCALES[@]} -gt 0 ] || read -r -a SCALES <<<"${BENCH_SCALES:-$DEFAULT_SCALES}"
 KNODE_ONLY=${KNODE_ONLY:-0}
 UPSTREAM_MAX=${BENCH_UPSTREAM_MAX:-10000}
@@ -50,6 +64,9 @@ TIMEOUT=${BENCH_TIMEOUT:-900}
 NPL_AT=" ${BENCH_NPL_AT:-10000} "
 NPL_REPEAT=${BENCH_NPL_REPEAT:-5}
 THREADS=${BENCH_THREADS:-16}
+CHURN_RATE=${BENCH_CHURN_RATE:-50}
+CHURN_SECS=${BENCH_CHURN_SECS:-60}
+CONNTRACK=${BENCH_CONNTRACK:-20000}
 WARM=--warm
 [ "${BENCH_WARM:-1}" = 0 ] && WARM=
 UPSTREAM_WARM_MAX=${BENCH_UPSTREAM_WARM_MAX:-10000}
@@ -80,9 +97,15 @@ if [ "$KNODE_ONLY" != 1 ] && [ ! -x "$UPSTREAM" ]; then
         KNODE_ONLY=1
 fi
 
-# validate and order the scales: by endpoints per service, then services (each group grows in place)
-for s in "${SCALES[@]}"; do [[ $s =~ ^[0-9]+x[0-9]+$ ]] || die "bad scale '$s' (want NxE, e.g. 10000x2)"; done
-mapfile -t SCALES < <(printf '%s\n' "${SCALES[@]}" | sort -t x -k2,2n -k1,1n -u)
+# validate and order the scales: by endpoints per service (numbers first), then services (each group
+# grows in place)
+for s in "${SCALES[@]}"; do
+        [[ $s =~ ^[0-9]+x([0-9]+|mix|udp)$ ]] || die "bad scale '$s' (want NxE, e.g. 10000x2, or Nxmix, Nxudp)"
+        [[ $s != *xudp ]] || command -v conntrack >/dev/null || die "$s needs conntrack (conntrack-tools)"
+done
+mapfile -t SCALES < <(printf '%s\n' "${SCALES[@]}" |
+        awk -F x '{ if ($2 ~ /^[0-9]+$/) printf "0 %010d %010d %s\n", $2, $1, $0
+                    else printf "1 %s %010d %s\n", $2, $1, $0 }' | sort -u | cut -d" " -f4)
 
 mkdir -p "$OUT"
 : >"$RESULTS"
@@ -127,14 +150,22 @@ say "knode: $KNODE ($("$KNODE" version 2>/dev/null | head -1 || true))"
 [ "$KNODE_ONLY" = 1 ] || say "upstream: $UPSTREAM ($("$UPSTREAM" --version 2>/dev/null || true))"
 
 run_proxy() { # name n e npl npl_base -- cmd...
-        local name=$1 n=$2 e=$3 npl=$4 base=$5 warm=$WARM
+        local name=$1 n=$2 e=$3 npl=$4 base=$5 warm=$WARM extra=()
         shift 5
+        case $e in
+        mix)
+                warm= extra=(--workload mix --endpoints 2 --churn-rate "$CHURN_RATE" --churn-secs "$CHURN_SECS")
+                [ "$name" = knode ] && extra+=(--churn-prefix 10.250) || extra+=(--churn-prefix 10.251)
+                ;;
+        udp) warm= extra=(--workload udp --endpoints 2 --conntrack "$CONNTRACK") ;;
+        *) extra=(--endpoints "$e") ;;
+        esac
         if [ -n "$warm" ] && [ "$name" = upstream ] && [ "$n" -gt "$UPSTREAM_WARM_MAX" ]; then
                 warm=
                 skipped+=("upstream ${n}x$e restart (over BENCH_UPSTREAM_WARM_MAX=$UPSTREAM_WARM_MAX)")
         fi
         clean_tables
-        in_ns python3 "$HERE/proxy_scale.py" run --name "$name" --n "$n" --endpoints "$e" --kubeconfig "$KC" \
+        in_ns python3 "$HERE/proxy_scale.py" run --name "$name" --n "$n" "${extra[@]}" --kubeconfig "$KC" \
                 --timeout "$TIMEOUT" --npl "$npl" --npl-base "$base" --log "$OUT/$name-${n}x$e.log" \
                 --out "$RESULTS" --pidfile "$PIDFILE" $warm "$@" || say "$name run failed (see $OUT/$name-${n}x$e.log)"
         clean_tables
@@ -145,7 +176,7 @@ have=0
 skipped=()
 start=$SECONDS
 for s in "${SCALES[@]}"; do
-        n=${s%x*} e=${s#*x}
+        n=${s%%x*} e=${s#*x}
         if [ "$e" != "$cur_e" ]; then
                 [ -z "$cur_e" ] || cluster down >/dev/null 2>&1
                 say "starting the control plane (fresh etcd) for $e endpoints/service"
@@ -153,9 +184,11 @@ for s in "${SCALES[@]}"; do
                 cur_e=$e have=0
         fi
         if [ "$n" -gt "$have" ]; then
-                say "creating services $have..$((n - 1)) with $e endpoints each"
+                wl=(--endpoints "$e")
+                [[ $e =~ ^[0-9]+$ ]] || wl=(--workload "$e" --endpoints 2)
+                say "creating services $have..$((n - 1)) (${wl[*]})"
                 in_ns python3 "$HERE/mkservices.py" --kubeconfig "$KC" create --from "$have" --to "$n" \
-                        --endpoints "$e" --threads "$THREADS" >&2
+                        "${wl[@]}" --threads "$THREADS" >&2
                 have=$n
         fi
         npl=0
@@ -179,6 +212,9 @@ done
 echo
 echo "kube-proxy scale benchmark: knode vs upstream $(basename "$(dirname "$KNODE_K8S_BIN")") (nftables mode), $(nproc) CPUs"
 echo "cold start = proxy exec -> last Service's element in ip kube-proxy service-ips (objects already in the apiserver)"
+echo "Nxmix: ~30% UDP, ~20% 2-port, ~10% externalIPs/LoadBalancer, ~5% with 100 endpoints; churn = $CHURN_RATE" \
+        "EndpointSlice updates/s for ${CHURN_SECS}s, PATCH sent -> new endpoint's rule committed (nftables event)"
+echo "Nxudp: UDP Services x 2 endpoints with $CONNTRACK UDP conntrack entries (half stale) made before each proxy starts"
 echo
 python3 "$HERE/proxy_scale.py" report "$RESULTS"
 [ "$KNODE_ONLY" = 1 ] && echo "upstream: not run (KNODE_ONLY=1)"

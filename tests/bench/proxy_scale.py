@@ -5,6 +5,12 @@
   proxy_scale.py run --name knode --n 10000 --endpoints 2 --kubeconfig K --out R.jsonl -- CMD...
       cold start: exec CMD, poll until service N-1's element is in `ip kube-proxy service-ips`;
       then optionally --npl R trials (one added Service each); peak RSS and CPU; one JSON line to R.jsonl
+      --workload mix|udp: the Services mkservices.py made with that workload
+      --churn-rate R --churn-secs S: then steady EndpointSlice churn (proxy_churn.py): p50/p99
+          API write -> rule in the kernel, CPU and peak RSS over the phase
+      --conntrack C: before exec, C UDP conntrack entries to the Services (half to a current
+          endpoint, half to one that is gone); the first full sync (incl. its stale-flow
+          cleanup) is timed
   proxy_scale.py report R.jsonl
       the side-by-side table
 
@@ -19,16 +25,19 @@ import errno
 import ipaddress
 import json
 import os
+import re
 import signal
 import socket
 import statistics
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mkservices  # noqa: E402
+import proxy_churn  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -108,6 +117,21 @@ def proc_cpu(pid):
     fields = s[s.rindex(")") + 2:].split()
     u, st, cu, cs = (int(x) for x in fields[11:15])
     return (u + st) / CLK_TCK, (cu + cs) / CLK_TCK
+
+
+def live_children_cpu(pid):
+    """utime+stime of PID's children not yet waited for (running, or exited and not reaped:
+    upstream's `nft` may commit the table a moment before upstream reaps it)."""
+    tot = 0.0
+    try:
+        for t in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{t}/children") as f:
+                for c in f.read().split():
+                    cpu, _ = proc_cpu(c)
+                    tot += cpu or 0
+    except OSError:
+        pass
+    return tot
 
 
 def proc_hwm_kib(pid):
@@ -198,6 +222,52 @@ def stop(proc):
 SYNC_DONE = {"knode": "synced IPv4 rules (full", "upstream": 'SyncProxyRules complete" ipFamily="IPv4"'}
 
 
+def go_duration_s(s):
+    """ "1.5s", "523.4ms", "1m2.5s", "80µs" -> seconds."""
+    unit = {"h": 3600, "m": 60, "s": 1, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    parts = re.findall(r"([0-9.]+)(h|ms|us|µs|ns|m|s)", s)
+    return sum(float(v) * unit[u] for v, u in parts) if parts else None
+
+
+def own_sync_s(name, line):
+    """The sync duration a proxy logs for itself (knode's excludes the stale-flow cleanup, logged after it)."""
+    m = re.search(r"\) in ([0-9.]+)s" if name == "knode" else r'elapsed="([^"]+)"', line)
+    if not m:
+        return None
+    return float(m.group(1)) if name == "knode" else go_duration_s(m.group(1))
+
+
+# ---- UDP conntrack entries (inside the benchmark's netns) ----
+
+def conntrack_count():
+    try:
+        return int(open("/proc/sys/net/netfilter/nf_conntrack_count").read())
+    except (OSError, ValueError):
+        return None
+
+
+def conntrack_fill(n_svc, workload, e, total, path):
+    """TOTAL UDP entries spread over the Services: client -> ClusterIP:80, replied by a current
+    endpoint (even k) or by a gone one (odd k: stale, both proxies must clear it)."""
+    subprocess.run(["conntrack", "-F"], capture_output=True)
+    lines = []
+    for k in range(total):
+        i = k % n_svc
+        sp = mkservices.spec(i, workload, e)
+        client = f"10.1.{(k >> 8) & 255}.{k & 255}"
+        sport = 10000 + k // 65536
+        ep = mkservices.ep_ip(i, k % 2, sp["endpoints"]) if k % 2 == 0 else f"10.252.{(k >> 8) & 255}.{k & 255}"
+        proto = sp["proto"].lower()
+        lines.append(f"-I -p {proto} -s {client} -d {mkservices.svc_ip(i)} --sport {sport} --dport {mkservices.PORT} "
+                     f"-r {ep} -q {client} --reply-port-src {mkservices.TARGET_PORT} --reply-port-dst {sport} -t 3600\n")
+    with open(path, "w") as f:
+        f.writelines(lines)
+    r = subprocess.run(["conntrack", "-R", path], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"conntrack -R: {r.stderr.strip()[:300]}")
+    return conntrack_count()
+
+
 def warm_restart(a, res):
     """Start the proxy again over the table the first run left: time to its first IPv4 sync."""
     needle = SYNC_DONE["knode" if a.name == "knode" else "upstream"].encode()
@@ -236,11 +306,67 @@ def warm_restart(a, res):
           file=sys.stderr, flush=True)
 
 
+def conntrack_synced(a, res, t0):
+    """After programmed: wait for the log line of the first full IPv4 sync, which both proxies
+    write once that sync's stale UDP flows are cleared."""
+    needle = SYNC_DONE["knode" if a.name == "knode" else "upstream"]
+    t_prog = t0 + res["cold_s"]
+    while time.monotonic() - t_prog < 120:
+        line = next((x for x in open(a.log, errors="replace") if needle in x), None)
+        if line:
+            now = time.monotonic()
+            res["ct_synced_s"] = now - t0
+            res["ct_after_commit_s"] = now - t_prog  # commit -> cleanup done (+ <= 10 ms polling)
+            res["ct_own_sync_s"] = own_sync_s(a.name, line)
+            # knode logs the sync's own time without the cleanup that follows it; upstream's includes it
+            res["ct_full_sync_s"] = (res["ct_own_sync_s"] or 0) + (res["ct_after_commit_s"] if a.name == "knode" else 0)
+            break
+        time.sleep(0.01)
+    time.sleep(1)
+    res["ct_after"] = conntrack_count()
+
+
+def churn(a, res, cl, pid):
+    """Steady EndpointSlice churn; CPU (+children) and peak RSS over the phase. Returns the largest child RSS."""
+    with open(f"/proc/{pid}/clear_refs", "w") as f:
+        f.write("5\n")  # reset VmHWM: the phase's own peak
+    cpu0, ccpu0 = proc_cpu(pid)
+    live0 = live_children_cpu(pid)
+    stop_ev = threading.Event()
+    child = [0]
+
+    def sample():
+        while not stop_ev.wait(0.1):
+            child[0] = max(child[0], children_rss_kib(pid))
+    smp = threading.Thread(target=sample, daemon=True)
+    smp.start()
+    print(f"  [{a.name}] churn: {a.churn_rate:g} EndpointSlice updates/s for {a.churn_secs:g}s", file=sys.stderr,
+          flush=True)
+    r = proxy_churn.run_churn(cl, a.ns, a.n, a.workload, a.endpoints, a.churn_rate, a.churn_secs,
+                              tuple(int(x) for x in a.churn_prefix.split(".")),
+                              log=lambda m: print(f"  [{a.name}] {m}", file=sys.stderr, flush=True))
+    stop_ev.set()
+    smp.join()
+    cpu1, ccpu1 = proc_cpu(pid)
+    r["churn_cpu_s"] = (cpu1 or 0) - (cpu0 or 0) + (ccpu1 or 0) - (ccpu0 or 0) + live_children_cpu(pid) - live0
+    r["churn_hwm_kib"] = proc_hwm_kib(pid)
+    r["churn_child_rss_kib"] = child[0]
+    res.update(r)
+    print(f"  [{a.name}] churn: p50 {fmt_s(r['churn_p50_s'])}, p99 {fmt_s(r['churn_p99_s'])}, "
+          f"{r['churn_unseen']} unseen, CPU {r['churn_cpu_s']:.2f}s", file=sys.stderr, flush=True)
+    return child[0]
+
+
 def run(a):
     probe = ElemProbe()
     cl = mkservices.Client(a.kubeconfig)
     last_ip = mkservices.svc_ip(a.n - 1)
-    res = {"proxy": a.name, "n": a.n, "endpoints": a.endpoints, "status": "ok"}
+    last = mkservices.spec(a.n - 1, a.workload, a.endpoints)
+    last_proto = 17 if last["proto"] == "UDP" else 6
+    res = {"proxy": a.name, "n": a.n, "endpoints": a.endpoints if a.workload == "plain" else a.workload, "status": "ok"}
+    if a.conntrack:
+        res["ct_before"] = conntrack_fill(a.n, a.workload, a.endpoints, a.conntrack, a.log + ".conntrack")
+        print(f"  [{a.name}] {res['ct_before']} conntrack entries in the namespace", file=sys.stderr, flush=True)
     logf = open(a.log, "wb")
     t0 = time.monotonic()
     proc = subprocess.Popen(a.cmd, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
@@ -263,7 +389,7 @@ def run(a):
     print(f"  [{a.name}] pid {pid}, waiting for {a.n} services x {a.endpoints} endpoints "
           f"(timeout {a.timeout:.0f}s)", file=sys.stderr, flush=True)
     while True:
-        if probe.present(last_ip, mkservices.PORT):
+        if probe.present(last_ip, mkservices.PORT, last_proto):
             res["cold_s"] = time.monotonic() - t0
             break
         if proc.poll() is not None:
@@ -280,12 +406,18 @@ def run(a):
             print(f"  [{a.name}] ... {time.monotonic() - t0:.0f}s", file=sys.stderr, flush=True)
         time.sleep(0.01)
     cpu, ccpu = proc_cpu(pid)
-    res["cold_cpu_s"] = (cpu or 0) + (ccpu or 0)
+    res["cold_cpu_s"] = (cpu or 0) + (ccpu or 0) + live_children_cpu(pid)
     res["cold_hwm_kib"] = proc_hwm_kib(pid)
     res["rss_timeline"] = rss_tl
     if res["status"] == "ok":
         print(f"  [{a.name}] programmed in {res['cold_s']:.3f}s", file=sys.stderr, flush=True)
+        if a.conntrack:
+            conntrack_synced(a, res, t0)
         res["elements"] = count_elements()
+        if a.workload != "plain":
+            res["elements_expected"] = sum(
+                len(sp["ports"]) * (1 + bool(sp["external_ip"]) + bool(sp["lb_ip"]))
+                for sp in (mkservices.spec(i, a.workload, a.endpoints) for i in range(a.n)))
         time.sleep(2.5)  # past min-sync-period and any follow-up sync (IPv6, first resync)
         if a.npl > 0:
             lat, post = [], []
@@ -316,6 +448,8 @@ def run(a):
                 cl.request("DELETE", f"/api/v1/namespaces/{a.ns}/services/svc-{i}", ok=(200, 202, 404))
                 cl.request("DELETE", f"/apis/discovery.k8s.io/v1/namespaces/{a.ns}/endpointslices/svc-{i}-bench",
                            ok=(200, 202, 404))
+        if a.churn_rate > 0 and a.churn_secs > 0 and proc.poll() is None:
+            child_rss = max(child_rss, churn(a, res, cl, pid))
         child_rss = max(child_rss, children_rss_kib(pid))
     cpu, ccpu = proc_cpu(pid)
     res["cpu_s"] = cpu
@@ -381,6 +515,9 @@ def report(a):
             return None
         return r.get(key) if r.get("status") == "ok" or key in ("hwm_kib", "cpu_s", "cold_cpu_s") else None
 
+    def secs(x):
+        return "-" if x is None else f"{x:.2f} s"
+
     def cell(r, key, f):
         if r is None:
             return "skipped"
@@ -397,11 +534,21 @@ def report(a):
         name = f"{n}x{e}"
         metrics = [("cold start -> programmed", "cold_s", fmt_s),
                    ("restart over its table -> synced", "warm_s", fmt_s),
-                   ("CPU to programmed", "cold_cpu_s", lambda x: "-" if x is None else f"{x:.2f} s"),
+                   ("CPU to programmed (+children)", "cold_cpu_s", lambda x: "-" if x is None else f"{x:.2f} s"),
                    ("peak RSS (VmHWM)", "hwm_kib", fmt_mib),
                    ("CPU whole run (+children)", None, None)]
         if (k and k.get("npl_s")) or (u and u.get("npl_s")):
             metrics.insert(1, ("add 1 Service, median", "npl_median_s", fmt_s))
+        if any(r and "ct_before" in r for r in (k, u)):
+            metrics[1:1] = [("first full sync incl. conntrack", "ct_full_sync_s", fmt_s),
+                            ("commit -> stale flows cleared", "ct_after_commit_s", fmt_s)]
+        if any(r and "churn_updates" in r for r in (k, u)):
+            metrics += [("churn: write -> kernel p50", "churn_p50_s", fmt_s),
+                        ("churn: write -> kernel p99", "churn_p99_s", fmt_s),
+                        ("churn: CPU in the phase (+children)", "churn_cpu_s", secs),
+                        ("churn: peak RSS in the phase", "churn_hwm_kib", fmt_mib)]
+        if all(r is None or "warm_s" not in r for r in (k, u)):
+            metrics = [m for m in metrics if m[1] != "warm_s"]
         for label, key, f in metrics:
             if key is None:
                 def tot(r):
@@ -430,7 +577,16 @@ def report(a):
             if r.get("npl_post_s"):
                 extra.append("of which API create: " + ", ".join(fmt_s(x) for x in r["npl_post_s"]))
         if r.get("elements") is not None:
-            extra.append(f"service-ips elements: {r['elements']}")
+            extra.append(f"service-ips elements: {r['elements']}"
+                         + (f" (expected {r['elements_expected']})" if "elements_expected" in r else ""))
+        if "ct_before" in r:
+            extra.append(f"conntrack entries {r['ct_before']} -> {r.get('ct_after')} after the first sync "
+                         f"(exec -> that sync done: {fmt_s(r.get('ct_synced_s'))}, own log: {fmt_s(r.get('ct_own_sync_s'))})")
+        if "churn_updates" in r:
+            extra.append(f"churn: {r['churn_updates']} updates in {r['churn_send_s']:.1f}s, API write p50 "
+                         f"{fmt_s(r['churn_api_p50_s'])}, max {fmt_s(r['churn_max_s'])}, {r['churn_unseen']} not seen in "
+                         f"the kernel, {r['churn_failed']} failed writes, {r['churn_events']} nft events, "
+                         f"{r['churn_overruns']} event overruns, largest child RSS {fmt_mib(r.get('churn_child_rss_kib'))}")
         if r.get("rss_end_kib"):
             extra.append(f"RSS at end: {fmt_mib(r['rss_end_kib'])}")
         tl = r.get("rss_timeline") or []
@@ -464,6 +620,11 @@ def main():
     r.add_argument("--out", required=True)
     r.add_argument("--pidfile")
     r.add_argument("--warm", action="store_true", help="then restart it over the table it left")
+    r.add_argument("--workload", choices=mkservices.WORKLOADS, default="plain")
+    r.add_argument("--churn-rate", type=float, default=0)
+    r.add_argument("--churn-secs", type=float, default=0)
+    r.add_argument("--churn-prefix", default="10.250", help="the /16 the churned endpoints come from")
+    r.add_argument("--conntrack", type=int, default=0)
     r.add_argument("command", nargs=argparse.REMAINDER)
     p = sub.add_parser("report")
     p.add_argument("file")
