@@ -118,7 +118,8 @@ static bool filter_match(const kn_conntrack_filter *f, int family, const struct 
                          const struct ct_tuple *reply)
 {
         return f->family == family && (!f->orig_dst.family || addr_eq(&orig->dst, &f->orig_dst)) &&
-               (!f->reply_src.family || addr_eq(&reply->src, &f->reply_src));
+               (!f->reply_src.family || addr_eq(&reply->src, &f->reply_src)) &&
+               (!f->untranslated || addr_eq(&reply->src, &orig->dst));
 }
 
 static int filter_cmp(const void *a, const void *b)
@@ -337,7 +338,8 @@ int kn_conntrack_delete_many(int proto, kn_conntrack_filter *f, size_t n, unsign
         }
         /* Unused bytes of the addresses take part in the comparison: make them zero. */
         for (size_t i = 0; i < n; i++) {
-                kn_conntrack_filter z = {.family = f[i].family, .orig_dport = f[i].orig_dport};
+                kn_conntrack_filter z = {.family = f[i].family, .orig_dport = f[i].orig_dport,
+                                         .untranslated = f[i].untranslated};
                 copy_addr(&z.orig_dst, &f[i].orig_dst);
                 copy_addr(&z.reply_src, &f[i].reply_src);
                 f[i] = z;

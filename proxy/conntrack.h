@@ -32,6 +32,9 @@ typedef struct kn_conntrack_filter {
         kn_addr orig_dst;
         uint16_t orig_dport; /* host order */
         kn_addr reply_src;
+        /* only entries never translated: the reply comes from the original destination
+         * (a Service IP that had no endpoint), so flows already DNATed to an endpoint stay */
+        bool untranslated;
 } kn_conntrack_filter;
 
 /* Delete the PROTO entries that match any of the N filters, with ONE dump of the

@@ -299,6 +299,7 @@ static int flow_eq(const plan_flow *a, const plan_flow *b)
                !memcmp(&a->ep.v6, &b->ep.v6, a->ep.family == AF_INET6 ? 16 : 4);
 }
 
+/* EP: flows DNATed to that endpoint; NULL: flows that never went through DNAT. */
 static void stale_add(proxier *px, const kn_addr *vip, uint16_t dport, const kn_addr *ep)
 {
         if (px->n_stale == px->cap_stale) {
@@ -306,7 +307,8 @@ static void stale_add(proxier *px, const kn_addr *vip, uint16_t dport, const kn_
                 px->stale = kn_realloc(px->stale, px->cap_stale * sizeof(*px->stale));
         }
         px->stale[px->n_stale++] = (kn_conntrack_filter){.family = px->family, .orig_dst = *vip, .orig_dport = dport,
-                                                         .reply_src = ep ? *ep : (kn_addr){0}};
+                                                         .reply_src = ep ? *ep : (kn_addr){0},
+                                                         .untranslated = !ep};
 }
 
 /* After a successful sync: flows that lost their endpoint, and destinations that just

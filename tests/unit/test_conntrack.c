@@ -224,6 +224,30 @@ static void test_many_filters_one_dump(void **state)
         assert_int_equal(deleted[0] + deleted[1], 0);
 }
 
+/* A Service that just got endpoints: only the flows that never went through DNAT go;
+ * those already DNATed to an endpoint (e.g. across a restart of the proxy) stay. */
+static void test_untranslated(void **state)
+{
+        kn_conntrack_filter f[] = {
+                {.family = AF_INET, .orig_dst = addr("10.96.0.30"), .orig_dport = 53, .untranslated = true},
+        };
+        unsigned deleted[2] = {0, 0};
+        kn_error err = { 0 };
+        const char *l;
+        (void)state;
+        need_netns();
+        add("udp", "10.0.0.1", 40041, "10.96.0.30", 53, "10.96.0.30"); /* untranslated: goes */
+        add("udp", "10.0.0.1", 40042, "10.96.0.30", 53, "10.244.0.5"); /* DNATed: stays */
+        add("udp", "10.0.0.1", 40043, "10.96.0.31", 53, "10.96.0.31"); /* other service: stays */
+        assert_int_equal(kn_conntrack_delete_many(IPPROTO_UDP, f, KN_ARRAY_SIZE(f), deleted, &err), 0);
+        l = list();
+        if (deleted[0] != 1)
+                fail_msg("deleted %u, left:\n%s", deleted[0], l);
+        assert_false(present(l, 40041));
+        assert_true(present(l, 40042));
+        assert_true(present(l, 40043));
+}
+
 static void test_invalid(void **state)
 {
         kn_addr v6 = addr("fd00::10");
@@ -245,6 +269,7 @@ int main(void)
                 cmocka_unit_test(test_nodeport),
                 cmocka_unit_test(test_many),
                 cmocka_unit_test(test_many_filters_one_dump),
+                cmocka_unit_test(test_untranslated),
                 cmocka_unit_test(test_invalid),
         };
         return cmocka_run_group_tests(tests, setup_netns, NULL);
