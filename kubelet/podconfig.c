@@ -509,7 +509,8 @@ int kubelet_container_config(kubelet *k, const cJSON *pod, const cJSON *containe
                 if (!strcmp(si->mounts[i].container_path, "/etc/hosts"))
                         has_hosts_mount = true;
         }
-        if (!has_hosts_mount && !kubelet_pod_host_network(pod)) {
+        if (!has_hosts_mount && (!kubelet_pod_host_network(pod) ||
+                                 cJSON_GetArraySize(kn_json_path(pod, "spec.hostAliases")) > 0)) {
                 hosts = kn_asprintf("%s/etc-hosts", si->pod_dir);
                 add_mount(mounts, "/etc/hosts", hosts, false, 0);
         }
@@ -570,10 +571,19 @@ int kubelet_write_hosts(kubelet *k, const cJSON *pod, const char *pod_ip, const 
         int fd;
 
         kubelet_pod_hostname(k, pod, hostname, domain);
-        kn_buf_printf(&b, "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
-                          "ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\n"
-                          "fe00::2\tip6-allrouters\n");
-        if (pod_ip && *pod_ip) {
+        if (kubelet_pod_host_network(pod)) {
+                /* the node's own file, with the pod's aliases after it */
+                _cleanup_free_ char *host = NULL;
+                size_t len = 0;
+                kn_buf_printf(&b, "# Kubernetes-managed hosts file (host network).\n");
+                if (kn_read_file("/etc/hosts", 1 << 20, &host, &len) >= 0)
+                        kn_buf_append(&b, host, len);
+        } else {
+                kn_buf_printf(&b, "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
+                                  "ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\n"
+                                  "fe00::2\tip6-allrouters\n");
+        }
+        if (pod_ip && *pod_ip && !kubelet_pod_host_network(pod)) {
                 if (*domain)
                         kn_buf_printf(&b, "%s\t%s.%s\t%s\n", pod_ip, hostname, domain, hostname);
                 else

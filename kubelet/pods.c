@@ -37,6 +37,8 @@ static void pod_free(kubelet_pod *p)
         free(p->cs);
         free(p->sandbox_id);
         free(p->volume_error);
+        free(p->rejected_reason);
+        free(p->rejected_message);
         pthread_cond_destroy(&p->cond);
         free(p->uid);
         free(p->ns);

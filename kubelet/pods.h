@@ -78,6 +78,7 @@ typedef struct kubelet_pod {
         char pod_ip[64], pod_ip6[64];
         bool killed;           /* every container and the sandbox stopped */
         bool deadline_exceeded; /* activeDeadlineSeconds passed: the pod fails */
+        char *rejected_reason, *rejected_message; /* refused at admission: Failed, never run */
         bool volumes_ready;
         char *volume_error;
 } kubelet_pod;

@@ -454,10 +454,13 @@ cJSON *kubelet_pod_status(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt
         cJSON_ArrayForEach(it, cJSON_GetObjectItem(spec, "containers"))
                 cJSON_AddItemToArray(cs, container_status(k, p, it, rp, false, init_done, &pc));
 
-        phase = p->deadline_exceeded ? "Failed" : compute_phase(pod, &pc, n_containers);
+        phase = p->deadline_exceeded || p->rejected_reason ? "Failed" : compute_phase(pod, &pc, n_containers);
         terminal = !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed");
         cJSON_AddStringToObject(st, "phase", phase);
-        if (p->deadline_exceeded) {
+        if (p->rejected_reason) {
+                cJSON_AddStringToObject(st, "reason", p->rejected_reason);
+                cJSON_AddStringToObject(st, "message", p->rejected_message);
+        } else if (p->deadline_exceeded) {
                 cJSON_AddStringToObject(st, "reason", "DeadlineExceeded");
                 cJSON_AddStringToObject(st, "message", "Pod was active on the node longer than the specified deadline");
         }

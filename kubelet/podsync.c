@@ -574,6 +574,58 @@ static int64_t deadline_left_ms(const kubelet_pod *p, const cJSON *pod)
         return kn_wall_ms() >= end ? 0 : end - kn_wall_ms();
 }
 
+/* ---- admission ---- */
+
+/* upstream's safe sysctls (pkg/kubelet/sysctl), the only ones a pod may set here */
+static const char *const safe_sysctls[] = {
+        "kernel.shm_rmid_forced",       "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
+        "net.ipv4.ping_group_range",    "net.ipv4.ip_unprivileged_port_start",
+        "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout",
+        "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem",
+        "net.ipv4.tcp_wmem",
+};
+
+/* Whether the node can run POD at all (upstream's admit handlers that apply here); on a
+ * refusal the pod fails with the handler's reason and message. */
+static bool admit(const cJSON *pod, char **ret_reason, char **ret_message)
+{
+        const char *os = kubelet_pod_str(pod, "spec.os.name");
+        const cJSON *sel = kn_json_path(pod, "spec.nodeSelector"), *it;
+        const char *sel_os = cJSON_GetStringValue(cJSON_GetObjectItem(sel, "kubernetes.io/os"));
+
+        if (sel_os && strcmp(sel_os, "linux")) {
+                *ret_reason = kn_strdup("PodOSSelectorNodeLabelDoesNotMatch");
+                *ret_message = kn_strdup("Failed to admit pod as the `kubernetes.io/os` label doesn't match node label");
+                return false;
+        }
+        if (os && strcmp(os, "linux")) {
+                *ret_reason = kn_strdup("PodOSNotSupported");
+                *ret_message = kn_strdup("Failed to admit pod as the OS field doesn't match node OS");
+                return false;
+        }
+        cJSON_ArrayForEach(it, kn_json_path(pod, "spec.securityContext.sysctls")) {
+                const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
+                _cleanup_free_ char *norm = kn_strdup(name ? name : "");
+                bool ok = false;
+                if (strchr(norm, '/'))
+                        for (char *c = norm; *c; c++)
+                                *c = *c == '/' ? '.' : *c == '.' ? '/' : *c;
+                for (size_t i = 0; i < KN_ARRAY_SIZE(safe_sysctls) && !ok; i++)
+                        ok = !strcmp(norm, safe_sysctls[i]);
+                if (ok && !strncmp(norm, "net.", 4) && kubelet_pod_host_network(pod)) {
+                        *ret_reason = kn_strdup("SysctlForbidden");
+                        *ret_message = kn_asprintf("forbidden sysctl: \"%s\" not allowed with host net enabled", norm);
+                        return false;
+                }
+                if (!ok) {
+                        *ret_reason = kn_strdup("SysctlForbidden");
+                        *ret_message = kn_asprintf("forbidden sysctl: \"%s\" not allowlisted", norm);
+                        return false;
+                }
+        }
+        return true;
+}
+
 /* ---- the pass ---- */
 
 static bool anything_running(const rt_pod *rp)
@@ -621,6 +673,24 @@ int64_t kubelet_pod_sync(kubelet *k, kubelet_pod *p)
         }
 
         deleting = kn_json_path(pod, "metadata.deletionTimestamp") != NULL;
+        /* a pod this node never ran is admitted first; a refused one fails for good */
+        if (!p->rejected_reason && rp.n_sb == 0 && rp.n_c == 0 && !kubelet_pod_str(pod, "status.startTime") &&
+            !admit(pod, &p->rejected_reason, &p->rejected_message)) {
+                kn_warn("pod %s/%s refused: %s: %s", p->ns, p->name, p->rejected_reason, p->rejected_message);
+                kubelet_event(m, pod, "Warning", p->rejected_reason, "%s", p->rejected_message);
+        }
+        if (p->rejected_reason) {
+                kubelet_pod_set_status(m, p, kubelet_pod_status(k, p, pod, &rp));
+                if (deleting) {
+                        pthread_mutex_lock(&m->lock);
+                        p->want_delete = true;
+                        m->status_kick = true;
+                        pthread_cond_signal(&m->status_cond);
+                        pthread_mutex_unlock(&m->lock);
+                }
+                kubelet_runtime_pod_free(&rp);
+                return -1;
+        }
         phase = kubelet_pod_str(pod, "status.phase");
         terminal = kn_streq(phase, "Succeeded") || kn_streq(phase, "Failed") || p->deadline_exceeded;
         if (!deleting && !terminal) {
@@ -683,7 +753,7 @@ int64_t kubelet_pod_sync(kubelet *k, kubelet_pod *p)
                         kubelet_runtime_pod_free(&rp);
                         return RETRY_MS;
                 }
-                if (!kubelet_pod_host_network(pod)) {
+                if (!kubelet_pod_host_network(pod) || cJSON_GetArraySize(kn_json_path(pod, "spec.hostAliases")) > 0) {
                         _cleanup_free_ char *dir = kubelet_pod_dir(k, p->uid);
                         _cleanup_free_ char *hosts = kn_asprintf("%s/etc-hosts", dir);
                         kn_mkdir_p(dir, 0750);
