@@ -34,10 +34,10 @@ def test_pod_and_service_end_to_end(all_node):
     names = set()
     deadline = time.time() + 60
     while time.time() < deadline and len(names) < 2:
-        r = n.run("/bin/busybox", "wget", "-q", "-T", "2", "-O", "-", f"http://{ip}/hostname", check=False)
+        r = n.run("curl", "-s", "-m", "2", f"http://{ip}/hostname", check=False)
         if r.returncode == 0:
             names.add(r.stdout.strip())
     assert len(names) == 2 and all(x.startswith("web-") for x in names), names
     # one process: the kubelet's pid file names knode all, and kube-proxy's healthz answers
-    r = n.run("/bin/busybox", "wget", "-q", "-O", "-", "http://127.0.0.1:10256/healthz")
+    r = n.run("curl", "-s", "-m", "5", "http://127.0.0.1:10256/healthz")
     assert '"currentTime"' in r.stdout or "lastUpdated" in r.stdout

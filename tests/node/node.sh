@@ -715,7 +715,13 @@ start_kubelet() {
 	[[ -n ${KUBELET_ARGS:-} ]] && extra=(${KUBELET_ARGS})
 	local config_flag=--config
 	if [[ $KUBELET == knode-all ]]; then
-		# kubelet and kube-proxy in one process: knode all takes both applets' flags
+		# kubelet and kube-proxy in one process, with one credential: the node's, which
+		# then also needs kube-proxy's permissions (EndpointSlices)
+		in_ns "$BIN_DIR/kubectl" --kubeconfig "$KNODE_CLUSTER_DIR/admin.kubeconfig" create clusterrolebinding \
+			knode-all-node-proxier --clusterrole=system:node-proxier --group=system:nodes \
+			--dry-run=client -o yaml |
+			in_ns "$BIN_DIR/kubectl" --kubeconfig "$KNODE_CLUSTER_DIR/admin.kubeconfig" apply -f - >/dev/null
+		# knode all takes both applets' flags
 		config_flag=--kubelet-config
 		extra+=(--cluster-cidr="${KNODE_POD_CIDR:-10.244.0.0/16}" --conntrack-max-per-core=0
 			--proxy-metrics-bind-address=127.0.0.1:10249 --proxy-healthz-bind-address=127.0.0.1:10256)
