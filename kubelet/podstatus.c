@@ -281,7 +281,7 @@ typedef struct phase_count {
 } phase_count;
 
 static cJSON *container_status(kubelet *k, kubelet_pod *p, const cJSON *spec_c, const rt_pod *rp, bool init,
-                               bool init_done, phase_count *pc)
+                               bool init_done, bool has_init, phase_count *pc)
 {
         const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(spec_c, "name"));
         const char *image = cJSON_GetStringValue(cJSON_GetObjectItem(spec_c, "image"));
@@ -338,9 +338,11 @@ static cJSON *container_status(kubelet *k, kubelet_pod *p, const cJSON *spec_c, 
                         pc->init_pending++;
         } else {
                 cJSON *w = cJSON_AddObjectToObject(state, "waiting");
+                /* upstream's default waiting state: PodInitializing in a pod with init
+                 * containers (for all of them), ContainerCreating otherwise */
                 const char *reason = cs->waiting_reason ? cs->waiting_reason
-                                     : (!init && !init_done) ? "PodInitializing"
-                                                             : "ContainerCreating";
+                                     : has_init         ? "PodInitializing"
+                                                        : "ContainerCreating";
                 cJSON_AddStringToObject(w, "reason", reason);
                 if (cs->waiting_reason && cs->waiting_message)
                         cJSON_AddStringToObject(w, "message", cs->waiting_message);
@@ -437,12 +439,13 @@ cJSON *kubelet_pod_status(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt
         bool init_done = true, sandbox_ready, terminal;
         char hip4[64], hip6[64], buf[64];
         int n_containers = cJSON_GetArraySize(cJSON_GetObjectItem(spec, "containers"));
+        bool has_init = cJSON_GetArraySize(cJSON_GetObjectItem(spec, "initContainers")) > 0;
 
         /* init containers first: their state decides Initialized */
         ics = cJSON_CreateArray();
         cJSON_ArrayForEach(it, cJSON_GetObjectItem(spec, "initContainers")) {
                 int before = pc.init_pending + pc.init_failed;
-                cJSON_AddItemToArray(ics, container_status(k, p, it, rp, true, true, &pc));
+                cJSON_AddItemToArray(ics, container_status(k, p, it, rp, true, true, true, &pc));
                 if (pc.init_pending + pc.init_failed > before)
                         kn_buf_printf(&pc.not_init, "%s%s", pc.not_init.len ? " " : "",
                                       cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")));
@@ -452,7 +455,7 @@ cJSON *kubelet_pod_status(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt
         pc.running = pc.waiting = pc.stopped = pc.succeeded = 0;
         cs = cJSON_CreateArray();
         cJSON_ArrayForEach(it, cJSON_GetObjectItem(spec, "containers"))
-                cJSON_AddItemToArray(cs, container_status(k, p, it, rp, false, init_done, &pc));
+                cJSON_AddItemToArray(cs, container_status(k, p, it, rp, false, init_done, has_init, &pc));
 
         phase = p->deadline_exceeded || p->rejected_reason ? "Failed" : compute_phase(pod, &pc, n_containers);
         terminal = !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed");
@@ -545,7 +548,7 @@ cJSON *kubelet_pod_status(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt
                 phase_count ec = {.not_ready = {.max = 1 << 16}, .not_init = {.max = 1 << 16}};
                 cJSON *es = cJSON_AddArrayToObject(st, "ephemeralContainerStatuses");
                 cJSON_ArrayForEach(it, cJSON_GetObjectItem(spec, "ephemeralContainers"))
-                        cJSON_AddItemToArray(es, container_status(k, p, it, rp, false, init_done, &ec));
+                        cJSON_AddItemToArray(es, container_status(k, p, it, rp, false, init_done, has_init, &ec));
                 kn_buf_free(&ec.not_ready);
                 kn_buf_free(&ec.not_init);
         }
