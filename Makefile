@@ -41,7 +41,7 @@ OBJ := $(SRC:%.c=build/obj/%.o)
 CORE_OBJ := $(CORE_SRC:%.c=build/obj/%.o)
 # proxy and runtime modules with no applet state, linked into unit tests too
 PROXY_LIB_SRC := proxy/nft.c proxy/nft_expr.c proxy/conntrack.c proxy/model.c proxy/rules.c proxy/claims.c \
-	proxy/proxier.c
+	proxy/proxier.c proxy/health.c
 # the kubelet's modules (kubelet/ depends only on core/ and runtime/)
 KUBELET_LIB_SRC := $(wildcard kubelet/*.c)
 LIB_SRC := $(CORE_SRC) $(PROXY_LIB_SRC) $(RUNTIME_SRC) $(GEN_SRC) $(KUBELET_LIB_SRC)

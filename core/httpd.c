@@ -91,6 +91,10 @@ int kn_httpd_new(const char *addr, kn_httpd **ret, kn_error *err)
         if (fd < 0)
                 return kn_error_set(err, -errno, "socket: %s", strerror(errno));
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (ss.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr)) {
+                int zero = 0; /* "[::]:port" and ":port" take IPv4 too, whatever net.ipv6.bindv6only says */
+                setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+        }
         if (bind(fd, (struct sockaddr *)&ss, len) < 0)
                 return kn_error_set(err, -errno, "failed to listen on %s: %s", addr, strerror(errno));
         if (listen(fd, 64) < 0)
