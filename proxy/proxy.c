@@ -754,34 +754,19 @@ static void register_metrics(proxy *p)
                                               KN_GAUGE, NULL, 0);
 }
 
-/* Conntrack sysctls, as upstream sets them; failures are logged (read-only in a
- * non-initial network namespace, for instance). */
+/* Conntrack limit and timeouts, as upstream sets them. A host that refuses one (a
+ * read-only /sys, a non-initial network namespace) gets a warning, not a failed start. */
 static void set_conntrack(proxy *p)
 {
-        struct {
-                const char *path;
-                int64_t v;
-        } s[] = {
-                {"/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established", p->cfg.conntrack_tcp_established / 1000},
-                {"/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_close_wait", p->cfg.conntrack_tcp_close_wait / 1000},
-                {"/proc/sys/net/netfilter/nf_conntrack_udp_timeout", p->cfg.conntrack_udp / 1000},
-                {"/proc/sys/net/netfilter/nf_conntrack_udp_timeout_stream", p->cfg.conntrack_udp_stream / 1000},
-                {"/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal", p->cfg.conntrack_tcp_be_liberal},
+        kn_conntrack_settings cs = {
+                .max = kn_conntrack_max(p->cfg.conntrack_max_per_core, p->cfg.conntrack_min, 0),
+                .tcp_established_s = p->cfg.conntrack_tcp_established / 1000,
+                .tcp_close_wait_s = p->cfg.conntrack_tcp_close_wait / 1000,
+                .udp_s = p->cfg.conntrack_udp / 1000,
+                .udp_stream_s = p->cfg.conntrack_udp_stream / 1000,
+                .tcp_be_liberal = p->cfg.conntrack_tcp_be_liberal,
         };
-        for (size_t i = 0; i < KN_ARRAY_SIZE(s); i++) {
-                _cleanup_free_ char *cur = NULL;
-                char want[32];
-                FILE *f;
-                if (s[i].v <= 0 && i != 4)
-                        continue;
-                snprintf(want, sizeof(want), "%lld", (long long)s[i].v);
-                if (kn_read_file(s[i].path, 64, &cur, NULL) >= 0 && atoll(cur) == s[i].v)
-                        continue;
-                f = fopen(s[i].path, "we");
-                if (!f || fprintf(f, "%s\n", want) < 0 || fclose(f) != 0)
-                        kn_warn("failed to set %s to %s", s[i].path, want);
-                f = NULL;
-        }
+        kn_conntrack_apply(&cs);
 }
 
 #define PROXY_LIST_PAGE 5000
