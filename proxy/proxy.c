@@ -348,6 +348,19 @@ static void make_rules_config(proxy *p, int family, rules_config *rc, kn_cidr *c
                                                         8 - rc->n_service_cidrs);
                 rc->service_cidrs = svc_cidrs;
         }
+        {
+                /* upstream's node IP: bindAddress, else the Node's first InternalIP, else loopback */
+                kn_addr bind;
+                if (p->cfg.bind_address && kn_addr_parse(p->cfg.bind_address, &bind) >= 0 && bind.family == family &&
+                    !(family == AF_INET && bind.v4.s_addr == 0) &&
+                    !(family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&bind.v6)))
+                        rc->node_ip = bind;
+                for (size_t i = 0; !rc->node_ip.family && i < p->n_node_ips; i++)
+                        if (p->node_ips[i].family == family)
+                                rc->node_ip = p->node_ips[i];
+                if (!rc->node_ip.family)
+                        kn_addr_parse(family == AF_INET ? "127.0.0.1" : "::1", &rc->node_ip);
+        }
         for (char **a = npa; a && *a; a++) {
                 kn_cidr c;
                 if (strcmp(*a, "primary") == 0)
