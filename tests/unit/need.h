@@ -5,6 +5,7 @@
 #ifndef TESTS_UNIT_NEED_H
 #define TESTS_UNIT_NEED_H
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 

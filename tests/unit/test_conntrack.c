@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+
+#include "need.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -39,8 +41,7 @@ static int setup_netns(void **state)
 
 static void need_netns(void)
 {
-        if (!in_netns)
-                skip();
+        need(in_netns, "a private network namespace (root)");
         /* Only ever inside the private namespace made by setup_netns. */
         assert_int_equal(system("conntrack -F >/dev/null 2>&1"), 0);
 }

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+
+#include "need.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -604,8 +606,7 @@ static void test_roundtrip_ip(void **state)
         kn_error err = {0};
         (void)state;
 
-        if (!have_netns)
-                skip();
+        need(have_netns, "a private network namespace with nft (root)");
         assert_int_equal(kn_nft_open(AF_INET, &n, &err), 0);
         kn_nft_tx *tx = kn_nft_tx_new(n, "kube-proxy");
         build_all(tx, false);
@@ -648,8 +649,7 @@ static void test_roundtrip_ip6(void **state)
         kn_error err = {0};
         (void)state;
 
-        if (!have_netns)
-                skip();
+        need(have_netns, "a private network namespace with nft (root)");
         assert_int_equal(kn_nft_open(AF_INET6, &n, &err), 0);
         assert_int_equal(kn_nft_family(n), AF_INET6);
         kn_nft_tx *tx = kn_nft_tx_new(n, "kube-proxy");
@@ -672,8 +672,7 @@ static void test_error_mapping(void **state)
         char **names = NULL;
         (void)state;
 
-        if (!have_netns)
-                skip();
+        need(have_netns, "a private network namespace with nft (root)");
         assert_int_equal(kn_nft_open(AF_INET, &n, &err), 0);
         kn_nft_tx *tx = kn_nft_tx_new(n, "errtest");
         kn_nft_tx_add_table(tx, NULL);
@@ -743,8 +742,7 @@ static void test_dry_run(void **state)
         int r;
         (void)state;
 
-        if (!have_netns)
-                fail_msg("needs root, nft(8) and a private network namespace");
+        need(have_netns, "a private network namespace with nft (root)");
         assert_int_equal(kn_nft_open(AF_INET, &n, &err), 0);
         tx = kn_nft_tx_new(n, "drytest");
         kn_nft_tx_add_table(tx, NULL);
@@ -788,8 +786,7 @@ static void test_big_map(void **state)
         char **names = NULL;
         (void)state;
 
-        if (!have_netns)
-                skip();
+        need(have_netns, "a private network namespace with nft (root)");
         assert_int_equal(kn_nft_open(AF_INET, &n, &err), 0);
         kn_nft_tx *tx = kn_nft_tx_new(n, "bigtest");
         kn_nft_tx_add_table(tx, "big");
