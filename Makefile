@@ -41,7 +41,7 @@ OBJ := $(SRC:%.c=build/obj/%.o)
 CORE_OBJ := $(CORE_SRC:%.c=build/obj/%.o)
 # proxy and runtime modules with no applet state, linked into unit tests too
 PROXY_LIB_SRC := proxy/nft.c proxy/nft_expr.c proxy/conntrack.c proxy/model.c proxy/rules.c proxy/claims.c \
-	proxy/proxier.c
+	proxy/proxier.c proxy/health.c
 # the kubelet's modules (kubelet/ depends only on core/ and runtime/)
 KUBELET_LIB_SRC := $(wildcard kubelet/*.c)
 LIB_SRC := $(CORE_SRC) $(PROXY_LIB_SRC) $(RUNTIME_SRC) $(GEN_SRC) $(KUBELET_LIB_SRC)
@@ -139,7 +139,7 @@ endif
 
 # ---- fuzzing (clang + libFuzzer) ----
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := config watch kubeconfig kpb cri quantity kubelet_http
+FUZZ_TARGETS := config watch kubeconfig kpb cri quantity kubelet_http model
 FUZZ_CFLAGS := -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Ibuild/gen -Ulinux \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS))
 fuzz: $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
@@ -155,6 +155,11 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC)
 # the kubelet API's request heads and CRI log lines
 build/fuzz/fuzz_kubelet_http: tests/fuzz/fuzz_kubelet_http.c $(CORE_SRC) kubelet/http.c kubelet/auth.c kubelet/logs.c \
 		$(RUNTIME_SRC) $(GEN_SRC)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ    $@"
+	$(Q)clang $(FUZZ_CFLAGS) -Icore -o $@ $^ $(LDLIBS)
+# hostile Services and EndpointSlices through kube-proxy's model and rule planning
+build/fuzz/fuzz_model: tests/fuzz/fuzz_model.c $(CORE_SRC) proxy/model.c proxy/rules.c proxy/nft.c proxy/nft_expr.c
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
 	$(Q)clang $(FUZZ_CFLAGS) -Icore -o $@ $^ $(LDLIBS)

@@ -13,6 +13,7 @@
 
 #define MAX_REQUEST 8192
 #define READ_TIMEOUT_MS 5000
+#define MAX_CONNS 128
 
 struct route {
         char *path;
@@ -90,6 +91,10 @@ int kn_httpd_new(const char *addr, kn_httpd **ret, kn_error *err)
         if (fd < 0)
                 return kn_error_set(err, -errno, "socket: %s", strerror(errno));
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (ss.ss_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&ss)->sin6_addr)) {
+                int zero = 0; /* "[::]:port" and ":port" take IPv4 too, whatever net.ipv6.bindv6only says */
+                setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+        }
         if (bind(fd, (struct sockaddr *)&ss, len) < 0)
                 return kn_error_set(err, -errno, "failed to listen on %s: %s", addr, strerror(errno));
         if (listen(fd, 64) < 0)
@@ -136,72 +141,46 @@ static const char *status_text(int s)
         }
 }
 
-static void write_all(int fd, const char *p, size_t n)
-{
-        while (n) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0 && errno == EAGAIN) {
-                        struct pollfd pfd = {fd, POLLOUT, 0};
-                        if (poll(&pfd, 1, READ_TIMEOUT_MS) <= 0)
-                                return;
-                        continue;
-                }
-                if (w <= 0)
-                        return;
-                p += w;
-                n -= (size_t)w;
-        }
-}
-
-static void respond(int fd, kn_http_response *resp, bool head)
-{
-        char hdr[1024];
-        int n = snprintf(hdr, sizeof(hdr),
-                         "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
-                         resp->status, status_text(resp->status),
-                         resp->content_type ? resp->content_type : "text/plain; charset=utf-8", resp->body.len,
-                         resp->extra_headers);
-        write_all(fd, hdr, (size_t)n);
-        if (!head && resp->body.len)
-                write_all(fd, resp->body.data, resp->body.len);
-}
-
-static void serve_one(kn_httpd *h, int fd)
-{
+/* One client connection: the request read so far, then the response left to write. */
+struct conn {
+        int fd;
+        int64_t deadline; /* monotonic ms: the whole exchange, read and write */
+        size_t len;       /* bytes of req read */
+        kn_buf out;       /* response; written from out_off */
+        size_t out_off;
+        bool writing;
         char req[MAX_REQUEST + 1];
-        size_t len = 0;
-        int64_t deadline = kn_now_ms() + READ_TIMEOUT_MS;
+};
+
+static void conn_close(struct conn *c)
+{
+        close(c->fd);
+        kn_buf_free(&c->out);
+        free(c);
+}
+
+static void respond(struct conn *c, kn_http_response *resp, bool head)
+{
+        kn_buf_printf(&c->out,
+                      "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
+                      resp->status, status_text(resp->status),
+                      resp->content_type ? resp->content_type : "text/plain; charset=utf-8", resp->body.len,
+                      resp->extra_headers);
+        if (!head && resp->body.len)
+                kn_buf_append(&c->out, resp->body.data, resp->body.len);
+        c->writing = true;
+}
+
+/* A complete request head is in c->req: run its handler and queue the response. */
+static void handle(kn_httpd *h, struct conn *c)
+{
         kn_http_response resp = {.status = 404};
         char method[16], target[2048];
         char *q;
 
-        for (;;) {
-                struct pollfd pfd = {fd, POLLIN, 0};
-                int64_t left = deadline - kn_now_ms();
-                ssize_t n;
-
-                if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
-                        return;
-                n = read(fd, req + len, MAX_REQUEST - len);
-                if (n < 0 && (errno == EINTR || errno == EAGAIN))
-                        continue;
-                if (n <= 0)
-                        return;
-                len += (size_t)n;
-                req[len] = '\0';
-                if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
-                        break;
-                if (len == MAX_REQUEST) {
-                        resp.status = 413;
-                        respond(fd, &resp, false);
-                        return;
-                }
-        }
-        if (sscanf(req, "%15s %2047s", method, target) != 2) {
+        if (sscanf(c->req, "%15s %2047s", method, target) != 2) {
                 resp.status = 400;
-                respond(fd, &resp, false);
+                respond(c, &resp, false);
                 return;
         }
         q = strchr(target, '?');
@@ -212,7 +191,7 @@ static void serve_one(kn_httpd *h, int fd)
                 size_t pl = strlen(p);
                 if (strcmp(p, target) == 0 || (pl > 1 && p[pl - 1] == '/' && strncmp(p, target, pl) == 0)) {
                         resp.status = 200;
-                        const char *hdrs = strstr(req, "\r\n");
+                        const char *hdrs = strstr(c->req, "\r\n");
                         kn_http_request hr = {method, target, q ? q : "", hdrs ? hdrs + 2 : ""};
                         h->routes[i].fn(h->routes[i].userdata, &hr, &resp);
                         break;
@@ -220,31 +199,102 @@ static void serve_one(kn_httpd *h, int fd)
         }
         if (resp.status == 404 && !resp.body.len)
                 kn_buf_printf(&resp.body, "404 page not found\n");
-        respond(fd, &resp, strcmp(method, "HEAD") == 0);
+        respond(c, &resp, strcmp(method, "HEAD") == 0);
         kn_buf_free(&resp.body);
 }
 
+/* Progress on a readable/writable connection; false when it is done (to be closed). */
+static bool conn_io(kn_httpd *h, struct conn *c)
+{
+        if (!c->writing) {
+                ssize_t n = read(c->fd, c->req + c->len, MAX_REQUEST - c->len);
+                if (n < 0)
+                        return errno == EINTR || errno == EAGAIN;
+                if (n == 0)
+                        return false;
+                c->len += (size_t)n;
+                c->req[c->len] = '\0';
+                if (strstr(c->req, "\r\n\r\n") || strstr(c->req, "\n\n")) {
+                        handle(h, c);
+                } else if (c->len == MAX_REQUEST) {
+                        kn_http_response resp = {.status = 413};
+                        respond(c, &resp, false);
+                } else {
+                        return true;
+                }
+        }
+        while (c->out_off < c->out.len) {
+                ssize_t w = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+                if (w < 0)
+                        return errno == EINTR || errno == EAGAIN;
+                c->out_off += (size_t)w;
+        }
+        return false;
+}
+
+/* Every connection is served at once by one poll loop: a slow or idle client costs a
+ * slot until its deadline, never the others' time. When all slots are taken, the
+ * connection closest to its deadline makes room for the new one. Handlers run on this
+ * thread and must not block. */
 static void *httpd_thread(void *p)
 {
         kn_httpd *h = p;
+        struct conn *conns[MAX_CONNS];
+        struct pollfd pfd[MAX_CONNS + 2];
+        size_t n = 0;
 
         for (;;) {
-                struct pollfd pfd[2] = {{h->fd, POLLIN, 0}, {h->stop_fd, POLLIN, 0}};
-                int c;
+                int64_t now = kn_now_ms(), next = -1;
+                int r;
 
-                if (poll(pfd, 2, -1) < 0) {
+                for (size_t i = 0; i < n;) {
+                        if (conns[i]->deadline <= now) {
+                                conn_close(conns[i]);
+                                conns[i] = conns[--n];
+                                continue;
+                        }
+                        if (next < 0 || conns[i]->deadline < next)
+                                next = conns[i]->deadline;
+                        pfd[i + 2] = (struct pollfd){conns[i]->fd, conns[i]->writing ? POLLOUT : POLLIN, 0};
+                        i++;
+                }
+                pfd[0] = (struct pollfd){h->fd, POLLIN, 0};
+                pfd[1] = (struct pollfd){h->stop_fd, POLLIN, 0};
+                r = poll(pfd, n + 2, next < 0 ? -1 : (int)(next - now));
+                if (r < 0) {
                         if (errno == EINTR)
                                 continue;
                         break;
                 }
                 if (pfd[1].revents)
                         break;
-                c = accept4(h->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-                if (c < 0)
-                        continue;
-                serve_one(h, c);
-                close(c);
+                for (size_t i = n; i-- > 0;) {
+                        if (!pfd[i + 2].revents || conn_io(h, conns[i]))
+                                continue;
+                        conn_close(conns[i]);
+                        conns[i] = conns[--n];
+                }
+                if (pfd[0].revents) {
+                        int fd = accept4(h->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+                        struct conn *c;
+                        if (fd < 0)
+                                continue;
+                        if (n == MAX_CONNS) {
+                                size_t old = 0;
+                                for (size_t i = 1; i < n; i++)
+                                        if (conns[i]->deadline < conns[old]->deadline)
+                                                old = i;
+                                conn_close(conns[old]);
+                                conns[old] = conns[--n];
+                        }
+                        c = kn_calloc(1, sizeof(*c));
+                        c->fd = fd;
+                        c->deadline = kn_now_ms() + READ_TIMEOUT_MS;
+                        conns[n++] = c;
+                }
         }
+        for (size_t i = 0; i < n; i++)
+                conn_close(conns[i]);
         return NULL;
 }
 

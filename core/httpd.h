@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* A small HTTP/1.1 server for /healthz and /metrics: one thread, one request per
- * connection, bounded request size and read time. */
+/* A small HTTP/1.1 server for /healthz and /metrics: one thread polls every connection
+ * at once (up to 128; an idle or slow client never delays the others), one request per
+ * connection, bounded request size and exchange time (5 s). Handlers run on that thread:
+ * they must answer from state at hand and never wait (no lock held across a sync). */
 #ifndef KN_HTTPD_H
 #define KN_HTTPD_H
 

@@ -4,15 +4,22 @@
  * acked request at a time. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
 #include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "conntrack.h"
+
+#include "../core/log.h"
 
 /* Netlink dumps come in skbs of up to 32 KiB (older libmnl lacks MNL_SOCKET_DUMP_SIZE). */
 #define DUMP_BUF_SIZE 32768
@@ -389,4 +396,102 @@ out:
         free(c.match);
         mnl_socket_close(nl);
         return r;
+}
+
+/* ---- conntrack limits and timeouts ---- */
+
+int64_t kn_conntrack_max(int64_t max_per_core, int64_t min, int n_cpus)
+{
+        int64_t scaled;
+        if (max_per_core <= 0)
+                return 0;
+        if (n_cpus <= 0) {
+                cpu_set_t set;
+                n_cpus = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 1;
+        }
+        scaled = max_per_core * n_cpus;
+        return scaled > min ? scaled : min;
+}
+
+/* Read an integer file; -errno when it cannot be read or parsed. */
+static int read_int(const char *path, int64_t *ret)
+{
+        _cleanup_free_ char *s = NULL;
+        char *end;
+        long long v;
+        int r = kn_read_file(path, 64, &s, NULL);
+        if (r < 0)
+                return r;
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno || end == s)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+static int write_int(const char *path, int64_t v)
+{
+        char buf[32];
+        int n = snprintf(buf, sizeof(buf), "%lld\n", (long long)v);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        if (write(fd, buf, (size_t)n) != n)
+                return errno ? -errno : -EIO;
+        return 0;
+}
+
+/* 1 when written, 0 when already V, -errno when refused (logged). */
+static int set_int(const char *dir, const char *name, int64_t v)
+{
+        _cleanup_free_ char *path = kn_asprintf("%s/%s", dir, name);
+        int64_t cur;
+        int r;
+        if (read_int(path, &cur) >= 0 && cur == v)
+                return 0;
+        errno = 0;
+        r = write_int(path, v);
+        if (r < 0) {
+                kn_warn("failed to set %s to %lld: %s (the host refuses it; going on without it)", path,
+                        (long long)v, strerror(-r));
+                return r;
+        }
+        kn_info("set %s to %lld", path, (long long)v);
+        return 1;
+}
+
+int kn_conntrack_apply(const kn_conntrack_settings *s)
+{
+        const char *proc = s->proc_dir ? s->proc_dir : "/proc/sys/net/netfilter";
+        const char *sys = s->sys_dir ? s->sys_dir : "/sys/module/nf_conntrack/parameters";
+        const struct {
+                const char *name;
+                int64_t v;
+        } t[] = {
+                {"nf_conntrack_tcp_timeout_established", s->tcp_established_s},
+                {"nf_conntrack_tcp_timeout_close_wait", s->tcp_close_wait_s},
+                {"nf_conntrack_tcp_be_liberal", s->tcp_be_liberal ? 1 : 0},
+                {"nf_conntrack_udp_timeout", s->udp_s},
+                {"nf_conntrack_udp_timeout_stream", s->udp_stream_s},
+        };
+        int refused = 0;
+
+        if (s->max > 0) {
+                if (set_int(proc, "nf_conntrack_max", s->max) < 0) {
+                        refused++;
+                } else {
+                        /* The hash table grows only when too small for the limit (upstream:
+                         * hashsize >= max/4); the kernel refuses it outside the initial
+                         * network namespace, and a read-only /sys refuses it anywhere. */
+                        _cleanup_free_ char *hs = kn_asprintf("%s/hashsize", sys);
+                        int64_t cur;
+                        if (read_int(hs, &cur) < 0 || cur < s->max / 4)
+                                refused += set_int(sys, "hashsize", s->max / 4) < 0;
+                }
+        }
+        for (size_t i = 0; i < KN_ARRAY_SIZE(t); i++)
+                if (t[i].v > 0)
+                        refused += set_int(proc, t[i].name, t[i].v) < 0;
+        return refused;
 }

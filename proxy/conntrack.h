@@ -43,4 +43,25 @@ typedef struct kn_conntrack_filter {
  * for IPv4 / IPv6. Same errors as kn_conntrack_delete. */
 int kn_conntrack_delete_many(int proto, kn_conntrack_filter *f, size_t n, unsigned ret_deleted[2], kn_error *err);
 
+/* ---- conntrack limits and timeouts (sysctls), as upstream's kube-proxy sets them ---- */
+
+typedef struct kn_conntrack_settings {
+        int64_t max;            /* nf_conntrack_max, and hashsize >= max/4; 0 = leave */
+        int64_t tcp_established_s, tcp_close_wait_s, udp_s, udp_stream_s; /* 0 = leave */
+        bool tcp_be_liberal;    /* set nf_conntrack_tcp_be_liberal to 1 */
+        /* Where the files are: NULL = /proc/sys/net/netfilter and
+         * /sys/module/nf_conntrack/parameters (tests point them elsewhere). */
+        const char *proc_dir, *sys_dir;
+} kn_conntrack_settings;
+
+/* Upstream's nf_conntrack_max: maxPerCore x CPUs (those this process may run on), at
+ * least MIN; 0 (leave the limit) when maxPerCore is 0. */
+int64_t kn_conntrack_max(int64_t max_per_core, int64_t min, int n_cpus);
+
+/* Write the settings that differ from the kernel's. A value the host refuses (a
+ * read-only /sys, nf_conntrack_max and hashsize outside the initial network namespace)
+ * is logged as a warning and skipped; the hashsize is written only when below max/4
+ * and nf_conntrack_max holds MAX. Returns the number of settings refused (0 = all set). */
+int kn_conntrack_apply(const kn_conntrack_settings *s);
+
 #endif

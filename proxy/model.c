@@ -594,15 +594,19 @@ kn_hashmap model_take_dirty(model *m)
 
 static int ep_cmp(const void *a, const void *b)
 {
-        return strcmp(((const model_ep *)a)->str, ((const model_ep *)b)->str);
+        const model_ep *x = a, *y = b;
+        int c = strcmp(x->str, y->str);
+        return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
 }
 
 size_t model_endpoints(const model *m, const model_service *s, const model_port *p, int family, model_ep **ret)
 {
         _cleanup_free_ char *key = kn_asprintf("%s/%s", s->ns, s->name);
         model_ep *v = NULL;
-        size_t n = 0, cap = 0;
+        size_t n = 0, cap = 0, out = 0;
 
+        /* Every slice's endpoints, then one sort; copies of an endpoint (in several
+         * slices) end up next to each other, in the order they were met. */
         for (const model_slice *sl = kn_hashmap_get(&m->by_service, key); sl; sl = sl->next) {
                 const model_port *sp = NULL;
                 if (sl->family != family)
@@ -612,30 +616,34 @@ size_t model_endpoints(const model *m, const model_service *s, const model_port 
                                 sp = &sl->ports[k];
                 if (!sp)
                         continue;
+                if (n + sl->n_eps > cap)
+                        v = kn_realloc(v, (cap = (n + sl->n_eps) * 2) * sizeof(*v));
                 for (size_t k = 0; k < sl->n_eps; k++) {
                         const model_endpoint *e = &sl->eps[k];
-                        model_ep ep = {e->addr, sp->port, e->ready, e->serving, e->terminating, e->local,
-                                       e->zone_hints, e->node_hints, ""};
+                        model_ep *ep = &v[n];
                         char ip[INET6_ADDRSTRLEN];
-                        bool dup = false;
+                        *ep = (model_ep){e->addr, sp->port, e->ready, e->serving, e->terminating, e->local,
+                                         e->zone_hints, e->node_hints, "", n};
                         kn_addr_format(&e->addr, ip, sizeof(ip));
-                        snprintf(ep.str, sizeof(ep.str), family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, sp->port);
-                        for (size_t d = 0; d < n; d++)
-                                if (strcmp(v[d].str, ep.str) == 0) {
-                                        if (ep.local)
-                                                v[d] = ep; /* a local copy wins */
-                                        dup = true;
-                                        break;
-                                }
-                        if (dup)
-                                continue;
-                        if (n == cap)
-                                v = kn_realloc(v, (cap = cap ? cap * 2 : 8) * sizeof(*v));
-                        v[n++] = ep;
+                        snprintf(ep->str, sizeof(ep->str), family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, sp->port);
+                        n++;
                 }
         }
         if (n)
                 qsort(v, n, sizeof(*v), ep_cmp);
+        /* One of each: the last local copy, else the first copy met. */
+        for (size_t i = 0; i < n;) {
+                size_t j = i + 1, pick = i;
+                for (; j < n && strcmp(v[j].str, v[i].str) == 0; j++)
+                        if (v[j].local)
+                                pick = j;
+                v[out++] = v[pick];
+                i = j;
+        }
+        if (!out) {
+                free(v);
+                v = NULL;
+        }
         *ret = v;
-        return n;
+        return out;
 }

@@ -61,6 +61,7 @@ typedef struct model_ep {
         bool ready, serving, terminating, local;
         const char *zone_hints, *node_hints; /* borrowed from the slice */
         char str[64];           /* "IP:port" / "[IP]:port": the sort key */
+        size_t seq;             /* order met across the slices (ties in the merge) */
 } model_ep;
 
 typedef struct model {
@@ -87,7 +88,9 @@ void model_mark_all_dirty(model *m);
 /* Take the dirty set (caller frees with kn_hashmap_clear(…, NULL)). */
 kn_hashmap model_take_dirty(model *m);
 
-/* The endpoints of one service port in one family, deduplicated, sorted by "IP:port". */
+/* The endpoints of one service port in one family, deduplicated (a local copy wins,
+ * else the first met), sorted by "IP:port". One sort, O(n log n) in all the slices'
+ * endpoints. */
 size_t model_endpoints(const model *m, const model_service *s, const model_port *p, int family,
                        model_ep **ret);
 

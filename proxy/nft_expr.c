@@ -209,13 +209,24 @@ static void e_cidrs(struct rb *b, bool daddr, const kn_cidr *cidrs, size_t n, bo
                                 iv[i][1][j] |= bits <= 0 ? 0xff : (uint8_t)(0xff >> bits);
                 }
         }
-        /* sort by start (big-endian bytes compare as numbers), merge overlaps */
+        /* sort by start (big-endian bytes compare as numbers), merge overlapping and
+         * adjacent intervals (as nft does: 192.0.2.1 and 192.0.2.2 become one range) */
         qsort(iv, n, sizeof(*iv), iv_cmp);
         for (size_t i = 0; i < n; i++) {
-                if (ni > 0 && memcmp(iv[i][0], iv[ni - 1][1], al) <= 0) {
-                        if (memcmp(iv[i][1], iv[ni - 1][1], al) > 0)
-                                memcpy(iv[ni - 1][1], iv[i][1], al);
-                        continue;
+                if (ni > 0) {
+                        uint8_t after[16]; /* the previous interval's end + 1 */
+                        bool wrapped = true;
+                        memcpy(after, iv[ni - 1][1], al);
+                        for (size_t j = al; j-- > 0;)
+                                if (++after[j] != 0) {
+                                        wrapped = false;
+                                        break;
+                                }
+                        if (wrapped || memcmp(iv[i][0], after, al) <= 0) {
+                                if (memcmp(iv[i][1], iv[ni - 1][1], al) > 0)
+                                        memcpy(iv[ni - 1][1], iv[i][1], al);
+                                continue;
+                        }
                 }
                 memmove(iv[ni], iv[i], sizeof(*iv));
                 ni++;

@@ -13,6 +13,7 @@
 
 #include "../core/httpd.h"
 #include "../core/watch.h"
+#include "health.h"
 #include "model.h"
 #include "proxier.h"
 #include "../core/log.h"
@@ -27,13 +28,6 @@
 #define FULL_SYNC_PERIOD_MS (3600 * 1000) /* upstream's FullSyncPeriod */
 
 static void register_metrics(struct proxy *p);
-
-struct hc_server {
-        kn_httpd *httpd;
-        char *ns, *name;
-        int local_endpoints;
-        struct proxy *p;
-};
 
 struct proxy {
         proxy_config cfg;
@@ -68,7 +62,8 @@ struct proxy {
         kn_hashmap service_cidrs; /* ServiceCIDR name -> comma-joined spec.cidrs */
         proxier *px[2];
         size_t n_px;
-        kn_hashmap hc;          /* "port" -> struct hc_server */
+        kn_hashmap hc;          /* "port" -> proxy_hc */
+        proxy_health health;    /* what the health servers answer from, published after each sync */
 };
 
 const kn_applet_spec proxy_spec = {
@@ -144,47 +139,6 @@ static int64_t wall_ms(void)
         return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static void fmt_time(int64_t ms, char *buf, size_t len)
-{
-        time_t t = (time_t)(ms / 1000);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-/* ---- /healthz and /livez (upstream semantics) ---- */
-
-static void health(proxy *p, bool check_node, const kn_http_request *req, kn_http_response *resp)
-{
-        char last[32], now_s[32];
-        int64_t now = wall_ms();
-        bool healthy, eligible;
-
-        (void)req;
-        pthread_mutex_lock(&p->mu);
-        /* Unhealthy when a queued change has waited longer than 2 x syncPeriod. */
-        healthy = !(p->queued_ms && now - p->queued_ms > 2 * p->cfg.sync_period);
-        eligible = p->node_eligible;
-        fmt_time(healthy ? now : p->last_updated_ms, last, sizeof(last));
-        pthread_mutex_unlock(&p->mu);
-        fmt_time(now, now_s, sizeof(now_s));
-        resp->status = healthy && (!check_node || eligible) ? 200 : 503;
-        resp->content_type = "application/json";
-        snprintf(resp->extra_headers, sizeof(resp->extra_headers), "X-Content-Type-Options: nosniff\r\n");
-        kn_buf_printf(&resp->body, "{\"lastUpdated\": \"%s\",\"currentTime\": \"%s\"", last, now_s);
-        if (check_node)
-                kn_buf_printf(&resp->body, ", \"nodeEligible\": %s", eligible ? "true" : "false");
-        kn_buf_printf(&resp->body, ", \"healthy\": %s}", healthy ? "true" : "false");
-        {
-                char code[32];
-                snprintf(code, sizeof(code), "code=\"%d\"", resp->status);
-                kn_metric_add(check_node ? p->m.healthz : p->m.livez, code, 1);
-        }
-}
-
-static void healthz(void *u, const kn_http_request *req, kn_http_response *resp) { health(u, true, req, resp); }
-static void livez(void *u, const kn_http_request *req, kn_http_response *resp) { health(u, false, req, resp); }
-
 static void metrics(void *u, const kn_http_request *req, kn_http_response *resp)
 {
         proxy *p = u;
@@ -222,38 +176,11 @@ static int serve(proxy *p, const char *addr, kn_httpd **ret, const char *what)
 
 /* ---- per-service health checks (healthCheckNodePort, externalTrafficPolicy: Local) ---- */
 
-static void hc_handler(void *u, const kn_http_request *req, kn_http_response *resp)
-{
-        struct hc_server *h = u;
-        int n;
-        bool healthy;
-        (void)req;
-        pthread_mutex_lock(&h->p->mu);
-        n = h->local_endpoints;
-        healthy = !(h->p->queued_ms && wall_ms() - h->p->queued_ms > 2 * h->p->cfg.sync_period);
-        resp->status = n > 0 && healthy ? 200 : 503;
-        resp->content_type = "application/json";
-        snprintf(resp->extra_headers, sizeof(resp->extra_headers),
-                 "X-Content-Type-Options: nosniff\r\nX-Load-Balancing-Endpoint-Weight: %d\r\n", n);
-        kn_buf_printf(&resp->body,
-                      "{\n\t\"service\": {\n\t\t\"namespace\": \"%s\",\n\t\t\"name\": \"%s\"\n\t},\n"
-                      "\t\"localEndpoints\": %d,\n\t\"serviceProxyHealthy\": %s\n}",
-                      h->ns, h->name, n, healthy ? "true" : "false");
-        pthread_mutex_unlock(&h->p->mu);
-}
+static void hc_free(void *v) { proxy_hc_free(v); }
 
-static void hc_free(void *v)
-{
-        struct hc_server *h = v;
-        kn_httpd_free(h->httpd);
-        free(h->ns);
-        free(h->name);
-        free(h);
-}
-
-/* Called with p->mu held, after a sync. HTTP threads take p->mu, so servers are
- * stopped outside the lock. */
-static void hc_sync(proxy *p, kn_hashmap *ret_gone)
+/* Called with p->mu held, after a sync: one server per healthCheckNodePort, its
+ * count of local ready endpoints updated. The servers never take p->mu. */
+static void hc_sync(proxy *p)
 {
         kn_hashmap want = {0};
         const char *key;
@@ -262,7 +189,7 @@ static void hc_sync(proxy *p, kn_hashmap *ret_gone)
         for (size_t it = 0; kn_hashmap_next(&p->model.services, &it, &key, &v);) {
                 const model_service *s = v;
                 char port[16];
-                struct hc_server *h;
+                proxy_hc *h;
                 int local = 0;
                 if (!s->etp_local || !s->health_check_node_port)
                         continue;
@@ -275,27 +202,32 @@ static void hc_sync(proxy *p, kn_hashmap *ret_gone)
                                 free(eps);
                         }
                 snprintf(port, sizeof(port), "%u", s->health_check_node_port);
+                if (kn_hashmap_get(&want, port))
+                        continue; /* two Services on one port: the API server forbids it; first one wins */
                 h = kn_hashmap_remove(&p->hc, port);
+                if (h && !proxy_hc_is(h, s->ns, s->name))
+                        proxy_hc_free(TAKE_PTR(h)); /* the port changed hands */
                 if (!h) {
                         kn_error err;
-                        _cleanup_free_ char *addr = kn_asprintf("0.0.0.0:%s", port);
-                        h = kn_calloc(1, sizeof(*h));
-                        h->p = p;
-                        h->ns = kn_strdup(s->ns);
-                        h->name = kn_strdup(s->name);
-                        if (kn_httpd_new(addr, &h->httpd, &err) < 0) {
-                                kn_err("failed to start the health check server of service %s/%s: %s", s->ns,
-                                       s->name, err.msg);
-                        } else {
-                                kn_httpd_route(h->httpd, "/", hc_handler, h);
-                                kn_httpd_start(h->httpd);
+                        if (proxy_hc_new(&p->health, s->health_check_node_port, s->ns, s->name, &h, &err) < 0) {
+                                kn_err("failed to start the health check server of service %s/%s on port %s: %s",
+                                       s->ns, s->name, port, err.msg);
+                                continue; /* tried again after the next sync */
                         }
                 }
-                h->local_endpoints = local;
+                proxy_hc_set_local(h, local);
                 kn_hashmap_put(&want, port, h, NULL);
         }
-        *ret_gone = p->hc;
+        kn_hashmap_clear(&p->hc, hc_free);
         p->hc = want;
+}
+
+/* The health answers, after any change of what they are computed from (p->mu held). */
+static void publish_health(proxy *p)
+{
+        atomic_store(&p->health.queued_ms, p->queued_ms);
+        atomic_store(&p->health.last_updated_ms, p->last_updated_ms);
+        atomic_store(&p->health.node_eligible, p->node_eligible);
 }
 
 /* ---- node addresses ---- */
@@ -336,6 +268,7 @@ static void node_changed(proxy *p, const cJSON *node, bool deleted)
         }
         pthread_mutex_lock(&p->mu);
         p->node_eligible = eligible;
+        publish_health(p);
         {
                 const cJSON *labels = deleted ? NULL : kn_json_path(node, "metadata.labels");
                 const cJSON *z = cJSON_GetObjectItemCaseSensitive(labels, "topology.kubernetes.io/zone");
@@ -415,6 +348,19 @@ static void make_rules_config(proxy *p, int family, rules_config *rc, kn_cidr *c
                                                         8 - rc->n_service_cidrs);
                 rc->service_cidrs = svc_cidrs;
         }
+        {
+                /* upstream's node IP: bindAddress, else the Node's first InternalIP, else loopback */
+                kn_addr bind;
+                if (p->cfg.bind_address && kn_addr_parse(p->cfg.bind_address, &bind) >= 0 && bind.family == family &&
+                    !(family == AF_INET && bind.v4.s_addr == 0) &&
+                    !(family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&bind.v6)))
+                        rc->node_ip = bind;
+                for (size_t i = 0; !rc->node_ip.family && i < p->n_node_ips; i++)
+                        if (p->node_ips[i].family == family)
+                                rc->node_ip = p->node_ips[i];
+                if (!rc->node_ip.family)
+                        kn_addr_parse(family == AF_INET ? "127.0.0.1" : "::1", &rc->node_ip);
+        }
         for (char **a = npa; a && *a; a++) {
                 kn_cidr c;
                 if (strcmp(*a, "primary") == 0)
@@ -481,6 +427,7 @@ static void changed(proxy *p)
         if (!p->queued_ms) {
                 p->queued_ms = wall_ms();
                 kn_metric_set(p->m.last_queued, NULL, (double)p->queued_ms / 1000.0);
+                publish_health(p);
         }
         pthread_cond_signal(&p->cond);
 }
@@ -602,7 +549,7 @@ static void clear_stale_flows(proxy *p, kn_conntrack_filter *f, size_t n, struct
 
 static void sync_once(proxy *p)
 {
-        kn_hashmap dirty = model_take_dirty(&p->model), gone = {0};
+        kn_hashmap dirty = model_take_dirty(&p->model);
         struct synced res[2] = {0};
         kn_conntrack_filter *stale = NULL;
         size_t n_dirty, n_stale = 0;
@@ -693,9 +640,9 @@ static void sync_once(proxy *p)
                 p->retry_ms = 0;
                 p->last_updated_ms = wall_ms();
         }
-        hc_sync(p, &gone);
+        hc_sync(p);
+        publish_health(p);
         pthread_mutex_unlock(&p->mu);
-        kn_hashmap_clear(&gone, hc_free);
         clear_stale_flows(p, stale, n_stale, res, p->n_px);
         free(stale);
         for (size_t i = 0; i < p->n_px; i++) {
@@ -800,9 +747,9 @@ static void register_metrics(proxy *p)
         p->m.no_local = kn_metric_register(p->metrics, "kubeproxy_sync_proxy_rules_no_local_endpoints_total",
                                            "Number of services with a Local traffic policy and no endpoints",
                                            KN_GAUGE, NULL, 0);
-        p->m.healthz = kn_metric_register(p->metrics, "kubeproxy_proxy_healthz_total",
+        p->m.healthz = p->health.healthz = kn_metric_register(p->metrics, "kubeproxy_proxy_healthz_total",
                                           "Cumulative proxy healthz HTTP status", KN_COUNTER, NULL, 0);
-        p->m.livez = kn_metric_register(p->metrics, "kubeproxy_proxy_livez_total",
+        p->m.livez = p->health.livez = kn_metric_register(p->metrics, "kubeproxy_proxy_livez_total",
                                         "Cumulative proxy livez HTTP status", KN_COUNTER, NULL, 0);
         p->m.conntrack_deleted = kn_metric_register(p->metrics, "kubeproxy_conntrack_reconciler_deleted_entries_total",
                                                     "Cumulative conntrack flows deleted", KN_COUNTER, NULL, 0);
@@ -820,34 +767,19 @@ static void register_metrics(proxy *p)
                                               KN_GAUGE, NULL, 0);
 }
 
-/* Conntrack sysctls, as upstream sets them; failures are logged (read-only in a
- * non-initial network namespace, for instance). */
+/* Conntrack limit and timeouts, as upstream sets them. A host that refuses one (a
+ * read-only /sys, a non-initial network namespace) gets a warning, not a failed start. */
 static void set_conntrack(proxy *p)
 {
-        struct {
-                const char *path;
-                int64_t v;
-        } s[] = {
-                {"/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established", p->cfg.conntrack_tcp_established / 1000},
-                {"/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_close_wait", p->cfg.conntrack_tcp_close_wait / 1000},
-                {"/proc/sys/net/netfilter/nf_conntrack_udp_timeout", p->cfg.conntrack_udp / 1000},
-                {"/proc/sys/net/netfilter/nf_conntrack_udp_timeout_stream", p->cfg.conntrack_udp_stream / 1000},
-                {"/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal", p->cfg.conntrack_tcp_be_liberal},
+        kn_conntrack_settings cs = {
+                .max = kn_conntrack_max(p->cfg.conntrack_max_per_core, p->cfg.conntrack_min, 0),
+                .tcp_established_s = p->cfg.conntrack_tcp_established / 1000,
+                .tcp_close_wait_s = p->cfg.conntrack_tcp_close_wait / 1000,
+                .udp_s = p->cfg.conntrack_udp / 1000,
+                .udp_stream_s = p->cfg.conntrack_udp_stream / 1000,
+                .tcp_be_liberal = p->cfg.conntrack_tcp_be_liberal,
         };
-        for (size_t i = 0; i < KN_ARRAY_SIZE(s); i++) {
-                _cleanup_free_ char *cur = NULL;
-                char want[32];
-                FILE *f;
-                if (s[i].v <= 0 && i != 4)
-                        continue;
-                snprintf(want, sizeof(want), "%lld", (long long)s[i].v);
-                if (kn_read_file(s[i].path, 64, &cur, NULL) >= 0 && atoll(cur) == s[i].v)
-                        continue;
-                f = fopen(s[i].path, "we");
-                if (!f || fprintf(f, "%s\n", want) < 0 || fclose(f) != 0)
-                        kn_warn("failed to set %s to %s", s[i].path, want);
-                f = NULL;
-        }
+        kn_conntrack_apply(&cs);
 }
 
 #define PROXY_LIST_PAGE 5000
@@ -890,9 +822,9 @@ int proxy_start(proxy *p, kn_env *env)
                 r = serve(p, p->cfg.metrics_bind_address, &p->metrics_srv, "metrics");
         if (r < 0)
                 return r;
+        atomic_store(&p->health.sync_period_ms, p->cfg.sync_period);
         if (p->healthz) {
-                kn_httpd_route(p->healthz, "/healthz", healthz, p);
-                kn_httpd_route(p->healthz, "/livez", livez, p);
+                proxy_health_route(&p->health, p->healthz);
                 kn_httpd_start(p->healthz);
         }
         if (p->metrics_srv) {

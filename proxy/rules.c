@@ -460,10 +460,18 @@ static void service_port(const rules_config *c, const model *m, const model_serv
                 }
         }
         if (n_lb && n_ranges) {
-                kn_cidr *r = own(p, kn_malloc(n_ranges * sizeof(kn_cidr)));
+                kn_cidr *r = own(p, kn_malloc((n_ranges + n_lb) * sizeof(kn_cidr)));
+                size_t n_r = n_ranges;
+                bool from_node = false;
                 memcpy(r, ranges, n_ranges * sizeof(kn_cidr));
+                for (size_t i = 0; i < n_ranges && c->node_ip.family == c->family; i++)
+                        from_node |= kn_cidr_contains(&ranges[i], &c->node_ip);
+                /* Upstream: a VIP-like LB's IP is often local to the node, so the node's own
+                 * requests to it loop back with the VIP as source: admit the LB IPs too. */
+                for (size_t i = 0; from_node && i < n_lb; i++)
+                        r[n_r++] = (kn_cidr){.addr = lb_ips[i], .prefix = c->family == AF_INET6 ? 128 : 32};
                 fw_chain = add_chain(p, rules_chain_name("firewall", base));
-                RULE(p, fw_chain, NULL, OP(KN_OP_SADDR_IN_CIDRS, .neg = true, .cidrs = r, .n_cidrs = n_ranges),
+                RULE(p, fw_chain, NULL, OP(KN_OP_SADDR_IN_CIDRS, .neg = true, .cidrs = r, .n_cidrs = n_r),
                      OP(KN_OP_DROP));
         }
 

@@ -29,6 +29,10 @@ typedef struct rules_config {
         const char *node_name, *node_zone; /* for topology hints (forNodes, forZones) */
         const kn_addr *nodeport_ips;  /* otherwise: the node IPs that accept NodePorts */
         size_t n_nodeport_ips;
+        /* The node's IP of this family (bindAddress, else the Node's first InternalIP,
+         * else loopback, as upstream): a loadBalancerSourceRange containing it also
+         * admits the LB IPs as sources (the node reaching its own VIP). family 0 = none. */
+        kn_addr node_ip;
 } rules_config;
 
 /* The static maps, shared by every plan (element descriptors point at these). */

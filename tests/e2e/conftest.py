@@ -21,6 +21,21 @@ ETCD_PORT = os.environ.get("KNODE_E2E_ETCD_PORT", "23890")
 CP_NETNS = os.environ.get("KNODE_E2E_NETNS", "kn-e2e-cp")
 
 
+def in_ci():
+    """CI sets CI=true (GitHub Actions, GitLab, most others)."""
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def need(ok, reason):
+    """A missing prerequisite skips on a developer's machine and FAILS in CI: there a
+    skip would be a silent pass."""
+    if ok:
+        return
+    if in_ci():
+        pytest.fail(f"{reason} (CI is set: a missing prerequisite fails instead of skipping)", pytrace=False)
+    pytest.skip(reason)
+
+
 def in_netns(argv):
     """Prefix ARGV with `ip netns exec` once the control-plane namespace exists."""
     if os.path.exists(f"/run/netns/{CP_NETNS}"):
@@ -182,8 +197,7 @@ def run_knode(*args, timeout=60, env=None):
 # on that namespace's 127.0.0.1. Helpers live in proxy_topology.py.
 @pytest.fixture(scope="session")
 def proxy_cluster():
-    if os.geteuid() != 0:
-        pytest.skip("kube-proxy tests need root (network namespaces, nftables)")
+    need(os.geteuid() == 0, "kube-proxy tests need root (network namespaces, nftables)")
     from proxy_topology import NodeCluster
     c = NodeCluster()
     try:

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import CLUSTER_SH, REPO
+from conftest import CLUSTER_SH, REPO, need
 from proxy_topology import ProxyProc, canonical, canonical_diff, nft_dumps, wait_for, wait_table_stable
 
 GOLDEN_DIR = os.path.join(REPO, "tests", "golden")
@@ -343,8 +343,7 @@ def test_upstream_parity(golden_cluster, live_proxy):
     if UPDATE:
         pytest.skip("golden files are being rewritten")
     upstream = upstream_kube_proxy()
-    if not upstream:
-        pytest.skip("upstream kube-proxy binary not built (tests/cluster/cluster.sh build)")
+    need(upstream, "upstream kube-proxy binary not built (tests/cluster/cluster.sh build)")
     cp = golden_cluster
     live_proxy.kill()  # one writer per table
     loaded = [load(cp, s) for s in SCENARIOS]

@@ -286,6 +286,10 @@ def test_external_traffic_policy_local(env):
     b, hdrs = wait_for(lambda: hc_status(200, 1), 10, what="health check 200")
     assert b["service"] == {"namespace": NS, "name": "etp"}
     assert hdrs.get("X-Load-Balancing-Endpoint-Weight") == "1"
+    # the node has IPv6: load balancers probe the health check over both families
+    for host in (Topology.NODE_IP4, Topology.NODE_IP6):
+        st, _, body = http_get(env.client, host, hc, "/")
+        assert st == 200 and json.loads(body)["localEndpoints"] == 1, (host, st, body)
     # no local endpoint left: health check 503, NodePort traffic dropped, ClusterIP fine
     env.apply(env.slice_obj("etp", [env.pod(3)]))
     wait_for(lambda: hc_status(503, 0), 10, what="health check 503")
@@ -422,6 +426,42 @@ def test_healthz_and_metrics(env):
     finally:
         env.cp.ensure_node(NODE, [Topology.NODE_IP4, Topology.NODE_IP6])
     wait_for(lambda: healthz_is(200), 10, what="/healthz 200 with the Node back")
+
+
+def _slow_clients_then_get(port, path, n_idle):
+    """Hold n_idle idle connections and one half-sent request open, then time a GET."""
+    import socket
+    idle = []
+    try:
+        for i in range(n_idle):
+            s = socket.create_connection(("127.0.0.1", port), timeout=2)
+            if i == 0:
+                s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # never finished
+            idle.append(s)
+        t0 = time.monotonic()
+        st, _, body = _http_get_direct("127.0.0.1", port, path)
+        return st, time.monotonic() - t0
+    finally:
+        for s in idle:
+            s.close()
+
+
+def _http_get_direct(host, port, path):
+    import http.client
+    c = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, dict(r.getheaders()), r.read().decode()
+    finally:
+        c.close()
+
+
+def test_health_servers_ignore_idle_clients(env):
+    """Idle clients and a half-sent request do not delay /healthz, /livez or /metrics."""
+    for port, path in ((10256, "/healthz"), (10256, "/livez"), (10249, "/metrics")):
+        st, secs = env.node.call(_slow_clients_then_get, port, path, 20)
+        assert st == 200 and secs < 0.2, (port, path, st, secs)
 
 
 def test_node_ip_change_moves_nodeports(env):

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+
+#include "need.h"
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -13,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "conntrack.h"
 
@@ -37,8 +41,7 @@ static int setup_netns(void **state)
 
 static void need_netns(void)
 {
-        if (!in_netns)
-                skip();
+        need(in_netns, "a private network namespace (root)");
         /* Only ever inside the private namespace made by setup_netns. */
         assert_int_equal(system("conntrack -F >/dev/null 2>&1"), 0);
 }
@@ -262,6 +265,104 @@ static void test_invalid(void **state)
         assert_int_equal(deleted, 99); /* untouched on failure */
 }
 
+static void put(const char *dir, const char *name, const char *v)
+{
+        char path[512];
+        FILE *f;
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        fputs(v, f);
+        fclose(f);
+}
+
+static long long get(const char *dir, const char *name)
+{
+        char path[512], buf[64] = "";
+        FILE *f;
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        f = fopen(path, "re");
+        assert_non_null(f);
+        assert_non_null(fgets(buf, sizeof(buf), f));
+        fclose(f);
+        return atoll(buf);
+}
+
+/* Upstream's arithmetic and write rules, on files in a temporary directory: max =
+ * maxPerCore x CPUs, at least min; hashsize raised to max/4 only when below it;
+ * timeouts 0 left alone; a refused write is counted, the others still happen. */
+static void test_settings_files(void **state)
+{
+        char dir[] = "/tmp/kn-ct-XXXXXX";
+        kn_conntrack_settings cs = {.proc_dir = dir, .sys_dir = dir};
+        (void)state;
+        assert_int_equal(kn_conntrack_max(32768, 131072, 2), 131072);
+        assert_int_equal(kn_conntrack_max(32768, 131072, 8), 262144);
+        assert_int_equal(kn_conntrack_max(0, 131072, 8), 0);
+        assert_true(kn_conntrack_max(1, 0, 0) >= 1); /* the CPUs this process may use */
+
+        assert_non_null(mkdtemp(dir));
+        put(dir, "nf_conntrack_max", "100\n");
+        put(dir, "hashsize", "10\n");
+        put(dir, "nf_conntrack_tcp_timeout_established", "432000\n");
+        put(dir, "nf_conntrack_tcp_timeout_close_wait", "60\n");
+        put(dir, "nf_conntrack_udp_timeout", "30\n");
+        put(dir, "nf_conntrack_tcp_be_liberal", "0\n");
+        cs.max = 1000;
+        cs.tcp_established_s = 86400;
+        cs.tcp_close_wait_s = 3600;
+        assert_int_equal(kn_conntrack_apply(&cs), 0);
+        assert_int_equal(get(dir, "nf_conntrack_max"), 1000);
+        assert_int_equal(get(dir, "hashsize"), 250);
+        assert_int_equal(get(dir, "nf_conntrack_tcp_timeout_established"), 86400);
+        assert_int_equal(get(dir, "nf_conntrack_tcp_timeout_close_wait"), 3600);
+        assert_int_equal(get(dir, "nf_conntrack_udp_timeout"), 30);    /* 0: left */
+        assert_int_equal(get(dir, "nf_conntrack_tcp_be_liberal"), 0); /* false: left */
+
+        put(dir, "hashsize", "4096\n"); /* big enough: not lowered */
+        cs.max = 2000;
+        cs.udp_s = 120;
+        cs.tcp_be_liberal = true;
+        assert_int_equal(kn_conntrack_apply(&cs), 0);
+        assert_int_equal(get(dir, "hashsize"), 4096);
+        assert_int_equal(get(dir, "nf_conntrack_udp_timeout"), 120);
+        assert_int_equal(get(dir, "nf_conntrack_tcp_be_liberal"), 1);
+
+        /* the host refuses the hash size (here: it is a directory): counted, the rest set */
+        {
+                char hs[512];
+                snprintf(hs, sizeof(hs), "%s/hashsize", dir);
+                assert_int_equal(unlink(hs), 0);
+                assert_int_equal(mkdir(hs, 0755), 0);
+                cs.max = 100000;
+                cs.udp_s = 240;
+                assert_int_equal(kn_conntrack_apply(&cs), 1);
+                assert_int_equal(get(dir, "nf_conntrack_max"), 100000);
+                assert_int_equal(get(dir, "nf_conntrack_udp_timeout"), 240);
+                rmdir(hs);
+        }
+        assert_int_equal(kn_rm_rf(dir), 0);
+}
+
+/* The real kernel, in the private network namespace: the per-namespace timeouts are
+ * set; nf_conntrack_max is read-only outside the initial namespace, so it is refused
+ * (and the global hash size never attempted), and the call goes on. */
+static void test_settings_netns(void **state)
+{
+        const char *proc = "/proc/sys/net/netfilter";
+        kn_conntrack_settings cs = {.tcp_established_s = 7201, .tcp_close_wait_s = 61, .udp_s = 31,
+                                    .udp_stream_s = 121};
+        (void)state;
+        need_netns();
+        cs.max = get(proc, "nf_conntrack_max") + 4; /* never equal: a write is attempted */
+        assert_int_equal(kn_conntrack_apply(&cs), 1);
+        assert_int_equal(get(proc, "nf_conntrack_tcp_timeout_established"), 7201);
+        assert_int_equal(get(proc, "nf_conntrack_tcp_timeout_close_wait"), 61);
+        assert_int_equal(get(proc, "nf_conntrack_udp_timeout"), 31);
+        assert_int_equal(get(proc, "nf_conntrack_udp_timeout_stream"), 121);
+        assert_int_equal(get(proc, "nf_conntrack_max"), cs.max - 4);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -271,6 +372,8 @@ int main(void)
                 cmocka_unit_test(test_many_filters_one_dump),
                 cmocka_unit_test(test_untranslated),
                 cmocka_unit_test(test_invalid),
+                cmocka_unit_test(test_settings_files),
+                cmocka_unit_test(test_settings_netns),
         };
         return cmocka_run_group_tests(tests, setup_netns, NULL);
 }

@@ -142,6 +142,77 @@ static void test_httpd(void **state)
         kn_httpd_free(h);
 }
 
+static void big(void *u, const kn_http_request *req, kn_http_response *resp)
+{
+        (void)u, (void)req;
+        for (int i = 0; i < 200000; i++)
+                kn_buf_printf(&resp->body, "line %08d of a large body\n", i);
+}
+
+static int connect_port(int port)
+{
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+        assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        return fd;
+}
+
+/* Idle clients, a client stuck mid-request and one that never reads its large response
+ * do not delay anyone: /healthz answers in well under 200 ms, also when the idle
+ * connections outnumber the server's slots. */
+static void test_httpd_idle_clients(void **state)
+{
+        kn_httpd *h;
+        kn_error err;
+        char buf[4096];
+        int port, idle[200], half, slow;
+        (void)state;
+        assert_int_equal(kn_httpd_new("127.0.0.1:0", &h, &err), 0);
+        kn_httpd_route(h, "/healthz", hello, NULL);
+        kn_httpd_route(h, "/big", big, NULL);
+        assert_int_equal(kn_httpd_start(h), 0);
+        port = kn_httpd_port(h);
+
+        slow = connect_port(port);
+        assert_true(write(slow, "GET /big HTTP/1.1\r\n\r\n", 21) == 21);
+        half = connect_port(port);
+        assert_true(write(half, "GET /healthz HTTP/1.1\r\nHost: a\r\n", 32) == 32);
+        for (int round = 0; round < 2; round++) {
+                /* round 1: more idle connections than the server has slots */
+                size_t n = round ? KN_ARRAY_SIZE(idle) : 10;
+                for (size_t i = 0; i < n; i++)
+                        idle[i] = connect_port(port);
+                for (int k = 0; k < 5; k++) {
+                        int64_t t0 = kn_now_ms();
+                        assert_true(http_get(port, "GET /healthz HTTP/1.1\r\n\r\n", buf, sizeof(buf)) > 0);
+                        assert_non_null(strstr(buf, "200 OK"));
+                        assert_true(kn_now_ms() - t0 < 200);
+                }
+                for (size_t i = 0; i < n; i++)
+                        close(idle[i]);
+                if (round)
+                        break;
+                /* the half-written request completes; the slow reader gets its whole body */
+                assert_true(write(half, "\r\n", 2) == 2);
+                assert_true(read(half, buf, sizeof(buf)) > 0);
+                assert_non_null(strstr(buf, "hello /healthz"));
+                close(half);
+                {
+                        static char body[8 << 20];
+                        size_t total = 0;
+                        ssize_t r;
+                        while (total < sizeof(body) - 1 && (r = read(slow, body + total, sizeof(body) - 1 - total)) > 0)
+                                total += (size_t)r;
+                        body[total] = 0;
+                        close(slow);
+                        assert_true(total > 5000000);
+                        assert_non_null(strstr(body + total - 40, "line 00199999 of a large body\n"));
+                }
+        }
+        kn_httpd_free(h);
+}
+
 static void test_log_format(void **state)
 {
         int p[2];
@@ -177,6 +248,7 @@ int main(void)
                 cmocka_unit_test(test_hashmap),
                 cmocka_unit_test(test_metrics),
                 cmocka_unit_test(test_httpd),
+                cmocka_unit_test(test_httpd_idle_clients),
                 cmocka_unit_test(test_log_format),
         };
         return cmocka_run_group_tests_name("misc", tests, NULL, NULL);

@@ -5,6 +5,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+
+#include "need.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -117,8 +119,10 @@ static void build_all(kn_nft_tx *tx, bool v6)
         const kn_cidr pod = CIDR(v6 ? "fd00::/48" : "10.0.0.0/8");
         const kn_cidr lo = CIDR(v6 ? "::1/128" : "127.0.0.0/8");
         const kn_cidr svccidr = CIDR(v6 ? "fd00:30::/108" : "10.96.0.0/16");
+        /* adjacent entries merge into one range, as nft merges them */
         const kn_cidr ranges[] = {CIDR(v6 ? "2001:db8:1::/64" : "203.0.113.0/25"),
-                                  CIDR(v6 ? "2001:db8:2::/60" : "198.51.100.7/32")};
+                                  CIDR(v6 ? "2001:db8:2::/60" : "198.51.100.7/32"),
+                                  CIDR(v6 ? "2001:db8:1:1::/64" : "198.51.100.8/32")};
         const uint32_t mark = 0x4000;
         static const struct {
                 const char *name;
@@ -214,7 +218,7 @@ static void build_all(kn_nft_tx *tx, bool v6)
         RULE(tx, EXT, NULL, {.type = KN_OP_IIFNAME, .neg = true, .name = "veth*"},
              {.type = KN_OP_DADDR, .addr = ADDR(cip)}, {.type = KN_OP_ACCEPT});
         RULE(tx, EXT, NULL, {.type = KN_OP_MARK_AND_ZERO, .mark = mark}, {.type = KN_OP_RETURN});
-        RULE(tx, FW, NULL, {.type = KN_OP_SADDR_IN_CIDRS, .neg = true, .cidrs = ranges, .n_cidrs = 2},
+        RULE(tx, FW, NULL, {.type = KN_OP_SADDR_IN_CIDRS, .neg = true, .cidrs = ranges, .n_cidrs = 3},
              {.type = KN_OP_DROP});
 
         /* elements */
@@ -384,7 +388,7 @@ static const char golden_ip[] =
         "\t}\n"
         "\n"
         "\tchain firewall-ULMVA6XW-ns1/svc1/tcp/p80 {\n"
-        "\t\tip saddr != { 198.51.100.7, 203.0.113.0/25 } drop\n"
+        "\t\tip saddr != { 198.51.100.7-198.51.100.8, 203.0.113.0/25 } drop\n"
         "\t}\n"
         "\n"
         "\tchain reject-chain {\n"
@@ -528,7 +532,7 @@ static const char golden_ip6[] =
         "\t}\n"
         "\n"
         "\tchain firewall-ULMVA6XW-ns1/svc1/tcp/p80 {\n"
-        "\t\tip6 saddr != { 2001:db8:1::/64, 2001:db8:2::/60 } drop\n"
+        "\t\tip6 saddr != { 2001:db8:1::/63, 2001:db8:2::/60 } drop\n"
         "\t}\n"
         "\n"
         "\tchain reject-chain {\n"
@@ -602,8 +606,7 @@ static void test_roundtrip_ip(void **state)
         kn_error err = {0};
         (void)state;
 
-        if (!have_netns)
-                skip();
+        need(have_netns, "a private network namespace with nft (root)");
         assert_int_equal(kn_nft_open(AF_INET, &n, &err), 0);
         kn_nft_tx *tx = kn_nft_tx_new(n, "kube-proxy");
         build_all(tx, false);
@@ -646,8 +649,7 @@ static void test_roundtrip_ip6(void **state)
         kn_error err = {0};
         (void)state;
 
-        if (!have_netns)
-                skip();
+        need(have_netns, "a private network namespace with nft (root)");
         assert_int_equal(kn_nft_open(AF_INET6, &n, &err), 0);
         assert_int_equal(kn_nft_family(n), AF_INET6);
         kn_nft_tx *tx = kn_nft_tx_new(n, "kube-proxy");
@@ -670,8 +672,7 @@ static void test_error_mapping(void **state)
         char **names = NULL;
         (void)state;
 
-        if (!have_netns)
-                skip();
+        need(have_netns, "a private network namespace with nft (root)");
         assert_int_equal(kn_nft_open(AF_INET, &n, &err), 0);
         kn_nft_tx *tx = kn_nft_tx_new(n, "errtest");
         kn_nft_tx_add_table(tx, NULL);
@@ -741,8 +742,7 @@ static void test_dry_run(void **state)
         int r;
         (void)state;
 
-        if (!have_netns)
-                fail_msg("needs root, nft(8) and a private network namespace");
+        need(have_netns, "a private network namespace with nft (root)");
         assert_int_equal(kn_nft_open(AF_INET, &n, &err), 0);
         tx = kn_nft_tx_new(n, "drytest");
         kn_nft_tx_add_table(tx, NULL);
@@ -786,8 +786,7 @@ static void test_big_map(void **state)
         char **names = NULL;
         (void)state;
 
-        if (!have_netns)
-                skip();
+        need(have_netns, "a private network namespace with nft (root)");
         assert_int_equal(kn_nft_open(AF_INET, &n, &err), 0);
         kn_nft_tx *tx = kn_nft_tx_new(n, "bigtest");
         kn_nft_tx_add_table(tx, "big");

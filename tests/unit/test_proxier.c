@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+
+#include "need.h"
 #include <sched.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -80,8 +82,7 @@ static void test_shared_hairpin(void **state)
         model m;
         char *d;
         (void)state;
-        if (!have_netns)
-                skip();
+        need(have_netns, "a private network namespace with nft (root)");
         model_init(&m, "me");
         assert_int_equal(proxier_new(AF_INET, &px, &err), 0);
         proxier_set_config(px, &rc);
@@ -195,8 +196,7 @@ static void test_conflicting_external_ips(void **state)
         proxier *px;
         model m;
         (void)state;
-        if (!have_netns)
-                fail_msg("needs root, nft(8) and a private network namespace");
+        need(have_netns, "a private network namespace with nft (root)");
         model_init(&m, "me");
         assert_int_equal(proxier_new(AF_INET, &px, &err), 0);
         proxier_set_config(px, &rc);
@@ -253,8 +253,7 @@ static void test_conflict_in_one_partial_sync(void **state)
         proxier *px;
         model m;
         (void)state;
-        if (!have_netns)
-                fail_msg("needs root, nft(8) and a private network namespace");
+        need(have_netns, "a private network namespace with nft (root)");
         model_init(&m, "me");
         assert_int_equal(proxier_new(AF_INET, &px, &err), 0);
         proxier_set_config(px, &rc);
@@ -307,8 +306,7 @@ static void test_quarantine_refused_service(void **state)
         proxier *px;
         model m;
         (void)state;
-        if (!have_netns)
-                fail_msg("needs root, nft(8) and a private network namespace");
+        need(have_netns, "a private network namespace with nft (root)");
         model_init(&m, "me");
         assert_int_equal(proxier_new(AF_INET, &px, &err), 0);
         proxier_set_config(px, &rc);
@@ -389,8 +387,7 @@ static void test_stale_udp_flows(void **state)
         model m;
         size_t n;
         (void)state;
-        if (!have_netns)
-                fail_msg("needs root, nft(8) and a private network namespace");
+        need(have_netns, "a private network namespace with nft (root)");
         assert_int_equal(kn_addr_parse("10.96.4.1", &vip), 0);
         assert_int_equal(kn_addr_parse("10.244.4.1", &e1), 0);
         assert_int_equal(kn_addr_parse("10.244.4.2", &e2), 0);
@@ -460,8 +457,7 @@ static void test_quarantine_from_the_refused_message(void **state)
         model m;
         char json[1024];
         (void)state;
-        if (!have_netns)
-                fail_msg("needs root, nft(8) and a private network namespace");
+        need(have_netns, "a private network namespace with nft (root)");
         model_init(&m, "me");
         assert_int_equal(proxier_new(AF_INET, &px, &err), 0);
         proxier_set_config(px, &rc);
