@@ -66,6 +66,7 @@ IMAGES=(
 	"nginx e2e-test-images/nginx:1.15-4 e2e-test-images/nginx:1.27-0"
 	"nonroot e2e-test-images/nonroot:1.5"
 	"nonewprivs e2e-test-images/nonewprivs:1.4"
+	"glibc e2e-test-images/glibc-dns-testing:2.0.0"
 	# optional: only once tests/conformance/run.sh build has made the binary
 	"coredns coredns/coredns:$COREDNS_VERSION"
 )
@@ -88,6 +89,9 @@ key_agnhost() {
 		"curl $(dpkg-query -W -f='${Version}' curl) $(recipe build_agnhost add_dynamic)"
 }
 key_nginx() { local k; k=$(key_agnhost) && echo "nginx $k $(recipe build_nginx)"; }
+key_glibc() {
+	echo "glibc $(dpkg-query -W -f='${Version} ' hostname libc6) $(key_busybox) $(recipe build_glibc add_dynamic)"
+}
 key_nonroot() { echo "nonroot $(key_busybox) $(recipe build_nonroot)"; }
 key_nonewprivs() {
 	echo "nonewprivs $(sha256sum <"$SCRIPT_DIR/nnp.c" | cut -c1-16) $(key_busybox) $(recipe build_nonewprivs)"
@@ -252,6 +256,28 @@ build_agnhost() {
 	log "image agnhost built ($tag)"
 }
 
+# glibc-dns-testing: busybox with glibc's hostname (and the NSS modules), whose
+# `hostname -f` resolves through /etc/hosts as the hostname tests expect
+build_glibc() {
+	local tag rf lib
+	tag=$(tag_of glibc)
+	have_tag "$tag" && return 0
+	rf=$(mktemp -d)
+	chmod 755 "$rf"
+	busybox_rootfs "$rf"
+	rm -f "$rf/bin/hostname"
+	add_dynamic /bin/hostname "$rf"
+	for lib in /lib/x86_64-linux-gnu/libnss_files.so.2 /lib/x86_64-linux-gnu/libnss_dns.so.2; do
+		[[ -e $lib ]] && cp -L "$lib" "$rf$lib"
+	done
+	chmod -R u+w "$rf"
+	new_image "$tag"
+	umoci insert --image "$OCI:$tag" "$rf" /
+	image_config "$tag" --config.cmd sh
+	rm -rf "$rf"
+	log "image glibc-dns-testing built ($tag)"
+}
+
 # nonroot: busybox whose image config names user 1234 (upstream's e2e-test-images/nonroot)
 build_nonroot() {
 	local tag rf
@@ -331,6 +357,7 @@ cmd_build_images() {
 		build_nginx
 		build_nonroot
 		build_nonewprivs
+		build_glibc
 		build_coredns
 		umoci gc --layout "$OCI"
 	) 8>"$IMAGE_DIR/.lock"
