@@ -13,7 +13,7 @@ PKGS=(
 	python3 python3-pytest
 	# the test node (tests/node/node.sh): runtime, CNI, local registry, image tools
 	containerd runc containernetworking-plugins docker-registry umoci skopeo
-	busybox-static bash-static util-linux
+	busybox-static bash-static util-linux netcat-openbsd hostname
 )
 
 missing=()

@@ -86,7 +86,7 @@ key_agnhost() {
 	local bin=$IMAGE_DIR/bin/agnhost-$KUBE_VERSION
 	[[ -x $bin ]] || return 1
 	echo "agnhost $KUBE_VERSION $(stat -c '%s %Y' "$bin") $(key_busybox)" \
-		"curl $(dpkg-query -W -f='${Version}' curl) $(recipe build_agnhost add_dynamic)"
+		"curl $(dpkg-query -W -f='${Version}' curl netcat-openbsd) $(recipe build_agnhost add_dynamic)"
 }
 key_nginx() { local k; k=$(key_agnhost) && echo "nginx $k $(recipe build_nginx)"; }
 key_glibc() {
@@ -246,8 +246,12 @@ build_agnhost() {
 	echo "user-defined-in-image:x:1000:1000::/home:/bin/sh" >>"$rf/etc/passwd"
 	echo "user-defined-in-image:x:1000:" >>"$rf/etc/group"
 	echo "group-defined-in-image:x:50000:user-defined-in-image" >>"$rf/etc/group"
-	# upstream's tests exec curl in agnhost pods (lifecycle hooks, networking checks)
+	# upstream's tests exec curl in agnhost pods (lifecycle hooks, networking checks) and
+	# nc -u (UDP checks), which busybox's nc lacks
 	add_dynamic /usr/bin/curl "$rf"
+	add_dynamic /bin/nc.openbsd "$rf"
+	ln -sf /bin/nc.openbsd "$rf/bin/nc"
+	ln -sf /bin/nc.openbsd "$rf/usr/bin/nc"
 	chmod -R u+w "$rf"
 	new_image "$tag"
 	umoci insert --image "$OCI:$tag" "$rf" /
