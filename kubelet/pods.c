@@ -389,10 +389,12 @@ int kubelet_pods_start(kubelet *k)
         }
         kubelet_node_resources_get(k, &nr);
         r = kubelet_cgroups_new(&k->cfg, nr.allocatable[RES_CPU], nr.allocatable[RES_MEMORY], &m->cgroups, &err);
-        if (r < 0) {
+        if (r < 0 && k->cfg.cgroups_per_qos) {
                 kn_err("failed to set up the pods' cgroups: %s", err.msg);
                 return r;
         }
+        if (r < 0) /* cgroupsPerQOS=false: the runtime places containers itself */
+                kn_warn("pod cgroups not managed: %s", err.msg);
         r = kubelet_probes_new(k->cri, probe_changed, k, &m->probes);
         if (r < 0)
                 return r;

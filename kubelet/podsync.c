@@ -194,7 +194,7 @@ static void cleanup_pod(kubelet *k, kubelet_pod *p, const rt_pod *rp)
         kubelet_probes_pod_removed(k->pods->probes, p->uid);
         if (kubelet_volumes_teardown(k->pods->volumes, p->uid, &err) < 0)
                 kn_warn("failed to tear down volumes of pod %s/%s: %s", p->ns, p->name, err.msg);
-        if (kubelet_cgroups_pod_remove(k->pods->cgroups, p->uid, &err) < 0)
+        if (k->pods->cgroups && kubelet_cgroups_pod_remove(k->pods->cgroups, p->uid, &err) < 0)
                 kn_v(2, "failed to remove the cgroup of pod %s/%s: %s", p->ns, p->name, err.msg);
         kn_rm_rf(dir);
         kn_rm_rf(logs);
@@ -220,7 +220,7 @@ static int ensure_sandbox(kubelet *k, kubelet_pod *p, const cJSON *pod, rt_pod *
         if (rp->n_sb && rp->sb[0].ready) {
                 /* adopted or ours: keep a config for CreateContainer */
                 if (!p->sandbox_config || !kn_streq(p->sandbox_id, rp->sb[0].id)) {
-                        r = kubelet_cgroups_pod_ensure(k->pods->cgroups, pod, &parent, err);
+                        r = k->pods->cgroups ? kubelet_cgroups_pod_ensure(k->pods->cgroups, pod, &parent, err) : 0;
                         cJSON_Delete(p->sandbox_config);
                         p->sandbox_config = kubelet_sandbox_config(k, pod, rp->sb[0].attempt, r >= 0 ? parent : NULL);
                         free(p->sandbox_id);
@@ -235,7 +235,7 @@ static int ensure_sandbox(kubelet *k, kubelet_pod *p, const cJSON *pod, rt_pod *
         if (rp->n_sb)
                 kubelet_event(k->pods, pod, "Normal", "SandboxChanged", "Pod sandbox changed, it will be killed and re-created.");
         kill_pod(k, p, pod, rp, 0, true);
-        r = kubelet_cgroups_pod_ensure(k->pods->cgroups, pod, &parent, err);
+        r = k->pods->cgroups ? kubelet_cgroups_pod_ensure(k->pods->cgroups, pod, &parent, err) : 0;
         if (r < 0)
                 return r;
         logdir = kubelet_pod_log_dir(k, pod);

@@ -2,6 +2,8 @@
 """knode's API client and informers against a real kube-apiserver and etcd."""
 import json
 import signal
+import shutil
+import tempfile
 import time
 import subprocess
 
@@ -127,7 +129,11 @@ def test_all_in_one_process(control_plane, knode_proc):
     # kube-proxy's /healthz needs its Node to exist (upstream's nodeEligible)
     control_plane.kubectl("apply", "-f", "-", input='{"apiVersion":"v1","kind":"Node",'
                           '"metadata":{"name":"knode-node"}}')
+    # no container runtime here (the node stays NotReady), cgroups and files left alone
+    root = tempfile.mkdtemp(prefix="knode-all-")
     p = knode_proc("all", f"--kubeconfig={control_plane.kubeconfig()}", "--hostname-override=knode-node",
+                   f"--root-dir={root}", f"--cert-dir={root}/pki", "--fail-cgroupv1=false", "--cgroups-per-qos=false",
+                   "--container-runtime-endpoint=unix:///nonexistent/knode-e2e.sock", "--port=31250",
                    "--healthz-port=31248", "--kubelet-healthz-bind-address=127.0.0.1",
                    "--proxy-healthz-bind-address=127.0.0.1:31256", "--metrics-bind-address=127.0.0.1:31249",
                    "-v=2")
@@ -140,7 +146,7 @@ def test_all_in_one_process(control_plane, knode_proc):
             break
         except OSError:
             time.sleep(0.2)
-    assert (status, body) == (200, "ok")
+    assert (status, body) == (200, "ok"), p.err[-30:]
     status, body = get("http://127.0.0.1:31249/metrics")
     assert status == 200
     deadline = time.time() + 20
@@ -159,3 +165,4 @@ def test_all_in_one_process(control_plane, knode_proc):
     print(f"\nidle RSS of knode all: {rss} KiB")
     assert 0 < rss < 64 * 1024
     assert p.stop() == 0
+    shutil.rmtree(root, ignore_errors=True)
