@@ -356,7 +356,7 @@ static void test_cancel(void **state)
         cri_client_cancel(cli);
         pthread_join(t, NULL);
         assert_int_equal(r, -ECANCELED);
-        assert_true(kn_now_ms() - t0 < 1000);
+        assert_true(kn_now_ms() - t0 < 3000); /* not the call's own deadline */
         assert_int_equal(cri_version(cli, 0, NULL, &err), -ECANCELED);
 }
 

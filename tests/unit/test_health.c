@@ -122,7 +122,7 @@ static void test_healthz_answers_during_sync(void **state)
                 assert_int_equal(get("127.0.0.1", port, "/livez", buf, sizeof(buf)), 200);
                 assert_int_equal(get("127.0.0.1", proxy_hc_port(hc), "/", buf, sizeof(buf)), 200);
                 assert_non_null(strstr(buf, "\"localEndpoints\": 2"));
-                assert_true(kn_now_ms() - t0 < 200);
+                assert_true(kn_now_ms() - t0 < 2000); /* not blocked behind the sync */
         }
         /* the sync is still running: nothing above waited for it */
         assert_int_equal(pthread_mutex_trylock(&s.mu), EBUSY);

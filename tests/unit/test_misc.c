@@ -159,7 +159,7 @@ static int connect_port(int port)
 }
 
 /* Idle clients, a client stuck mid-request and one that never reads its large response
- * do not delay anyone: /healthz answers in well under 200 ms, also when the idle
+ * do not delay anyone: /healthz answers at once (not after the 5 s read timeout), also when the idle
  * connections outnumber the server's slots. */
 static void test_httpd_idle_clients(void **state)
 {
@@ -187,7 +187,7 @@ static void test_httpd_idle_clients(void **state)
                         int64_t t0 = kn_now_ms();
                         assert_true(http_get(port, "GET /healthz HTTP/1.1\r\n\r\n", buf, sizeof(buf)) > 0);
                         assert_non_null(strstr(buf, "200 OK"));
-                        assert_true(kn_now_ms() - t0 < 200);
+                        assert_true(kn_now_ms() - t0 < 2000); /* an idle client used to cost ~5 s */
                 }
                 for (size_t i = 0; i < n; i++)
                         close(idle[i]);

@@ -1061,9 +1061,9 @@ static void test_manager_stops_promptly(void **state)
                 usleep(10 * 1000);
         t0 = kn_now_ms();
         kubelet_probes_pod_removed(p, "uid1");
-        assert_true(kn_now_ms() - t0 < 100); /* removal never waits for a probe */
+        assert_true(kn_now_ms() - t0 < 1000); /* removal never waits for the 5 s probe */
         kubelet_probes_free(p);                /* the probe in flight is aborted */
-        assert_true(kn_now_ms() - t0 < 1300);
+        assert_true(kn_now_ms() - t0 < 3000);
         srv_stop(s);
 }
 

@@ -213,7 +213,7 @@ static void test_endpoint_merge_at_scale(void **state)
                 }
                 assert_int_equal(n_local, (SLICES - 1) * OVERLAP);
         }
-        assert_true(ms < 200);
+        assert_true(ms < 1500); /* quadratic took 2.75 s; linear ~33 ms (slack for ASan and a busy host) */
         free(eps);
         model_free(&m);
 }
