@@ -10,7 +10,8 @@ NS = "e2e-pb"
 
 # What core/kpb decodes: the JSON objects are projected onto these fields, the protobuf
 # ones must then be equal (no field missing, none extra).
-META = ["name", "namespace", "uid", "resourceVersion", "generation", "deletionTimestamp", "labels", "annotations"]
+META = ["name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "labels",
+        "annotations"]
 SPEC = ["ports", "clusterIP", "clusterIPs", "type", "externalIPs", "sessionAffinity", "sessionAffinityConfig",
         "loadBalancerIP", "loadBalancerSourceRanges", "externalName", "externalTrafficPolicy",
         "healthCheckNodePort", "ipFamilies", "ipFamilyPolicy", "internalTrafficPolicy", "trafficDistribution"]
