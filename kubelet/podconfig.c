@@ -10,6 +10,16 @@
 #define MAX_DNS_SEARCH 32
 #define MAX_DNS_SERVERS 3
 
+char *kubelet_sysctl_name(const char *name)
+{
+        char *norm = kn_strdup(name);
+
+        if (strchr(norm, '/'))
+                for (char *c = norm; *c; c++)
+                        *c = *c == '/' ? '.' : *c == '.' ? '/' : *c;
+        return norm;
+}
+
 const char *kubelet_pod_str(const cJSON *pod, const char *path)
 {
         return cJSON_GetStringValue((cJSON *)kn_json_path(pod, path));
@@ -301,15 +311,9 @@ cJSON *kubelet_sandbox_config(kubelet *k, const cJSON *pod, uint32_t attempt, co
         cJSON_ArrayForEach(it, cJSON_GetObjectItem(psc, "sysctls")) {
                 const char *n = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
                 const char *v = cJSON_GetStringValue(cJSON_GetObjectItem(it, "value"));
-                if (n && v && strchr(n, '/')) {
-                        /* "kernel/shm_rmid_forced" or "net/ipv4/conf/eth0.100/forwarding":
-                         * slashes separate, dots swap with them (upstream's NormalizeName) */
-                        _cleanup_free_ char *norm = kn_strdup(n);
-                        for (char *c = norm; *c; c++)
-                                *c = *c == '/' ? '.' : *c == '.' ? '/' : *c;
+                if (n && v) {
+                        _cleanup_free_ char *norm = kubelet_sysctl_name(n);
                         cJSON_AddStringToObject(sysctls, norm, v);
-                } else if (n && v) {
-                        cJSON_AddStringToObject(sysctls, n, v);
                 }
         }
         sc = cJSON_AddObjectToObject(lx, "security_context");

@@ -65,6 +65,10 @@ void kubelet_pod_hostname(kubelet *k, const cJSON *pod, char host[64], char doma
 /* The container spec's hash, as kept in ANN_CONTAINER_HASH ("%x"). */
 void kubelet_container_hash(const cJSON *container, char ret[17]);
 
+/* A sysctl name with slashes as separators ("net/ipv4/conf/eth0.100/forwarding") in the
+ * dotted form, dots and slashes swapped (upstream's NormalizeName); others as they are. */
+char *kubelet_sysctl_name(const char *name);
+
 /* Helpers on pod JSON. */
 const char *kubelet_pod_str(const cJSON *pod, const char *path);
 bool kubelet_pod_host_network(const cJSON *pod);

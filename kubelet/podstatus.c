@@ -281,7 +281,7 @@ typedef struct phase_count {
 } phase_count;
 
 static cJSON *container_status(kubelet *k, kubelet_pod *p, const cJSON *spec_c, const rt_pod *rp, bool init,
-                               bool init_done, bool has_init, phase_count *pc)
+                               bool has_init, phase_count *pc)
 {
         const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(spec_c, "name"));
         const char *image = cJSON_GetStringValue(cJSON_GetObjectItem(spec_c, "image"));
@@ -445,7 +445,7 @@ cJSON *kubelet_pod_status(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt
         ics = cJSON_CreateArray();
         cJSON_ArrayForEach(it, cJSON_GetObjectItem(spec, "initContainers")) {
                 int before = pc.init_pending + pc.init_failed;
-                cJSON_AddItemToArray(ics, container_status(k, p, it, rp, true, true, true, &pc));
+                cJSON_AddItemToArray(ics, container_status(k, p, it, rp, true, true, &pc));
                 if (pc.init_pending + pc.init_failed > before)
                         kn_buf_printf(&pc.not_init, "%s%s", pc.not_init.len ? " " : "",
                                       cJSON_GetStringValue(cJSON_GetObjectItem(it, "name")));
@@ -455,7 +455,7 @@ cJSON *kubelet_pod_status(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt
         pc.running = pc.waiting = pc.stopped = pc.succeeded = 0;
         cs = cJSON_CreateArray();
         cJSON_ArrayForEach(it, cJSON_GetObjectItem(spec, "containers"))
-                cJSON_AddItemToArray(cs, container_status(k, p, it, rp, false, init_done, has_init, &pc));
+                cJSON_AddItemToArray(cs, container_status(k, p, it, rp, false, has_init, &pc));
 
         phase = p->deadline_exceeded || p->rejected_reason ? "Failed" : compute_phase(pod, &pc, n_containers);
         terminal = !strcmp(phase, "Succeeded") || !strcmp(phase, "Failed");
@@ -548,7 +548,7 @@ cJSON *kubelet_pod_status(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt
                 phase_count ec = {.not_ready = {.max = 1 << 16}, .not_init = {.max = 1 << 16}};
                 cJSON *es = cJSON_AddArrayToObject(st, "ephemeralContainerStatuses");
                 cJSON_ArrayForEach(it, cJSON_GetObjectItem(spec, "ephemeralContainers"))
-                        cJSON_AddItemToArray(es, container_status(k, p, it, rp, false, init_done, has_init, &ec));
+                        cJSON_AddItemToArray(es, container_status(k, p, it, rp, false, has_init, &ec));
                 kn_buf_free(&ec.not_ready);
                 kn_buf_free(&ec.not_init);
         }

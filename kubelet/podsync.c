@@ -605,11 +605,8 @@ static bool admit(const cJSON *pod, char **ret_reason, char **ret_message)
         }
         cJSON_ArrayForEach(it, kn_json_path(pod, "spec.securityContext.sysctls")) {
                 const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
-                _cleanup_free_ char *norm = kn_strdup(name ? name : "");
+                _cleanup_free_ char *norm = kubelet_sysctl_name(name ? name : "");
                 bool ok = false;
-                if (strchr(norm, '/'))
-                        for (char *c = norm; *c; c++)
-                                *c = *c == '/' ? '.' : *c == '.' ? '/' : *c;
                 for (size_t i = 0; i < KN_ARRAY_SIZE(safe_sysctls) && !ok; i++)
                         ok = !strcmp(norm, safe_sysctls[i]);
                 if (ok && !strncmp(norm, "net.", 4) && kubelet_pod_host_network(pod)) {

@@ -2,7 +2,6 @@
 #include "health.h"
 
 #include <stdio.h>
-#include <sys/time.h>
 #include <time.h>
 
 struct proxy_hc {
@@ -11,21 +10,6 @@ struct proxy_hc {
         _Atomic int local_endpoints;
         const proxy_health *health;
 };
-
-static int64_t wall_ms(void)
-{
-        struct timeval tv;
-        gettimeofday(&tv, NULL);
-        return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-static void fmt_time(int64_t ms, char *buf, size_t len)
-{
-        time_t t = (time_t)(ms / 1000);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 bool proxy_health_healthy(const proxy_health *h, int64_t now)
 {
@@ -37,11 +21,11 @@ bool proxy_health_healthy(const proxy_health *h, int64_t now)
 static void health(proxy_health *h, bool check_node, kn_http_response *resp)
 {
         char last[32], now_s[32], code[32];
-        int64_t now = wall_ms();
+        int64_t now = kn_wall_ms();
         bool healthy = proxy_health_healthy(h, now), eligible = atomic_load(&h->node_eligible);
 
-        fmt_time(healthy ? now : atomic_load(&h->last_updated_ms), last, sizeof(last));
-        fmt_time(now, now_s, sizeof(now_s));
+        kn_format_time(healthy ? now : atomic_load(&h->last_updated_ms), false, last, sizeof(last));
+        kn_format_time(now, false, now_s, sizeof(now_s));
         resp->status = healthy && (!check_node || eligible) ? 200 : 503;
         resp->content_type = "application/json";
         snprintf(resp->extra_headers, sizeof(resp->extra_headers), "X-Content-Type-Options: nosniff\r\n");
@@ -76,7 +60,7 @@ static void hc_handler(void *u, const kn_http_request *req, kn_http_response *re
 {
         proxy_hc *hc = u;
         int n = atomic_load(&hc->local_endpoints);
-        bool healthy = proxy_health_healthy(hc->health, wall_ms());
+        bool healthy = proxy_health_healthy(hc->health, kn_wall_ms());
 
         (void)req;
         resp->status = n > 0 && healthy ? 200 : 503;
