@@ -12,6 +12,7 @@
 
 #define BACKOFF_INITIAL_MS 800
 #define BACKOFF_MAX_MS 30000
+#define REFUSED_RETRY_MS 1000
 
 /* A cache value: a struct entry, or in keys-only mode no allocation at all but a digest
  * of the object's resourceVersion in the pointer itself, tagged odd (10k keys-only
@@ -571,14 +572,27 @@ static bool sleep_or_stop(kn_informer *inf, long ms)
         return stopped;
 }
 
-/* Back off after a failure: the base doubles from backoff_initial_ms up to backoff_max_ms
+/* Back off after a failure R: the base doubles from backoff_initial_ms up to backoff_max_ms
  * (*CUR holds the next base; 0 starts over), plus jitter of up to one base, like
- * client-go. Returns true if stopped meanwhile. */
-static bool back_off(kn_informer *inf, long *cur)
+ * client-go. A refused connection is the exception: nothing listens, so asking again
+ * costs the server nothing; retry within REFUSED_RETRY_MS (plus jitter) without raising
+ * the base, so a restarted API server is seen in seconds, not after a 30 s back-off, and
+ * its first errors (429, 5xx) still back off from the start. Returns true if stopped
+ * meanwhile. */
+static bool back_off(kn_informer *inf, long *cur, int r)
 {
         long base = *cur ? *cur : inf->opts.backoff_initial_ms;
-        long ms = base + (long)(kn_random() % (uint64_t)base);
+        long ms;
 
+        if (r == -ECONNREFUSED) {
+                long b = base < REFUSED_RETRY_MS ? base : REFUSED_RETRY_MS;
+                ms = b + (long)(kn_random() % (uint64_t)b);
+                pthread_mutex_lock(&inf->mu);
+                inf->stats.backoff_ms = b;
+                pthread_mutex_unlock(&inf->mu);
+                return sleep_or_stop(inf, ms);
+        }
+        ms = base + (long)(kn_random() % (uint64_t)base);
         *cur = base * 2 > inf->opts.backoff_max_ms ? inf->opts.backoff_max_ms : base * 2;
         pthread_mutex_lock(&inf->mu);
         inf->stats.backoff_ms = base;
@@ -603,7 +617,10 @@ static void *informer_thread(void *p)
                 if (need_list) {
                         r = do_list(inf);
                         if (r < 0) {
-                                if (back_off(inf, &backoff))
+                                pthread_mutex_lock(&inf->mu);
+                                inf->stats.list_errors++;
+                                pthread_mutex_unlock(&inf->mu);
+                                if (back_off(inf, &backoff, r))
                                         break;
                                 continue;
                         }
@@ -637,7 +654,7 @@ static void *informer_thread(void *p)
                                         backoff = 0;
                                         continue;
                                 }
-                                if (back_off(inf, &backoff))
+                                if (back_off(inf, &backoff, r))
                                         break;
                                 continue;
                         }
@@ -654,7 +671,7 @@ static void *informer_thread(void *p)
                 pthread_mutex_lock(&inf->mu);
                 inf->stats.watch_errors++;
                 pthread_mutex_unlock(&inf->mu);
-                if (back_off(inf, &backoff))
+                if (back_off(inf, &backoff, r))
                         break;
         }
         kn_watch_decoder_free(&inf->dec);

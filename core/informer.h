@@ -45,7 +45,8 @@ typedef struct kn_informer_opts {
         bool protobuf;
         /* Back-off after failures: doubles from backoff_initial_ms (0 = 800 ms) up to
          * backoff_max_ms (0 = 30 s), plus jitter of up to the same again; a list that
-         * succeeds, or a watch that ends after events, starts it over. */
+         * succeeds, or a watch that ends after events, starts it over. A refused
+         * connection is retried within 1 s (plus jitter) instead, without raising it. */
         long backoff_initial_ms, backoff_max_ms;
 } kn_informer_opts;
 
@@ -76,7 +77,7 @@ void kn_informer_foreach(kn_informer *inf, int (*cb)(void *userdata, const char 
                          void *userdata);
 /* Statistics for tests and metrics. */
 typedef struct kn_informer_stats {
-        unsigned long lists, watches, relists_gone, watch_errors, events;
+        unsigned long lists, list_errors, watches, relists_gone, watch_errors, events;
         long backoff_ms; /* base of the latest back-off wait (0: none yet) */
         char resource_version[64];
 } kn_informer_stats;

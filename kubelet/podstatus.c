@@ -614,7 +614,7 @@ static int final_delete(kubelet *k, kubelet_pod *p)
         return r;
 }
 
-static void flush_events(kubelet *k, cJSON *events);
+static void post_event(kubelet *k, const cJSON *e);
 
 void *kubelet_status_thread(void *arg)
 {
@@ -625,7 +625,7 @@ void *kubelet_status_thread(void *arg)
         pthread_mutex_lock(&m->lock);
         while (!m->stop) {
                 kubelet_pod *p;
-                if (!m->status_kick) {
+                if (!m->status_kick && !cJSON_GetArraySize(m->events)) {
                         struct timespec ts = kn_deadline(retry ? STATUS_RETRY_MS : 10000);
                         pthread_cond_timedwait(&m->status_cond, &m->lock, &ts);
                         if (m->stop)
@@ -633,14 +633,6 @@ void *kubelet_status_thread(void *arg)
                 }
                 m->status_kick = false;
                 retry = false;
-                if (cJSON_GetArraySize(m->events)) {
-                        cJSON *events = m->events;
-                        m->events = cJSON_CreateArray();
-                        pthread_mutex_unlock(&m->lock);
-                        flush_events(k, events);
-                        cJSON_Delete(events);
-                        pthread_mutex_lock(&m->lock);
-                }
                 for (p = m->pods; p && !m->stop; p = p->next) {
                         cJSON *st;
                         int r = 0;
@@ -674,6 +666,17 @@ void *kubelet_status_thread(void *arg)
                                 else
                                         p->want_delete = false;
                         }
+                }
+                /* Events after the statuses, one at a time: a status that changes meanwhile
+                 * goes first (at least one event is posted per round, so none starve). */
+                while (!m->stop && cJSON_GetArraySize(m->events)) {
+                        cJSON *e = cJSON_DetachItemFromArray(m->events, 0);
+                        pthread_mutex_unlock(&m->lock);
+                        post_event(k, e);
+                        cJSON_Delete(e);
+                        pthread_mutex_lock(&m->lock);
+                        if (m->status_kick)
+                                break;
                 }
         }
         pthread_mutex_unlock(&m->lock);
@@ -731,16 +734,13 @@ void kubelet_event(kubelet_pods *m, const cJSON *pod, const char *type, const ch
         cJSON_Delete(e);
 }
 
-/* Post the queued events (called without the lock). */
-static void flush_events(kubelet *k, cJSON *events)
+/* Post one queued event (called without the lock); one that fails is dropped. */
+static void post_event(kubelet *k, const cJSON *e)
 {
-        cJSON *e;
+        const char *ns = kubelet_pod_str(e, "metadata.namespace");
+        _cleanup_free_ char *path = kn_api_path("v1", "events", ns, NULL, NULL);
+        kn_api_error aerr = {0};
 
-        cJSON_ArrayForEach(e, events) {
-                const char *ns = kubelet_pod_str(e, "metadata.namespace");
-                _cleanup_free_ char *path = kn_api_path("v1", "events", ns, NULL, NULL);
-                kn_api_error aerr = {0};
-                if (kn_api_create(k->env->api, path, e, NULL, &aerr) < 0)
-                        kn_v(3, "dropped an event: %s", aerr.e.msg);
-        }
+        if (kn_api_create(k->env->api, path, e, NULL, &aerr) < 0)
+                kn_v(3, "dropped an event: %s", aerr.e.msg);
 }

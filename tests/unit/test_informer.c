@@ -7,9 +7,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "fakeapi.h"
@@ -523,6 +527,47 @@ static void test_backoff_reset_by_list(void **state)
         finish(inf);
 }
 
+/* Nothing listens: retried within 1 s (plus jitter) however long it lasts, not after
+ * the doubling back-off (3 s, then 6 s here), so a restarted API server is seen at once. */
+static void test_refused_retried_quickly(void **state)
+{
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t len = sizeof(sa);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        kn_kubeconfig kc = {0};
+        kn_api *closed;
+        kn_informer *inf;
+        kn_informer_stats st = {0};
+        kn_error err;
+        char url[64];
+        (void)state;
+
+        /* a port that was free a moment ago and that nobody listens on */
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+        close(fd);
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(sa.sin_port));
+        kc.server = url;
+        assert_int_equal(kn_api_new(&kc, &(kn_api_opts){.timeout_ms = 2000}, &closed, &err), 0);
+        assert_int_equal(kn_informer_new(closed, "v1", "widgets", "ns",
+                                         &(kn_informer_opts){.backoff_initial_ms = 3000, .backoff_max_ms = 30000},
+                                         &inf),
+                         0);
+        assert_int_equal(kn_informer_start(inf), 0);
+        for (int i = 0; i < 150; i++) { /* 3 attempts: at most 4 s; doubling from 3 s: 9 s or more */
+                kn_informer_get_stats(inf, &st);
+                if (st.list_errors >= 3)
+                        break;
+                usleep(50 * 1000);
+        }
+        kn_informer_free(inf);
+        kn_api_free(closed);
+        assert_true(st.list_errors >= 3);
+        assert_int_equal(st.backoff_ms, 1000);
+        assert_int_equal(st.lists, 0);
+}
+
 static int setup(void **state)
 {
         pthread_condattr_t ca;
@@ -561,6 +606,7 @@ int main(void)
                 cmocka_unit_test_teardown(test_late_during_watch, test_teardown),
                 cmocka_unit_test_teardown(test_late_during_watch_keys_only, test_teardown),
                 cmocka_unit_test_teardown(test_backoff_reset_by_list, test_teardown),
+                cmocka_unit_test(test_refused_retried_quickly),
         };
         return cmocka_run_group_tests_name("informer", tests, setup, teardown);
 }
