@@ -72,6 +72,8 @@ typedef struct kubelet_cgroup_config {
 void kubelet_pod_cgroup_config(const cJSON *pod, bool cfs_quota, kubelet_cgroup_config *ret);
 /* The pod's total cpu request in millicores (upstream's PodRequests). */
 int64_t kubelet_pod_cpu_request(const cJSON *pod);
+/* upstream's PodRequests for admission: cpu in millicores, memory in bytes (0: none). */
+void kubelet_pod_resource_requests(const cJSON *pod, int64_t *ret_cpu_milli, int64_t *ret_mem_bytes);
 
 /* Per-container resources for CRI's LinuxContainerResources. */
 typedef struct kubelet_container_resources {

@@ -68,6 +68,12 @@ static void probe_metrics(void *u, kn_buf *out)
                 kubelet_probes_metrics(k->pods->probes, out);
 }
 
+/* A pod's managedFields are often its largest part and the kubelet never reads them. */
+static void trim_pod(cJSON *obj)
+{
+        cJSON_DeleteItemFromObject(cJSON_GetObjectItem(obj, "metadata"), "managedFields");
+}
+
 /* The kubelet keeps Services only for service-link environment variables. */
 static void trim_service(cJSON *obj)
 {
@@ -92,7 +98,7 @@ int kubelet_start(kubelet *k, kn_env *env)
         _cleanup_free_ char *nodesel = kn_asprintf("metadata.name=%s", k->node_name);
         _cleanup_free_ char *podsel = kn_asprintf("spec.nodeName=%s", k->node_name);
         kn_informer_opts nopts = {.field_selector = nodesel};
-        kn_informer_opts popts = {.field_selector = podsel};
+        kn_informer_opts popts = {.field_selector = podsel, .transform = trim_pod};
         kn_error err;
         int r;
 

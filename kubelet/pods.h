@@ -79,6 +79,7 @@ typedef struct kubelet_pod {
         bool killed;           /* every container and the sandbox stopped */
         bool deadline_exceeded; /* activeDeadlineSeconds passed: the pod fails */
         char *rejected_reason, *rejected_message; /* refused at admission: Failed, never run */
+        bool admitted;         /* admitted, or found running (guarded by the manager's lock) */
         bool volumes_ready;
         char *volume_error;
 } kubelet_pod;

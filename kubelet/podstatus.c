@@ -462,7 +462,8 @@ cJSON *kubelet_pod_status(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt
         cJSON_AddStringToObject(st, "phase", phase);
         if (p->rejected_reason) {
                 cJSON_AddStringToObject(st, "reason", p->rejected_reason);
-                cJSON_AddStringToObject(st, "message", p->rejected_message);
+                _cleanup_free_ char *msg = kn_asprintf("Pod was rejected: %s", p->rejected_message);
+                cJSON_AddStringToObject(st, "message", msg);
         } else if (p->deadline_exceeded) {
                 cJSON_AddStringToObject(st, "reason", "DeadlineExceeded");
                 cJSON_AddStringToObject(st, "message", "Pod was active on the node longer than the specified deadline");

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "../runtime/msgjson.h"
+#include "admit.h"
 #include "podconfig.h"
 #include "pods.h"
 
@@ -576,51 +577,43 @@ static int64_t deadline_left_ms(const kubelet_pod *p, const cJSON *pod)
 
 /* ---- admission ---- */
 
-/* upstream's safe sysctls (pkg/kubelet/sysctl), the only ones a pod may set here */
-static const char *const safe_sysctls[] = {
-        "kernel.shm_rmid_forced",       "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
-        "net.ipv4.ping_group_range",    "net.ipv4.ip_unprivileged_port_start",
-        "net.ipv4.ip_local_reserved_ports", "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout",
-        "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes", "net.ipv4.tcp_rmem",
-        "net.ipv4.tcp_wmem",
-};
-
-/* Whether the node can run POD at all (upstream's admit handlers that apply here); on a
- * refusal the pod fails with the handler's reason and message. */
-static bool admit(const cJSON *pod, char **ret_reason, char **ret_message)
+static bool pod_active_locked(const kubelet_pod *p)
 {
-        const char *os = kubelet_pod_str(pod, "spec.os.name");
-        const cJSON *sel = kn_json_path(pod, "spec.nodeSelector"), *it;
-        const char *sel_os = cJSON_GetStringValue(cJSON_GetObjectItem(sel, "kubernetes.io/os"));
+        const char *phase = p->status ? cJSON_GetStringValue(cJSON_GetObjectItem(p->status, "phase")) : NULL;
+        if (!phase && p->pod)
+                phase = kubelet_pod_str(p->pod, "status.phase");
+        return p->admitted && !p->rejected_reason && !p->gone && p->pod && !p->deadline_exceeded &&
+               !kn_streq(phase, "Succeeded") && !kn_streq(phase, "Failed");
+}
 
-        if (sel_os && strcmp(sel_os, "linux")) {
-                *ret_reason = kn_strdup("PodOSSelectorNodeLabelDoesNotMatch");
-                *ret_message = kn_strdup("Failed to admit pod as the `kubernetes.io/os` label doesn't match node label");
-                return false;
+/* Admit P, one pod at a time (under the manager's lock, so two pods never both take the
+ * last of a resource), against the node and the pods admitted before it that still run. */
+static bool admit(kubelet *k, kubelet_pod *p, const cJSON *pod)
+{
+        kubelet_pods *m = k->pods;
+        _cleanup_cjson_ cJSON *node = kn_informer_get(k->node_informer, NULL, k->node_name);
+        _cleanup_free_ const cJSON **admitted = NULL;
+        kubelet_node_resources nr;
+        kubelet_admit_ctx c = {.node_name = k->node_name, .node = node};
+        size_t n = 0, cap = 0;
+        bool ok;
+
+        kubelet_node_resources_get(k, &nr);
+        memcpy(c.allocatable, nr.allocatable, sizeof(c.allocatable));
+        pthread_mutex_lock(&m->lock);
+        for (kubelet_pod *o = m->pods; o; o = o->next) {
+                if (o == p || !pod_active_locked(o))
+                        continue;
+                if (n == cap)
+                        admitted = kn_realloc(admitted, (cap = cap ? cap * 2 : 16) * sizeof(*admitted));
+                admitted[n++] = o->pod;
         }
-        if (os && strcmp(os, "linux")) {
-                *ret_reason = kn_strdup("PodOSNotSupported");
-                *ret_message = kn_strdup("Failed to admit pod as the OS field doesn't match node OS");
-                return false;
-        }
-        cJSON_ArrayForEach(it, kn_json_path(pod, "spec.securityContext.sysctls")) {
-                const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(it, "name"));
-                _cleanup_free_ char *norm = kubelet_sysctl_name(name ? name : "");
-                bool ok = false;
-                for (size_t i = 0; i < KN_ARRAY_SIZE(safe_sysctls) && !ok; i++)
-                        ok = !strcmp(norm, safe_sysctls[i]);
-                if (ok && !strncmp(norm, "net.", 4) && kubelet_pod_host_network(pod)) {
-                        *ret_reason = kn_strdup("SysctlForbidden");
-                        *ret_message = kn_asprintf("forbidden sysctl: \"%s\" not allowed with host net enabled", norm);
-                        return false;
-                }
-                if (!ok) {
-                        *ret_reason = kn_strdup("SysctlForbidden");
-                        *ret_message = kn_asprintf("forbidden sysctl: \"%s\" not allowlisted", norm);
-                        return false;
-                }
-        }
-        return true;
+        c.admitted = admitted;
+        c.n_admitted = n;
+        ok = kubelet_admit(&c, pod, &p->rejected_reason, &p->rejected_message);
+        p->admitted = ok;
+        pthread_mutex_unlock(&m->lock);
+        return ok;
 }
 
 /* ---- the pass ---- */
@@ -671,10 +664,15 @@ int64_t kubelet_pod_sync(kubelet *k, kubelet_pod *p)
 
         deleting = kn_json_path(pod, "metadata.deletionTimestamp") != NULL;
         /* a pod this node never ran is admitted first; a refused one fails for good */
-        if (!p->rejected_reason && rp.n_sb == 0 && rp.n_c == 0 && !kubelet_pod_str(pod, "status.startTime") &&
-            !admit(pod, &p->rejected_reason, &p->rejected_message)) {
-                kn_warn("pod %s/%s refused: %s: %s", p->ns, p->name, p->rejected_reason, p->rejected_message);
-                kubelet_event(m, pod, "Warning", p->rejected_reason, "%s", p->rejected_message);
+        if (!p->admitted && !p->rejected_reason) {
+                if (rp.n_sb || rp.n_c || kubelet_pod_str(pod, "status.startTime")) {
+                        pthread_mutex_lock(&m->lock);
+                        p->admitted = true; /* it ran here before */
+                        pthread_mutex_unlock(&m->lock);
+                } else if (!admit(k, p, pod)) {
+                        kn_warn("pod %s/%s rejected: %s: %s", p->ns, p->name, p->rejected_reason, p->rejected_message);
+                        kubelet_event(m, pod, "Warning", p->rejected_reason, "%s", p->rejected_message);
+                }
         }
         if (p->rejected_reason) {
                 kubelet_pod_set_status(m, p, kubelet_pod_status(k, p, pod, &rp));

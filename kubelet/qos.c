@@ -292,6 +292,14 @@ int64_t kubelet_milli_cpu_to_quota(int64_t milli_cpu, int64_t period)
         return quota > INT64_MAX ? INT64_MAX : (int64_t)quota;
 }
 
+void kubelet_pod_resource_requests(const cJSON *pod, int64_t *ret_cpu_milli, int64_t *ret_mem_bytes)
+{
+        rlist req;
+        pod_requests(pod, &req);
+        *ret_cpu_milli = req.set[R_CPU] && req.v[R_CPU] > 0 ? req.v[R_CPU] : 0;
+        *ret_mem_bytes = req.set[R_MEM] && req.v[R_MEM] > 0 ? milli_to_value(req.v[R_MEM]) : 0;
+}
+
 int64_t kubelet_pod_cpu_request(const cJSON *pod)
 {
         rlist req;

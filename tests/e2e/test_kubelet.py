@@ -349,6 +349,47 @@ def test_image_pull_errors(test_node):
         delete(n, "noimg", "badimg")
 
 
+def test_bad_input_fails_only_that_pod(test_node):
+    """An absurd request, a node selector the node lacks, a hostPath of the wrong type and a
+    missing configMap each fail their pod with upstream's reason; a good pod next to them runs."""
+    n = test_node
+    apply(n, pod("greedy", [{"name": "c", "image": BUSYBOX, "command": ["sleep", "3600"],
+                             "resources": {"requests": {"cpu": "100000"}}}], nodeName=n.name))
+    apply(n, pod("elsewhere", [{"name": "c", "image": BUSYBOX, "command": ["sleep", "3600"]}],
+                 nodeName=n.name, nodeSelector={"no-such-label": "x"}))
+    apply(n, pod("badvol", [{"name": "c", "image": BUSYBOX, "command": ["sleep", "3600"],
+                             "volumeMounts": [{"name": "v", "mountPath": "/v"}]}],
+                 volumes=[{"name": "v", "hostPath": {"path": "/knode-e2e-no-such-file", "type": "File"}}]))
+    apply(n, pod("nocm", [{"name": "c", "image": BUSYBOX, "command": ["sleep", "3600"],
+                           "volumeMounts": [{"name": "v", "mountPath": "/v"}]}],
+                 volumes=[{"name": "v", "configMap": {"name": "knode-e2e-missing"}}]))
+    apply(n, pod("good", [{"name": "c", "image": BUSYBOX, "command": ["sleep", "3600"]}],
+                 terminationGracePeriodSeconds=1))
+    try:
+        def rejected(name):
+            st = n.get("pod", name).get("status", {})
+            return st if st.get("phase") == "Failed" else None
+        st = wait(lambda: rejected("greedy"), 60, "greedy to be rejected")
+        assert st["reason"] == "OutOfcpu", st
+        assert st["message"].startswith("Pod was rejected: Node didn't have enough resource: cpu, requested: 100000000"), st
+        st = wait(lambda: rejected("elsewhere"), 60, "elsewhere to be rejected")
+        assert st["reason"] == "NodeAffinity", st
+
+        def mount_failed(name, text):
+            evs = json.loads(n.kubectl("get", "events", "--field-selector", f"involvedObject.name={name}",
+                                       "-o", "json"))["items"]
+            return [e for e in evs if e["reason"] == "FailedMount" and text in e["message"]]
+        wait(lambda: mount_failed("badvol", "hostPath type check failed"), 60, "badvol's FailedMount")
+        wait(lambda: mount_failed("nocm", 'configmap "knode-e2e-missing" not found'), 60, "nocm's FailedMount")
+        n.wait_pod_phase("good", timeout=60)
+        for name in ("badvol", "nocm"):
+            p = n.get("pod", name)
+            assert p["status"].get("phase") == "Pending", p["status"]
+            assert cstatus(p, "c").get("state", {}).get("waiting", {}).get("reason") == "ContainerCreating", p["status"]
+    finally:
+        delete(n, "greedy", "elsewhere", "badvol", "nocm", "good")
+
+
 def kubelet_pid(n):
     with open(os.path.join(n.env["KNODE_NODE_DIR"], "run", "kubelet.pid")) as f:
         return int(f.readline())

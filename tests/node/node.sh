@@ -27,6 +27,8 @@ SINK_IP=${KNODE_NODE_SINK_IP:-10.250.0.1}
 LINK_PREFIX=${KNODE_NODE_LINK_PREFIX:-24}
 NODE_POD_CIDR=${KNODE_NODE_POD_CIDR:-10.244.0.0/24}
 CGROUP_ROOT=${KNODE_NODE_CGROUP_ROOT:-/knode}
+# The knode binary the node runs (the benchmark runs the static one).
+KNODE_BIN=${KNODE_BIN:-$REPO_ROOT/knode}
 REGISTRY_PORT=${KNODE_REGISTRY_PORT:-5000}
 REGISTRY=127.0.0.1:$REGISTRY_PORT
 NODE_NAME=${KNODE_NODE_NAME:-knode-node}
@@ -652,8 +654,8 @@ EOF
 kubelet_bin() { # -> argv prefix, one word a line
 	case $KUBELET in
 	upstream) echo "$BIN_DIR/kubelet" ;;
-	knode) printf '%s\n%s\n' "$REPO_ROOT/knode" kubelet ;;
-	knode-all) printf '%s\n%s\n' "$REPO_ROOT/knode" all ;;
+	knode) printf '%s\n%s\n' "$KNODE_BIN" kubelet ;;
+	knode-all) printf '%s\n%s\n' "$KNODE_BIN" all ;;
 	none) ;;
 	*) echo "$KUBELET" ;;
 	esac
@@ -780,7 +782,7 @@ start_kube_proxy() {
 	case $KUBE_PROXY in
 	none) return 0 ;;
 	upstream) bin=("$BIN_DIR/kube-proxy") ;;
-	knode) bin=("$REPO_ROOT/knode" kube-proxy) ;;
+	knode) bin=("$KNODE_BIN" kube-proxy) ;;
 	*) bin=("$KUBE_PROXY") ;;
 	esac
 	start kube-proxy "${bin[@]}" \
