@@ -659,10 +659,13 @@ out:
         return r;
 }
 
-int kubelet_logs_rotate_all(cri_client *cri, int64_t max_size, int max_files)
+int kubelet_logs_rotate_all(cri_client *cri, kn_hashmap *paths, int64_t max_size, int max_files)
 {
         Runtime__V1__ListContainersRequest req = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
         _cleanup_cri_msg_ Runtime__V1__ListContainersResponse *list = NULL;
+        kn_hashmap running = {0};
+        const char *key;
+        void *val;
         kn_error err;
         int r, n = 0;
 
@@ -672,24 +675,38 @@ int kubelet_logs_rotate_all(cri_client *cri, int64_t max_size, int max_files)
                 return r;
         }
         for (size_t i = 0; i < list->n_containers; i++) {
-                Runtime__V1__ContainerStatusRequest sreq = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
-                _cleanup_cri_msg_ Runtime__V1__ContainerStatusResponse *st = NULL;
                 const Runtime__V1__Container *c = list->containers[i];
+                char *path;
 
                 if (c->state != RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING)
                         continue;
-                sreq.container_id = c->id;
-                r = cri_container_status(cri, &sreq, 0, &st, &err);
-                if (r < 0 || !st->status || !st->status->log_path || !st->status->log_path[0]) {
-                        if (r < 0)
-                                kn_err("failed to get the status of container %s for log rotation: %s", c->id, err.msg);
-                        continue;
+                kn_hashmap_put(&running, c->id, (void *)1, NULL);
+                /* a container's log path never changes: ask the runtime once */
+                path = kn_hashmap_get(paths, c->id);
+                if (!path) {
+                        Runtime__V1__ContainerStatusRequest sreq = RUNTIME__V1__CONTAINER_STATUS_REQUEST__INIT;
+                        _cleanup_cri_msg_ Runtime__V1__ContainerStatusResponse *st = NULL;
+                        sreq.container_id = c->id;
+                        r = cri_container_status(cri, &sreq, 0, &st, &err);
+                        if (r < 0 || !st->status || !st->status->log_path || !st->status->log_path[0]) {
+                                if (r < 0)
+                                        kn_err("failed to get the status of container %s for log rotation: %s", c->id,
+                                               err.msg);
+                                continue;
+                        }
+                        path = kn_strdup(st->status->log_path);
+                        kn_hashmap_put(paths, c->id, path, NULL);
                 }
-                r = kubelet_logs_rotate(cri, c->id, st->status->log_path, max_size, max_files, &err);
+                r = kubelet_logs_rotate(cri, c->id, path, max_size, max_files, &err);
                 if (r < 0)
                         kn_err("failed to rotate the log of container %s: %s", c->id, err.msg);
                 else
                         n += r;
         }
+        /* forget the containers that stopped running */
+        for (size_t it = 0; kn_hashmap_next(paths, &it, &key, &val);)
+                if (!kn_hashmap_get(&running, key))
+                        free(kn_hashmap_remove(paths, key)); /* leaves a tombstone: the walk goes on */
+        kn_hashmap_clear(&running, NULL);
         return n;
 }

@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include "../core/hashmap.h"
 #include "../core/util.h"
 
 typedef struct cri_client cri_client;
@@ -78,11 +79,12 @@ int kubelet_logs_read(const char *path, const kubelet_log_opts *o, const kubelet
 int kubelet_logs_rotate(cri_client *cri, const char *container_id, const char *log_path, int64_t max_size,
                         int max_files, kn_error *err);
 /* One pass of upstream's container log manager (it runs every 10 s): every running
- * container's log (its path from ContainerStatus; a missing file is reopened first) is
+ * container's log (its path from ContainerStatus, asked once per container and kept in
+ * PATHS, which the caller owns and frees; a missing file is reopened first) is
  * rotated when needed. Failures are logged per container. Returns how many were rotated,
  * or -errno when the containers could not be listed. MAX_SIZE/MAX_FILES come from
  * containerLogMaxSize (kubelet_parse_quantity) and containerLogMaxFiles. */
-int kubelet_logs_rotate_all(cri_client *cri, int64_t max_size, int max_files);
+int kubelet_logs_rotate_all(cri_client *cri, kn_hashmap *paths, int64_t max_size, int max_files);
 
 /* A Kubernetes quantity of bytes ("10Mi", "1G", "512"); -EINVAL otherwise. */
 int kubelet_parse_quantity(const char *s, int64_t *ret);

@@ -301,7 +301,8 @@ static void *pleg_thread(void *arg)
                 reap_finished(m);
                 /* the container log manager's pass, every 10 s as upstream */
                 if (kn_now_ms() >= next_rotation) {
-                        kubelet_logs_rotate_all(k->cri, k->log_max_size, (int)k->cfg.container_log_max_files);
+                        kubelet_logs_rotate_all(k->cri, &m->log_paths, k->log_max_size,
+                                                (int)k->cfg.container_log_max_files);
                         next_rotation = kn_now_ms() + LOG_ROTATION_MS;
                 }
                 pthread_mutex_lock(&m->lock);
@@ -449,6 +450,7 @@ void kubelet_pods_stop(kubelet *k)
         kubelet_cgroups_free(m->cgroups);
         kubelet_volumes_free(m->volumes);
         cJSON_Delete(m->fingerprints);
+        kn_hashmap_clear(&m->log_paths, free);
         cJSON_Delete(m->events);
         pthread_mutex_destroy(&m->lock);
         pthread_mutex_destroy(&m->pull_lock);

@@ -10,6 +10,7 @@
 #ifndef KUBELET_PODS_H
 #define KUBELET_PODS_H
 
+#include "../core/hashmap.h"
 #include "cgroups.h"
 #include "internal.h"
 #include "probes.h"
@@ -98,6 +99,7 @@ struct kubelet_pods {
         kubelet_cgroups *cgroups;
         pthread_mutex_t pull_lock; /* serializeImagePulls */
         cJSON *events;             /* Events waiting for the status thread to post them */
+        kn_hashmap log_paths;      /* container ID -> its log path (the PLEG thread's) */
 };
 
 int kubelet_pods_start(kubelet *k);

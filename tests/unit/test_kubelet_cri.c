@@ -624,8 +624,13 @@ static void test_rotate(void **state)
         assert_int_equal(n_reopen, before + 1);
         assert_int_equal(access(path, F_OK), 0);
         /* one pass over the running containers: c1 (running) is rotated, c0 (exited) not */
-        assert_int_equal(kubelet_logs_rotate_all(cri, 10, 5), 1);
+        kn_hashmap paths = {0};
+        assert_int_equal(kubelet_logs_rotate_all(cri, &paths, 10, 5), 1);
         run("ls %s/c1.log.2* >/dev/null && [ ! -e %s/c1.log ] && ! ls %s/c0.log.* 2>/dev/null", dir, dir, dir);
+        /* the running container's path is kept, the exited one's never asked for */
+        assert_int_equal(paths.len, 1);
+        assert_non_null(kn_hashmap_get(&paths, "c1"));
+        kn_hashmap_clear(&paths, free);
 
 }
 
