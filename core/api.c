@@ -422,6 +422,7 @@ static int perform(kn_api *api, const char *method, const char *path, const char
         if (body) {
                 curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
                 curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+                curl_easy_setopt(c, CURLOPT_UPLOAD_BUFFERSIZE, 16384L); /* not 64 KiB a request */
         }
         if (api->ca_data.data)
                 set_blob(c, CURLOPT_CAINFO_BLOB, &api->ca_data);

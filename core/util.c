@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <ftw.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -366,4 +367,19 @@ uint64_t kn_fnv1a64(const char *s)
         for (; *s; s++)
                 h = (h ^ (unsigned char)*s) * 1099511628211ull;
         return h;
+}
+
+size_t kn_malloc_trim(size_t min_free)
+{
+#ifdef __GLIBC__
+        struct mallinfo2 mi = mallinfo2();
+
+        if (mi.fordblks < min_free)
+                return 0;
+        malloc_trim(0);
+        return mi.fordblks;
+#else
+        (void)min_free;
+        return 0;
+#endif
 }

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The pod manager: a table of the pods this kubelet knows (from the API, or found in
- * the runtime), one worker thread per pod, the PLEG relist that wakes workers when CRI
- * state changes, and the status thread. A pod's worker is the only thread that acts on
- * that pod, so one slow pod (an image pull, a long grace period) never holds up another. */
+ * the runtime), one worker thread per pod while it has work, the PLEG relist that wakes
+ * workers when CRI state changes, and the status thread. A pod's worker is the only
+ * thread that acts on that pod, so one slow pod (an image pull, a long grace period) never
+ * holds up another. A worker with nothing to do for a while exits (its stack and its
+ * malloc cache go back) and is started again when the pod is woken or its next timed
+ * sync is due (the PLEG thread checks every second). */
 #include <stdio.h>
 
 #include "../runtime/msgjson.h"
@@ -12,7 +15,9 @@
 
 #define PLEG_PERIOD_MS 1000
 #define WORKER_STACK (256 * 1024)
+#define PARK_AFTER_MS 3000 /* a worker whose next sync is further away than this exits */
 #define LOG_ROTATION_MS 10000
+#define TRIM_MIN_FREE (512 * 1024)
 
 static kubelet_pod *find_locked(kubelet_pods *m, const char *uid)
 {
@@ -53,13 +58,15 @@ static void *worker(void *arg)
         kubelet_pod *p = arg;
         kubelet_pods *m = p->mgr;
         kubelet *k = m->k;
-        int64_t next = 0; /* monotonic ms of the next timed sync; 0 = now */
 
         pthread_mutex_lock(&m->lock);
         while (!p->stop && !p->finished) {
                 int64_t now = kn_now_ms(), delay;
-                if (!p->wake && next && now < next) {
-                        struct timespec ts = kn_deadline((long)(next - now));
+                if (!p->wake && p->next_ms && now < p->next_ms) {
+                        struct timespec ts;
+                        if (p->next_ms - now > PARK_AFTER_MS)
+                                break; /* park: the PLEG thread starts a worker when it is due */
+                        ts = kn_deadline((long)(p->next_ms - now));
                         pthread_cond_timedwait(&p->cond, &m->lock, &ts);
                         continue;
                 }
@@ -70,18 +77,52 @@ static void *worker(void *arg)
                 /* resync at least every syncFrequency, as upstream */
                 if (delay < 0 || delay > k->cfg.sync_frequency)
                         delay = k->cfg.sync_frequency;
-                next = kn_now_ms() + (delay > 0 ? delay : 1);
+                p->next_ms = kn_now_ms() + (delay > 0 ? delay : 1);
         }
+        /* nothing touches P after the unlock: reap_finished may free it */
+        p->running = false;
+        if (--m->n_workers == 0)
+                pthread_cond_broadcast(&m->workers_cond);
         pthread_mutex_unlock(&m->lock);
         return NULL;
 }
 
-/* Make (or find) the table entry for UID and its worker. Called with the lock held. */
+/* Start P's worker unless it runs (or the manager stops). Called with the lock held. */
+static void start_worker_locked(kubelet_pods *m, kubelet_pod *p)
+{
+        pthread_attr_t attr;
+        pthread_t t;
+
+        if (p->running || p->finished || m->stop)
+                return;
+        pthread_attr_init(&attr);
+        pthread_attr_setstacksize(&attr, WORKER_STACK);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &attr, worker, p) == 0) {
+                p->running = true;
+                m->n_workers++;
+        } else {
+                kn_err("failed to start a worker for pod %s/%s, will retry", p->ns, p->name);
+                p->next_ms = kn_now_ms() + PLEG_PERIOD_MS; /* the PLEG thread tries again */
+        }
+        pthread_attr_destroy(&attr);
+}
+
+/* Wake P's worker, starting one if it is parked. Called with the lock held. */
+static void wake_locked(kubelet_pods *m, kubelet_pod *p)
+{
+        p->wake = true;
+        if (p->running)
+                pthread_cond_signal(&p->cond);
+        else
+                start_worker_locked(m, p);
+}
+
+/* Make (or find) the table entry for UID and start its worker. Called with the lock held. */
 static kubelet_pod *ensure_locked(kubelet_pods *m, const char *uid, const char *ns, const char *name)
 {
         kubelet_pod *p = find_locked(m, uid);
         pthread_condattr_t ca;
-        pthread_attr_t attr;
 
         if (p)
                 return p;
@@ -90,23 +131,14 @@ static kubelet_pod *ensure_locked(kubelet_pods *m, const char *uid, const char *
         p->ns = kn_strdup(ns ? ns : "");
         p->name = kn_strdup(name ? name : "");
         p->mgr = m;
-        p->wake = true;
         p->start_time_ms = kn_wall_ms();
         pthread_condattr_init(&ca);
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         pthread_cond_init(&p->cond, &ca);
         pthread_condattr_destroy(&ca);
-        pthread_attr_init(&attr);
-        pthread_attr_setstacksize(&attr, WORKER_STACK);
-        if (pthread_create(&p->thread, &attr, worker, p) != 0) {
-                pthread_attr_destroy(&attr);
-                kn_err("failed to start a worker for pod %s/%s", p->ns, p->name);
-                pod_free(p);
-                return NULL;
-        }
-        pthread_attr_destroy(&attr);
         p->next = m->pods;
         m->pods = p;
+        wake_locked(m, p);
         return p;
 }
 
@@ -116,26 +148,27 @@ void kubelet_pod_wake(kubelet_pods *m, const char *uid)
 
         pthread_mutex_lock(&m->lock);
         p = find_locked(m, uid);
-        if (p) {
-                p->wake = true;
-                pthread_cond_signal(&p->cond);
-        }
+        if (p)
+                wake_locked(m, p);
         pthread_mutex_unlock(&m->lock);
 }
 
-/* Join and free workers that have finished (their pod is gone everywhere). */
-static void reap_finished(kubelet_pods *m)
+/* Free the pods that are finished (gone everywhere) once their worker has exited, and
+ * start the parked workers whose timed sync is due. */
+static void reap_and_resume(kubelet_pods *m)
 {
         kubelet_pod *done = NULL;
 
         pthread_mutex_lock(&m->lock);
         for (kubelet_pod **pp = &m->pods; *pp;) {
                 kubelet_pod *p = *pp;
-                if (p->finished && !p->status_dirty && !p->want_delete && !p->status_busy) {
+                if (p->finished && !p->running && !p->status_dirty && !p->want_delete && !p->status_busy) {
                         *pp = p->next;
                         p->next = done;
                         done = p;
                 } else {
+                        if (!p->running && !p->finished && p->next_ms && kn_now_ms() >= p->next_ms)
+                                wake_locked(m, p);
                         pp = &p->next;
                 }
         }
@@ -143,8 +176,7 @@ static void reap_finished(kubelet_pods *m)
         while (done) {
                 kubelet_pod *p = done;
                 done = p->next;
-                pthread_join(p->thread, NULL);
-                kn_v(3, "pod %s/%s (%s): worker finished", p->ns, p->name, p->uid);
+                kn_v(3, "pod %s/%s (%s): finished", p->ns, p->name, p->uid);
                 pod_free(p);
         }
 }
@@ -166,8 +198,7 @@ static void pod_upsert(void *u, const cJSON *obj)
                 cJSON_Delete(p->pod);
                 p->pod = cJSON_Duplicate(obj, true);
                 p->gone = false;
-                p->wake = true;
-                pthread_cond_signal(&p->cond);
+                wake_locked(m, p);
         }
         pthread_mutex_unlock(&m->lock);
 }
@@ -193,8 +224,7 @@ static void pod_deleted(void *u, const cJSON *obj)
         if (p) {
                 p->gone = true;
                 p->want_delete = false;
-                p->wake = true;
-                pthread_cond_signal(&p->cond);
+                wake_locked(m, p);
         }
         pthread_mutex_unlock(&m->lock);
 }
@@ -267,19 +297,15 @@ static void relist(kubelet *k)
                                 p->gone = true;
                 }
                 if (p && (!old || cJSON_GetNumberValue(cJSON_GetObjectItem(old, "h")) !=
-                                          cJSON_GetNumberValue(cJSON_GetObjectItem(e, "h")))) {
-                        p->wake = true;
-                        pthread_cond_signal(&p->cond);
-                }
+                                          cJSON_GetNumberValue(cJSON_GetObjectItem(e, "h"))))
+                        wake_locked(m, p);
         }
         /* pods whose last sandbox or container vanished */
         cJSON_ArrayForEach(e, m->fingerprints) {
                 if (!cJSON_GetObjectItemCaseSensitive(fp, e->string)) {
                         kubelet_pod *p = find_locked(m, e->string);
-                        if (p) {
-                                p->wake = true;
-                                pthread_cond_signal(&p->cond);
-                        }
+                        if (p)
+                                wake_locked(m, p);
                 }
         }
         cJSON_Delete(m->fingerprints);
@@ -298,12 +324,14 @@ static void *pleg_thread(void *arg)
                 struct timespec ts;
                 pthread_mutex_unlock(&m->lock);
                 relist(k);
-                reap_finished(m);
+                reap_and_resume(m);
                 /* the container log manager's pass, every 10 s as upstream */
                 if (kn_now_ms() >= next_rotation) {
                         kubelet_logs_rotate_all(k->cri, &m->log_paths, k->log_max_size,
                                                 (int)k->cfg.container_log_max_files);
                         next_rotation = kn_now_ms() + LOG_ROTATION_MS;
+                        /* after a burst (pods started, a big list) the heap keeps free pages */
+                        kn_malloc_trim(TRIM_MIN_FREE);
                 }
                 pthread_mutex_lock(&m->lock);
                 ts = kn_deadline(PLEG_PERIOD_MS);
@@ -379,6 +407,7 @@ int kubelet_pods_start(kubelet *k)
         pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
         pthread_cond_init(&m->status_cond, &ca);
         pthread_cond_init(&m->pleg_cond, &ca);
+        pthread_cond_init(&m->workers_cond, &ca);
         pthread_condattr_destroy(&ca);
         m->fingerprints = cJSON_CreateObject();
         m->events = cJSON_CreateArray();
@@ -440,10 +469,13 @@ void kubelet_pods_stop(kubelet *k)
                 pthread_join(m->pleg_thread, NULL);
                 pthread_join(m->status_thread, NULL);
         }
+        pthread_mutex_lock(&m->lock);
+        while (m->n_workers > 0)
+                pthread_cond_wait(&m->workers_cond, &m->lock);
+        pthread_mutex_unlock(&m->lock);
         while (m->pods) {
                 kubelet_pod *p = m->pods;
                 m->pods = p->next;
-                pthread_join(p->thread, NULL);
                 pod_free(p);
         }
         kubelet_probes_free(m->probes);
@@ -456,6 +488,7 @@ void kubelet_pods_stop(kubelet *k)
         pthread_mutex_destroy(&m->pull_lock);
         pthread_cond_destroy(&m->status_cond);
         pthread_cond_destroy(&m->pleg_cond);
+        pthread_cond_destroy(&m->workers_cond);
         free(m);
         k->pods = NULL;
 }

@@ -63,8 +63,9 @@ typedef struct kubelet_pod {
         cJSON *pod;   /* the latest object from the API; NULL once gone from it */
         bool gone;    /* deleted from the API (or never seen there: an orphan) */
         bool wake, stop, finished;
+        bool running;    /* a worker thread runs for it (detached; it parks when idle) */
+        int64_t next_ms; /* monotonic ms of its next timed sync; 0 = none yet */
         pthread_cond_t cond;
-        pthread_t thread;
         cJSON *status;        /* the status to report, set by the worker */
         bool status_dirty, want_delete;
         bool status_busy;     /* the status thread is using it without the lock */
@@ -88,7 +89,8 @@ typedef struct kubelet_pod {
 struct kubelet_pods {
         kubelet *k;
         pthread_mutex_t lock;
-        pthread_cond_t status_cond, pleg_cond;
+        pthread_cond_t status_cond, pleg_cond, workers_cond;
+        size_t n_workers;          /* worker threads running; stop waits for none */
         kubelet_pod *pods;
         bool stop, status_kick;
         pthread_t pleg_thread, status_thread;

@@ -553,6 +553,8 @@ int cri_call(cri_client *c, bool image_service, const char *method, const Protob
         curl_easy_setopt(r.easy, CURLOPT_POST, 1L);
         curl_easy_setopt(r.easy, CURLOPT_POSTFIELDS, r.body);
         curl_easy_setopt(r.easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r.body_len);
+        /* CRI requests are small: the smallest upload buffer (64 KiB by default, per call) */
+        curl_easy_setopt(r.easy, CURLOPT_UPLOAD_BUFFERSIZE, 16384L);
         curl_easy_setopt(r.easy, CURLOPT_HTTPHEADER, r.headers);
         curl_easy_setopt(r.easy, CURLOPT_USERAGENT, "knode-cri");
         curl_easy_setopt(r.easy, CURLOPT_NOSIGNAL, 1L);
