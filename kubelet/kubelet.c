@@ -98,7 +98,8 @@ int kubelet_start(kubelet *k, kn_env *env)
         _cleanup_free_ char *nodesel = kn_asprintf("metadata.name=%s", k->node_name);
         _cleanup_free_ char *podsel = kn_asprintf("spec.nodeName=%s", k->node_name);
         kn_informer_opts nopts = {.field_selector = nodesel};
-        kn_informer_opts popts = {.field_selector = podsel, .transform = trim_pod};
+        /* keys only: the pod manager keeps each pod's object, the informer need not too */
+        kn_informer_opts popts = {.field_selector = podsel, .transform = trim_pod, .keys_only = true};
         kn_error err;
         int r;
 
@@ -144,7 +145,7 @@ int kubelet_start(kubelet *k, kn_env *env)
                         .node_name = k->node_name,
                         .api = env->api,
                         .cri = k->cri,
-                        .pods = k->pod_informer,
+                        .pods = kubelet_pods_source(k),
                         .probe_metrics = probe_metrics,
                         .probe_metrics_userdata = k,
                 };

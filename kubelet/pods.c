@@ -31,7 +31,6 @@ static void pod_free(kubelet_pod *p)
 {
         cJSON_Delete(p->pod);
         cJSON_Delete(p->status);
-        cJSON_Delete(p->posted);
         cJSON_Delete(p->sandbox_config);
         for (size_t i = 0; i < p->n_cs; i++) {
                 free(p->cs[i].name);
@@ -210,6 +209,16 @@ static void pod_updated(void *u, const cJSON *old, const cJSON *obj)
         pod_upsert(u, obj);
 }
 
+/* The pod named NS/NAME that is not gone (the informer names a pod it dropped during a
+ * relist by key only). Called with the lock held. */
+static kubelet_pod *find_name_locked(kubelet_pods *m, const char *ns, const char *name)
+{
+        for (kubelet_pod *p = m->pods; p; p = p->next)
+                if (!p->gone && p->pod && kn_streq(p->ns, ns ? ns : "") && kn_streq(p->name, name))
+                        return p;
+        return NULL;
+}
+
 static void pod_deleted(void *u, const cJSON *obj)
 {
         kubelet *k = u;
@@ -217,16 +226,51 @@ static void pod_deleted(void *u, const cJSON *obj)
         const char *uid = kubelet_pod_str(obj, "metadata.uid");
         kubelet_pod *p;
 
-        if (!uid)
-                return;
         pthread_mutex_lock(&m->lock);
-        p = find_locked(m, uid);
+        p = uid ? find_locked(m, uid)
+                : find_name_locked(m, kubelet_pod_str(obj, "metadata.namespace"), kubelet_pod_str(obj, "metadata.name"));
         if (p) {
                 p->gone = true;
                 p->want_delete = false;
                 wake_locked(m, p);
         }
         pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- the pods as the kubelet API shows them ---- */
+
+static cJSON *source_get(void *u, const char *ns, const char *name)
+{
+        kubelet_pods *m = ((kubelet *)u)->pods;
+        cJSON *copy = NULL;
+        kubelet_pod *p;
+
+        if (!m)
+                return NULL;
+        pthread_mutex_lock(&m->lock);
+        p = find_name_locked(m, ns, name);
+        if (p)
+                copy = cJSON_Duplicate(p->pod, true);
+        pthread_mutex_unlock(&m->lock);
+        return copy;
+}
+
+static void source_foreach(void *u, void (*fn)(const cJSON *pod, void *arg), void *arg)
+{
+        kubelet_pods *m = ((kubelet *)u)->pods;
+
+        if (!m)
+                return;
+        pthread_mutex_lock(&m->lock);
+        for (kubelet_pod *p = m->pods; p; p = p->next)
+                if (!p->gone && p->pod)
+                        fn(p->pod, arg);
+        pthread_mutex_unlock(&m->lock);
+}
+
+kubelet_pod_source kubelet_pods_source(kubelet *k)
+{
+        return (kubelet_pod_source){.get = source_get, .foreach = source_foreach, .userdata = k};
 }
 
 /* ---- PLEG: relist every second, wake the workers of pods whose CRI state changed ---- */

@@ -14,6 +14,7 @@
 #include "cgroups.h"
 #include "internal.h"
 #include "probes.h"
+#include "server.h"
 #include "volumes.h"
 
 /* What CRI says about one pod. */
@@ -69,7 +70,6 @@ typedef struct kubelet_pod {
         cJSON *status;        /* the status to report, set by the worker */
         bool status_dirty, want_delete;
         bool status_busy;     /* the status thread is using it without the lock */
-        cJSON *posted;        /* the status last reported (status thread) */
 
         /* worker-private */
         cstate *cs;
@@ -105,6 +105,8 @@ struct kubelet_pods {
 };
 
 int kubelet_pods_start(kubelet *k);
+/* The pods for the kubelet API (/pods, name -> UID), from the manager's copies. */
+kubelet_pod_source kubelet_pods_source(kubelet *k);
 void kubelet_pods_stop(kubelet *k);
 
 /* Wake a pod's worker (any thread; takes the manager lock). */

@@ -650,8 +650,7 @@ void *kubelet_status_thread(void *arg)
                                         retry = true;
                                         cJSON_Delete(st);
                                 } else {
-                                        cJSON_Delete(p->posted);
-                                        p->posted = st;
+                                        cJSON_Delete(st);
                                 }
                         } else if (p->status_dirty && !p->pod) {
                                 p->status_dirty = false;

@@ -69,7 +69,7 @@ int kubelet_server_read_only_port(const kubelet_server *s) { return bound_port(s
 int kubelet_server_find_pod(kubelet_server *s, const char *ns, const char *name, const char *container,
                             char **ret_uid)
 {
-        _cleanup_cjson_ cJSON *pod = s->o.pods ? kn_informer_get(s->o.pods, ns, name) : NULL;
+        _cleanup_cjson_ cJSON *pod = s->o.pods.get ? s->o.pods.get(s->o.pods.userdata, ns, name) : NULL;
         static const char *lists[] = {"spec.containers", "spec.initContainers", "spec.ephemeralContainers"};
         const char *uid;
         bool found = !container;
@@ -95,11 +95,38 @@ int kubelet_server_find_pod(kubelet_server *s, const char *ns, const char *name,
         return 0;
 }
 
-static int add_pod(void *u, const char *key, const cJSON *obj)
+static void add_pod(const cJSON *obj, void *items)
 {
+        cJSON_AddItemToArray(items, cJSON_Duplicate(obj, true));
+}
+
+static cJSON *informer_get(void *u, const char *ns, const char *name)
+{
+        return kn_informer_get(u, ns, name);
+}
+
+struct informer_visit {
+        void (*fn)(const cJSON *pod, void *arg);
+        void *arg;
+};
+
+static int informer_visit(void *u, const char *key, const cJSON *obj)
+{
+        struct informer_visit *v = u;
         (void)key;
-        cJSON_AddItemToArray(u, cJSON_Duplicate(obj, true));
+        v->fn(obj, v->arg);
         return 0;
+}
+
+static void informer_foreach(void *u, void (*fn)(const cJSON *pod, void *arg), void *arg)
+{
+        struct informer_visit v = {fn, arg};
+        kn_informer_foreach(u, informer_visit, &v);
+}
+
+kubelet_pod_source kubelet_informer_pod_source(kn_informer *pods)
+{
+        return (kubelet_pod_source){.get = informer_get, .foreach = informer_foreach, .userdata = pods};
 }
 
 static void serve_pods(kubelet_server *s, kubelet_conn *c)
@@ -112,8 +139,8 @@ static void serve_pods(kubelet_server *s, kubelet_conn *c)
         cJSON_AddStringToObject(list, "apiVersion", "v1");
         cJSON_AddObjectToObject(list, "metadata");
         items = cJSON_AddArrayToObject(list, "items");
-        if (s->o.pods)
-                kn_informer_foreach(s->o.pods, add_pod, items);
+        if (s->o.pods.foreach)
+                s->o.pods.foreach(s->o.pods.userdata, add_pod, items);
         body = cJSON_PrintUnformatted(list);
         kubelet_respond(c, 200, "application/json", NULL, body, strlen(body));
 }

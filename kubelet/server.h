@@ -4,7 +4,7 @@
  * /metrics/probes, /stats/summary;
  * authenticated and authorized as upstream's kubelet (kubelet/auth.h). With readOnlyPort
  * > 0 also a plain HTTP server without authentication for /healthz, /pods, /stats and
- * /metrics. Standalone: it reads pods from an informer and containers from the CRI, and
+ * /metrics. Standalone: it reads pods from a pod source and containers from the CRI, and
  * knows nothing of the pod lifecycle.
  *
  * One accept thread; one thread per connection, at most KUBELET_SERVER_MAX_CONNS at a
@@ -29,6 +29,17 @@
 typedef struct cri_client cri_client;
 typedef struct kubelet_server kubelet_server;
 
+/* Where the server finds the pods bound to this node: GET returns a copy of NS/NAME (NULL:
+ * none; the caller frees it), FOREACH calls FN for each while the source is locked. */
+typedef struct kubelet_pod_source {
+        cJSON *(*get)(void *userdata, const char *ns, const char *name);
+        void (*foreach)(void *userdata, void (*fn)(const cJSON *pod, void *arg), void *arg);
+        void *userdata;
+} kubelet_pod_source;
+
+/* A source reading an informer's cache (one that keeps objects). */
+kubelet_pod_source kubelet_informer_pod_source(kn_informer *pods);
+
 typedef struct kubelet_server_opts {
         const kubelet_config *cfg; /* address, port, read_only_port, tls_cert_file, tls_private_key_file,
                                       cert_dir, anonymous_auth, webhook_authn, authorization_mode,
@@ -36,7 +47,7 @@ typedef struct kubelet_server_opts {
         const char *node_name;
         kn_api *api;               /* for TokenReview / SubjectAccessReview */
         cri_client *cri;           /* for Exec/Attach/PortForward URLs, ExecSync, logs, stats */
-        kn_informer *pods;         /* pods bound to this node, for /pods and name -> uid */
+        kubelet_pod_source pods;   /* pods bound to this node, for /pods and name -> uid */
         /* Optional: the registry /metrics renders (the server's request metrics are
          * registered in it; the server keeps its own when NULL), and what /metrics/probes
          * serves (kubelet_probes_metrics; empty when NULL), called on the connection's

@@ -318,7 +318,7 @@ static int setup(void **state)
         snprintf(ca, sizeof(ca), "%s/ca.crt", dir);
         cfg = (kubelet_config){.cert_dir = pki, .client_ca_file = ca, .authorization_mode = "AlwaysAllow",
                                .root_dir = dir};
-        kubelet_server_opts o = {.cfg = &cfg, .node_name = "node-a", .api = api, .cri = cri, .pods = pods,
+        kubelet_server_opts o = {.cfg = &cfg, .node_name = "node-a", .api = api, .cri = cri, .pods = kubelet_informer_pod_source(pods),
                                  .listen_addr = "127.0.0.1:0"};
         assert_int_equal(kubelet_server_start(&o, &srv, &err), 0);
         return 0;
