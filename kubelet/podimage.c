@@ -290,7 +290,25 @@ static int http_handler(const cJSON *h, const char *pod_ip, const cJSON *contain
         return 0;
 }
 
-int kubelet_run_handler(kubelet *k, const cJSON *pod, const char *pod_ip, const cJSON *container,
+/* Sleep up to MS, ending early when P's worker is told to stop or P's kill deadline
+ * (when it is being killed) passes. */
+static void pod_sleep(kubelet_pods *m, kubelet_pod *p, int64_t ms)
+{
+        int64_t end = kn_now_ms() + ms;
+
+        pthread_mutex_lock(&m->lock);
+        for (;;) {
+                int64_t until = p->kill_deadline_ms && p->kill_deadline_ms < end ? p->kill_deadline_ms : end;
+                struct timespec ts;
+                if (p->stop || kn_now_ms() >= until)
+                        break;
+                ts = kn_deadline((long)(until - kn_now_ms()));
+                pthread_cond_timedwait(&m->kill_cond, &m->lock, &ts);
+        }
+        pthread_mutex_unlock(&m->lock);
+}
+
+int kubelet_run_handler(kubelet *k, kubelet_pod *p, const cJSON *pod, const char *pod_ip, const cJSON *container,
                         const char *container_id, const cJSON *handler, int64_t timeout_s, kn_error *err)
 {
         const cJSON *h;
@@ -318,9 +336,10 @@ int kubelet_run_handler(kubelet *k, const cJSON *pod, const char *pod_ip, const 
                 return http_handler(h, pod_ip, container, timeout_s, err);
         if ((h = cJSON_GetObjectItem(handler, "sleep"))) {
                 int64_t s = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(h, "seconds"));
-                struct timespec ts = {.tv_sec = s < timeout_s ? s : timeout_s};
-                if (ts.tv_sec > 0)
-                        nanosleep(&ts, NULL);
+                if (s > timeout_s)
+                        s = timeout_s;
+                if (s > 0)
+                        pod_sleep(k->pods, p, s * 1000);
                 return 0;
         }
         return kn_error_set(err, -EINVAL, "unknown lifecycle handler");

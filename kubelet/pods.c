@@ -18,6 +18,7 @@
 #define PARK_AFTER_MS 3000 /* a worker whose next sync is further away than this exits */
 #define LOG_ROTATION_MS 10000
 #define TRIM_MIN_FREE (512 * 1024)
+#define MIN_KILL_GRACE_S 2
 
 static kubelet_pod *find_locked(kubelet_pods *m, const char *uid)
 {
@@ -182,6 +183,18 @@ static void reap_and_resume(kubelet_pods *m)
 
 /* ---- informer handlers ---- */
 
+/* The pod was deleted again with a shorter grace period (or force deleted): a kill in
+ * progress ends sooner (never sooner than upstream's minimum of 2 s). Called with the lock held. */
+static void shorten_kill_locked(kubelet_pods *m, kubelet_pod *p, int64_t grace_s)
+{
+        int64_t deadline = kn_now_ms() + (grace_s > MIN_KILL_GRACE_S ? grace_s : MIN_KILL_GRACE_S) * 1000;
+
+        if (p->kill_deadline_ms && deadline < p->kill_deadline_ms) {
+                p->kill_deadline_ms = deadline;
+                pthread_cond_broadcast(&m->kill_cond);
+        }
+}
+
 static void pod_upsert(void *u, const cJSON *obj)
 {
         kubelet *k = u;
@@ -194,9 +207,12 @@ static void pod_upsert(void *u, const cJSON *obj)
         pthread_mutex_lock(&m->lock);
         p = ensure_locked(m, uid, kubelet_pod_str(obj, "metadata.namespace"), kubelet_pod_str(obj, "metadata.name"));
         if (p) {
+                const cJSON *g = kn_json_path(obj, "metadata.deletionGracePeriodSeconds");
                 cJSON_Delete(p->pod);
                 p->pod = cJSON_Duplicate(obj, true);
                 p->gone = false;
+                if (cJSON_IsNumber(g))
+                        shorten_kill_locked(m, p, (int64_t)g->valuedouble);
                 wake_locked(m, p);
         }
         pthread_mutex_unlock(&m->lock);
@@ -232,6 +248,7 @@ static void pod_deleted(void *u, const cJSON *obj)
         if (p) {
                 p->gone = true;
                 p->want_delete = false;
+                shorten_kill_locked(m, p, 0);
                 wake_locked(m, p);
         }
         pthread_mutex_unlock(&m->lock);
@@ -452,6 +469,7 @@ int kubelet_pods_start(kubelet *k)
         pthread_cond_init(&m->status_cond, &ca);
         pthread_cond_init(&m->pleg_cond, &ca);
         pthread_cond_init(&m->workers_cond, &ca);
+        pthread_cond_init(&m->kill_cond, &ca);
         pthread_condattr_destroy(&ca);
         m->fingerprints = cJSON_CreateObject();
         m->events = cJSON_CreateArray();
@@ -507,6 +525,7 @@ void kubelet_pods_stop(kubelet *k)
                         p->stop = true;
                         pthread_cond_signal(&p->cond);
                 }
+                pthread_cond_broadcast(&m->kill_cond); /* preStop sleeps end */
                 pthread_mutex_unlock(&m->lock);
                 /* a worker may be inside a CRI call; cancel it so it returns promptly */
                 cri_client_cancel(k->cri);
@@ -533,6 +552,7 @@ void kubelet_pods_stop(kubelet *k)
         pthread_cond_destroy(&m->status_cond);
         pthread_cond_destroy(&m->pleg_cond);
         pthread_cond_destroy(&m->workers_cond);
+        pthread_cond_destroy(&m->kill_cond);
         free(m);
         k->pods = NULL;
 }

@@ -82,6 +82,7 @@ typedef struct kubelet_pod {
         bool deadline_exceeded; /* activeDeadlineSeconds passed: the pod fails */
         char *rejected_reason, *rejected_message; /* refused at admission: Failed, never run */
         bool admitted;         /* admitted, or found running (guarded by the manager's lock) */
+        int64_t kill_deadline_ms; /* monotonic end of the kill in progress, 0: none (the lock's) */
         bool volumes_ready;
         char *volume_error;
 } kubelet_pod;
@@ -90,6 +91,7 @@ struct kubelet_pods {
         kubelet *k;
         pthread_mutex_t lock;
         pthread_cond_t status_cond, pleg_cond, workers_cond;
+        pthread_cond_t kill_cond;  /* kill jobs done, or a kill deadline moved closer */
         size_t n_workers;          /* worker threads running; stop waits for none */
         kubelet_pod *pods;
         bool stop, status_kick;
@@ -135,7 +137,7 @@ void kubelet_event(kubelet_pods *m, const cJSON *pod, const char *type, const ch
 int kubelet_ensure_image(kubelet *k, kubelet_pod *p, const cJSON *pod, const cJSON *container, cstate *cs,
                          char **ret_ref, int64_t *ret_uid, char **ret_user, const char **ret_reason, kn_error *err);
 /* Run a lifecycle handler (exec, httpGet, sleep) within TIMEOUT_S seconds. */
-int kubelet_run_handler(kubelet *k, const cJSON *pod, const char *pod_ip, const cJSON *container,
+int kubelet_run_handler(kubelet *k, kubelet_pod *p, const cJSON *pod, const char *pod_ip, const cJSON *container,
                         const char *container_id, const cJSON *handler, int64_t timeout_s, kn_error *err);
 
 #endif

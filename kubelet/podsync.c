@@ -95,55 +95,161 @@ static int64_t pod_grace_s(const cJSON *pod)
 
 /* ---- killing ---- */
 
+/* A kill's deadline lives in P (kill_deadline_ms, under the manager's lock) so that a
+ * later, shorter grace period (the pod deleted again with a smaller one, or force
+ * deleted) cuts the running kill short: a preStop sleep ends, and every container still
+ * stopping gets another StopContainer with the time that is left. */
+
+#define MAX_ESCALATIONS 4
+
 typedef struct kill_job {
         kubelet *k;
         kubelet_pod *p;
         const cJSON *pod;      /* may be NULL (orphan) */
         const rt_container *c;
-        int64_t grace_s;
         const char *reason;
         pthread_t thread;
+        bool done;             /* under the manager's lock */
+        size_t n_esc;
+        pthread_t esc[MAX_ESCALATIONS];
+        int64_t esc_timeout_s[MAX_ESCALATIONS];
 } kill_job;
+
+/* Seconds left until P's kill deadline (at least 0). */
+static int64_t kill_left_s(kubelet_pods *m, kubelet_pod *p)
+{
+        int64_t left;
+        pthread_mutex_lock(&m->lock);
+        left = (p->kill_deadline_ms - kn_now_ms() + 999) / 1000;
+        pthread_mutex_unlock(&m->lock);
+        return left > 0 ? left : 0;
+}
+
+static int stop_container(kubelet *k, kubelet_pod *p, const rt_container *c, int64_t timeout_s)
+{
+        _cleanup_cjson_ cJSON *req = cJSON_CreateObject();
+        kn_error err;
+        int r;
+
+        cJSON_AddStringToObject(req, "container_id", c->id);
+        cJSON_AddNumberToObject(req, "timeout", (double)timeout_s);
+        r = cri_call_json(k->cri, false, "StopContainer", &runtime__v1__stop_container_request__descriptor, req,
+                          (timeout_s + 120) * 1000, NULL, &err);
+        if (r < 0 && r != -ENOENT)
+                kn_warn("failed to stop container %s of pod %s/%s: %s", c->name, p->ns, p->name, err.msg);
+        return r;
+}
 
 static void *kill_container_job(void *arg)
 {
         kill_job *j = arg;
         kubelet *k = j->k;
+        kubelet_pods *m = k->pods;
         const cJSON *spec = j->pod ? spec_container(j->pod, j->c->name, NULL) : NULL;
         const cJSON *pre = spec ? kn_json_path(spec, "lifecycle.preStop") : NULL;
-        _cleanup_cjson_ cJSON *req = cJSON_CreateObject();
-        int64_t start = kn_now_ms(), grace = j->grace_s, left;
+        int64_t left = kill_left_s(m, j->p);
         kn_error err;
         int r;
 
         if (j->pod)
-                kubelet_event(k->pods, j->pod, "Normal", "Killing", "Stopping container %s%s%s", j->c->name,
+                kubelet_event(m, j->pod, "Normal", "Killing", "Stopping container %s%s%s", j->c->name,
                               j->reason ? ": " : "", j->reason ? j->reason : "");
-        if (pre && grace > 0) {
-                r = kubelet_run_handler(k, j->pod, j->p->pod_ip, spec, j->c->id, pre, grace, &err);
+        if (pre && left > 0) {
+                r = kubelet_run_handler(k, j->p, j->pod, j->p->pod_ip, spec, j->c->id, pre, left, &err);
                 if (r < 0 && j->pod)
-                        kubelet_event(k->pods, j->pod, "Warning", "FailedPreStopHook",
-                                      "PreStopHook failed: %s", err.msg);
+                        kubelet_event(m, j->pod, "Warning", "FailedPreStopHook", "PreStopHook failed: %s", err.msg);
+                left = kill_left_s(m, j->p);
+                if (left < MIN_GRACE_S)
+                        left = MIN_GRACE_S; /* upstream leaves at least 2 s after a preStop hook */
         }
-        left = grace - (kn_now_ms() - start) / 1000;
-        if (pre && left < MIN_GRACE_S)
-                left = MIN_GRACE_S; /* upstream leaves at least 2 s after a preStop hook */
-        if (left < 0)
-                left = 0;
-        cJSON_AddStringToObject(req, "container_id", j->c->id);
-        cJSON_AddNumberToObject(req, "timeout", (double)left);
-        r = cri_call_json(k->cri, false, "StopContainer", &runtime__v1__stop_container_request__descriptor, req,
-                          (left + 120) * 1000, NULL, &err);
-        if (r < 0 && r != -ENOENT)
-                kn_warn("failed to stop container %s of pod %s/%s: %s", j->c->name, j->p->ns, j->p->name, err.msg);
-        kubelet_probes_container_stopped(k->pods->probes, j->p->uid, j->c->name);
+        stop_container(k, j->p, j->c, left);
+        kubelet_probes_container_stopped(m->probes, j->p->uid, j->c->name);
+        pthread_mutex_lock(&m->lock);
+        j->done = true;
+        pthread_cond_broadcast(&m->kill_cond);
+        pthread_mutex_unlock(&m->lock);
         return NULL;
+}
+
+struct escalation {
+        kubelet *k;
+        kubelet_pod *p;
+        const rt_container *c;
+        int64_t timeout_s;
+};
+
+static void *escalate_job(void *arg)
+{
+        struct escalation *e = arg;
+        kn_v(2, "pod %s/%s: grace period shortened, stopping container %s within %llds", e->p->ns, e->p->name,
+             e->c->name, (long long)e->timeout_s);
+        stop_container(e->k, e->p, e->c, e->timeout_s);
+        free(e);
+        return NULL;
+}
+
+/* Wait for the N jobs, and give the containers still stopping the shorter time that is
+ * left whenever the deadline moves closer. */
+static void wait_kill_jobs(kubelet *k, kubelet_pod *p, kill_job *jobs, size_t n)
+{
+        kubelet_pods *m = k->pods;
+        int64_t seen;
+
+        pthread_mutex_lock(&m->lock);
+        seen = p->kill_deadline_ms;
+        for (;;) {
+                size_t busy = 0;
+                bool shorter = p->kill_deadline_ms < seen;
+                int64_t left_s = (p->kill_deadline_ms - kn_now_ms() + 999) / 1000;
+                for (size_t i = 0; i < n; i++) {
+                        struct escalation *e;
+                        if (jobs[i].done)
+                                continue;
+                        busy++;
+                        if (!shorter || jobs[i].n_esc == MAX_ESCALATIONS)
+                                continue;
+                        e = kn_malloc(sizeof(*e));
+                        *e = (struct escalation){k, p, jobs[i].c, left_s > 0 ? left_s : 0};
+                        if (pthread_create(&jobs[i].esc[jobs[i].n_esc], NULL, escalate_job, e) == 0)
+                                jobs[i].n_esc++;
+                        else
+                                free(e);
+                }
+                seen = p->kill_deadline_ms;
+                if (!busy)
+                        break;
+                pthread_cond_wait(&m->kill_cond, &m->lock);
+        }
+        pthread_mutex_unlock(&m->lock);
+        for (size_t i = 0; i < n; i++) {
+                pthread_join(jobs[i].thread, NULL);
+                for (size_t e = 0; e < jobs[i].n_esc; e++)
+                        pthread_join(jobs[i].esc[e], NULL);
+        }
+}
+
+static void kill_begin(kubelet_pods *m, kubelet_pod *p, int64_t grace_s)
+{
+        int64_t deadline = kn_now_ms() + (grace_s > 0 ? grace_s : 0) * 1000;
+        pthread_mutex_lock(&m->lock);
+        /* a kill already cut shorter (a force delete seen meanwhile) keeps its deadline */
+        if (!p->kill_deadline_ms || deadline < p->kill_deadline_ms)
+                p->kill_deadline_ms = deadline;
+        pthread_mutex_unlock(&m->lock);
+}
+
+static void kill_end(kubelet_pods *m, kubelet_pod *p)
+{
+        pthread_mutex_lock(&m->lock);
+        p->kill_deadline_ms = 0;
+        pthread_mutex_unlock(&m->lock);
 }
 
 /* Stop running containers in parallel (regular ones, then sidecars), then the sandboxes. */
 static void kill_pod(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt_pod *rp, int64_t grace_s,
                      bool stop_sandboxes)
 {
+        kill_begin(k->pods, p, grace_s);
         for (int pass = 0; pass < 2; pass++) {
                 kill_job *jobs = kn_calloc(rp->n_c + 1, sizeof(kill_job));
                 size_t n = 0;
@@ -157,16 +263,16 @@ static void kill_pod(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt_pod 
                                 continue;
                         if ((pass == 0) == sidecar)
                                 continue;
-                        jobs[n] = (kill_job){.k = k, .p = p, .pod = pod, .c = c, .grace_s = grace_s};
+                        jobs[n] = (kill_job){.k = k, .p = p, .pod = pod, .c = c};
                         if (pthread_create(&jobs[n].thread, NULL, kill_container_job, &jobs[n]) != 0)
-                                kill_container_job(&jobs[n]);
+                                kill_container_job(&jobs[n]); /* done before the wait; its slot is reused */
                         else
                                 n++;
                 }
-                for (size_t i = 0; i < n; i++)
-                        pthread_join(jobs[i].thread, NULL);
+                wait_kill_jobs(k, p, jobs, n);
                 free(jobs);
         }
+        kill_end(k->pods, p);
         if (stop_sandboxes)
                 for (size_t i = 0; i < rp->n_sb; i++)
                         if (rp->sb[i].ready)
@@ -176,8 +282,10 @@ static void kill_pod(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt_pod 
 static void kill_one(kubelet *k, kubelet_pod *p, const cJSON *pod, const rt_container *c, int64_t grace_s,
                      const char *reason)
 {
-        kill_job j = {.k = k, .p = p, .pod = pod, .c = c, .grace_s = grace_s, .reason = reason};
+        kill_job j = {.k = k, .p = p, .pod = pod, .c = c, .reason = reason};
+        kill_begin(k->pods, p, grace_s);
         kill_container_job(&j);
+        kill_end(k->pods, p);
 }
 
 /* Remove everything of a pod from the runtime and the node (it is gone from the API,
@@ -389,7 +497,7 @@ static int start_container(kubelet *k, kubelet_pod *p, const cJSON *pod, const c
         free(cs->started_id);
         cs->started_id = kn_strdup(id);
         if (kn_json_path(spec, "lifecycle.postStart")) {
-                r = kubelet_run_handler(k, pod, p->pod_ip, spec, id, kn_json_path(spec, "lifecycle.postStart"),
+                r = kubelet_run_handler(k, p, pod, p->pod_ip, spec, id, kn_json_path(spec, "lifecycle.postStart"),
                                         pod_grace_s(pod), &err);
                 if (r < 0) {
                         rt_container c = {.id = (char *)id, .name = (char *)name};

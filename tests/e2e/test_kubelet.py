@@ -314,6 +314,30 @@ def test_delete_runs_prestop_within_grace(test_node):
     assert out.strip() == ""
 
 
+def test_shorter_grace_cuts_termination_short(test_node):
+    """A pod terminating with a long grace period (its preStop sleeps 60 s) is deleted again
+    with a 3 s one: the sleep ends, the container is stopped and the pod is gone in seconds."""
+    n = test_node
+    apply(n, pod("slowstop", [{"name": "c", "image": BUSYBOX, "command": ["sleep", "3600"],
+                               "lifecycle": {"preStop": {"sleep": {"seconds": 60}}}}],
+                 terminationGracePeriodSeconds=90))
+    try:
+        n.wait_pod_phase("slowstop", timeout=60)
+        n.kubectl("delete", "pod", "slowstop", "--wait=false")
+        time.sleep(3)
+        assert n.kubectl("get", "pod", "slowstop", "-o", "name", check=False).strip(), "gone before its preStop ended"
+        t0 = time.time()
+        n.kubectl("delete", "pod", "slowstop", "--grace-period=3", "--wait=false")
+
+        def gone():
+            return not n.kubectl("get", "pod", "slowstop", "--ignore-not-found", "-o", "name").strip()
+        wait(gone, 30, "the pod to be deleted after the shorter grace period")
+        took = time.time() - t0
+        assert took < 15, f"took {took:.1f}s after the 3 s grace period"
+    finally:
+        delete(n, "slowstop")
+
+
 def test_oomkilled(test_node):
     n = test_node
     apply(n, pod("oom", [{"name": "c", "image": BUSYBOX,
