@@ -498,12 +498,19 @@ int kubelet_pods_start(kubelet *k)
                                                                           .userdata = k});
         if (pthread_create(&m->pleg_thread, NULL, pleg_thread, k) != 0)
                 return -EAGAIN;
-        if (pthread_create(&m->status_thread, NULL, kubelet_status_thread, k) != 0) {
+        for (size_t i = 0; i < KUBELET_STATUS_THREADS; i++) {
+                if (pthread_create(&m->status_threads[i], NULL, kubelet_status_thread, k) == 0) {
+                        m->n_status_threads++;
+                        continue;
+                }
                 pthread_mutex_lock(&m->lock);
                 m->stop = true;
                 pthread_cond_broadcast(&m->pleg_cond);
+                pthread_cond_broadcast(&m->status_cond);
                 pthread_mutex_unlock(&m->lock);
                 pthread_join(m->pleg_thread, NULL);
+                for (size_t j = 0; j < m->n_status_threads; j++)
+                        pthread_join(m->status_threads[j], NULL);
                 return -EAGAIN;
         }
         m->threads_running = true;
@@ -530,7 +537,8 @@ void kubelet_pods_stop(kubelet *k)
                 /* a worker may be inside a CRI call; cancel it so it returns promptly */
                 cri_client_cancel(k->cri);
                 pthread_join(m->pleg_thread, NULL);
-                pthread_join(m->status_thread, NULL);
+                for (size_t i = 0; i < m->n_status_threads; i++)
+                        pthread_join(m->status_threads[i], NULL);
         }
         pthread_mutex_lock(&m->lock);
         while (m->n_workers > 0)

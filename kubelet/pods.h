@@ -55,6 +55,9 @@ typedef struct cstate {
         int64_t pull_failed_at; /* monotonic ms of the last failed pull */
 } cstate;
 
+/* Threads posting pod statuses and events: a burst of pod starts is reported in parallel. */
+#define KUBELET_STATUS_THREADS 3
+
 typedef struct kubelet_pod {
         struct kubelet_pod *next;
         char *uid, *ns, *name;
@@ -95,7 +98,8 @@ struct kubelet_pods {
         size_t n_workers;          /* worker threads running; stop waits for none */
         kubelet_pod *pods;
         bool stop, status_kick;
-        pthread_t pleg_thread, status_thread;
+        pthread_t pleg_thread, status_threads[KUBELET_STATUS_THREADS];
+        size_t n_status_threads;
         bool threads_running;
         cJSON *fingerprints; /* uid -> fingerprint of its sandboxes and containers */
         kubelet_volumes *volumes;

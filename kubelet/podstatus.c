@@ -637,6 +637,8 @@ void *kubelet_status_thread(void *arg)
                 for (p = m->pods; p && !m->stop; p = p->next) {
                         cJSON *st;
                         int r = 0;
+                        if (p->status_busy) /* another status thread posts it */
+                                continue;
                         if (p->status_dirty && p->status && p->pod) {
                                 st = cJSON_Duplicate(p->status, true);
                                 p->status_dirty = false;
