@@ -292,85 +292,111 @@ kubelet_pod_source kubelet_pods_source(kubelet *k)
 
 /* ---- PLEG: relist every second, wake the workers of pods whose CRI state changed ---- */
 
-static void fingerprint_add(cJSON *fp, const char *uid, const char *id, const char *state, const char *ns,
-                            const char *name)
-{
-        cJSON *e = cJSON_GetObjectItemCaseSensitive(fp, uid);
-        char buf[256];
+/* A pod's fingerprint in the runtime: an order-independent sum of hashes of its
+ * sandboxes' and containers' IDs and states. */
+struct fingerprint {
         uint64_t h;
+        char *ns, *name;
+};
 
-        if (!e) {
-                e = cJSON_AddObjectToObject(fp, uid);
-                cJSON_AddNumberToObject(e, "h", 0);
-                cJSON_AddStringToObject(e, "ns", ns ? ns : "");
-                cJSON_AddStringToObject(e, "name", name ? name : "");
+static void fingerprint_free(void *v)
+{
+        struct fingerprint *f = v;
+        if (!f)
+                return;
+        free(f->ns);
+        free(f->name);
+        free(f);
+}
+
+static const char *sandbox_label(const Runtime__V1__PodSandbox *sb, const char *key)
+{
+        for (size_t i = 0; i < sb->n_labels; i++)
+                if (sb->labels[i]->key && !strcmp(sb->labels[i]->key, key))
+                        return sb->labels[i]->value;
+        return NULL;
+}
+
+static const char *container_label(const Runtime__V1__Container *c, const char *key)
+{
+        for (size_t i = 0; i < c->n_labels; i++)
+                if (c->labels[i]->key && !strcmp(c->labels[i]->key, key))
+                        return c->labels[i]->value;
+        return NULL;
+}
+
+static void fingerprint_add(kn_hashmap *fps, const char *uid, const char *ns, const char *name, const char *id,
+                            int state)
+{
+        struct fingerprint *f;
+        char buf[256];
+
+        if (!uid)
+                return;
+        f = kn_hashmap_get(fps, uid);
+        if (!f) {
+                f = kn_calloc(1, sizeof(*f));
+                f->ns = kn_strdup(ns ? ns : "");
+                f->name = kn_strdup(name ? name : "");
+                kn_hashmap_put(fps, uid, f, NULL);
         }
-        snprintf(buf, sizeof(buf), "%s/%s", id ? id : "", state ? state : "");
-        h = kn_fnv1a64(buf);
-        /* order-independent: a sum of hashes, kept exactly below 2^53 */
-        cJSON_SetNumberValue(cJSON_GetObjectItem(e, "h"),
-                             (double)(((uint64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(e, "h")) + (h >> 12)) &
-                                      ((1ull << 52) - 1)));
+        snprintf(buf, sizeof(buf), "%s/%d", id ? id : "", state);
+        f->h += kn_fnv1a64(buf);
 }
 
 static void relist(kubelet *k)
 {
         kubelet_pods *m = k->pods;
-        _cleanup_cjson_ cJSON *req = cJSON_CreateObject(), *sbs = NULL, *cs = NULL, *fp = cJSON_CreateObject();
-        const cJSON *it, *e;
+        Runtime__V1__ListPodSandboxRequest sreq = RUNTIME__V1__LIST_POD_SANDBOX_REQUEST__INIT;
+        Runtime__V1__ListContainersRequest creq = RUNTIME__V1__LIST_CONTAINERS_REQUEST__INIT;
+        _cleanup_cri_msg_ Runtime__V1__ListPodSandboxResponse *sbs = NULL;
+        _cleanup_cri_msg_ Runtime__V1__ListContainersResponse *cs = NULL;
+        kn_hashmap fps = {0};
+        const char *uid;
+        void *v;
         kn_error err;
         bool synced = kn_informer_synced(k->pod_informer);
 
-        if (cri_call_json(k->cri, false, "ListPodSandbox", &runtime__v1__list_pod_sandbox_request__descriptor, req,
-                          10000, &sbs, &err) < 0 ||
-            cri_call_json(k->cri, false, "ListContainers", &runtime__v1__list_containers_request__descriptor, req,
-                          10000, &cs, &err) < 0) {
+        if (cri_list_pod_sandbox(k->cri, &sreq, 10000, &sbs, &err) < 0 ||
+            cri_list_containers(k->cri, &creq, 10000, &cs, &err) < 0) {
                 kn_v(2, "PLEG relist failed: %s", err.msg);
                 return;
         }
-        cJSON_ArrayForEach(it, cJSON_GetObjectItem(sbs, "items")) {
-                const cJSON *l = cJSON_GetObjectItem(it, "labels");
-                const char *uid = cJSON_GetStringValue(cJSON_GetObjectItem(l, "io.kubernetes.pod.uid"));
-                if (uid)
-                        fingerprint_add(fp, uid, cJSON_GetStringValue(cJSON_GetObjectItem(it, "id")),
-                                        cJSON_GetStringValue(cJSON_GetObjectItem(it, "state")),
-                                        cJSON_GetStringValue(cJSON_GetObjectItem(l, "io.kubernetes.pod.namespace")),
-                                        cJSON_GetStringValue(cJSON_GetObjectItem(l, "io.kubernetes.pod.name")));
+        for (size_t i = 0; i < sbs->n_items; i++) {
+                const Runtime__V1__PodSandbox *sb = sbs->items[i];
+                fingerprint_add(&fps, sandbox_label(sb, "io.kubernetes.pod.uid"),
+                                sandbox_label(sb, "io.kubernetes.pod.namespace"),
+                                sandbox_label(sb, "io.kubernetes.pod.name"), sb->id, sb->state);
         }
-        cJSON_ArrayForEach(it, cJSON_GetObjectItem(cs, "containers")) {
-                const cJSON *l = cJSON_GetObjectItem(it, "labels");
-                const char *uid = cJSON_GetStringValue(cJSON_GetObjectItem(l, "io.kubernetes.pod.uid"));
-                if (uid)
-                        fingerprint_add(fp, uid, cJSON_GetStringValue(cJSON_GetObjectItem(it, "id")),
-                                        cJSON_GetStringValue(cJSON_GetObjectItem(it, "state")),
-                                        cJSON_GetStringValue(cJSON_GetObjectItem(l, "io.kubernetes.pod.namespace")),
-                                        cJSON_GetStringValue(cJSON_GetObjectItem(l, "io.kubernetes.pod.name")));
+        for (size_t i = 0; i < cs->n_containers; i++) {
+                const Runtime__V1__Container *c = cs->containers[i];
+                fingerprint_add(&fps, container_label(c, "io.kubernetes.pod.uid"),
+                                container_label(c, "io.kubernetes.pod.namespace"),
+                                container_label(c, "io.kubernetes.pod.name"), c->id, c->state);
         }
         pthread_mutex_lock(&m->lock);
-        cJSON_ArrayForEach(e, fp) {
-                const cJSON *old = cJSON_GetObjectItemCaseSensitive(m->fingerprints, e->string);
-                kubelet_pod *p = find_locked(m, e->string);
+        for (size_t it = 0; kn_hashmap_next(&fps, &it, &uid, &v);) {
+                struct fingerprint *f = v, *old = kn_hashmap_get(&m->fingerprints, uid);
+                kubelet_pod *p = find_locked(m, uid);
                 if (!p && synced) {
                         /* in the runtime but not in the API: an orphan to clean up */
-                        p = ensure_locked(m, e->string, cJSON_GetStringValue(cJSON_GetObjectItem(e, "ns")),
-                                          cJSON_GetStringValue(cJSON_GetObjectItem(e, "name")));
+                        p = ensure_locked(m, uid, f->ns, f->name);
                         if (p)
                                 p->gone = true;
                 }
-                if (p && (!old || cJSON_GetNumberValue(cJSON_GetObjectItem(old, "h")) !=
-                                          cJSON_GetNumberValue(cJSON_GetObjectItem(e, "h"))))
+                if (p && (!old || old->h != f->h))
                         wake_locked(m, p);
         }
         /* pods whose last sandbox or container vanished */
-        cJSON_ArrayForEach(e, m->fingerprints) {
-                if (!cJSON_GetObjectItemCaseSensitive(fp, e->string)) {
-                        kubelet_pod *p = find_locked(m, e->string);
+        for (size_t it = 0; kn_hashmap_next(&m->fingerprints, &it, &uid, &v);) {
+                if (!kn_hashmap_get(&fps, uid)) {
+                        kubelet_pod *p = find_locked(m, uid);
                         if (p)
                                 wake_locked(m, p);
                 }
         }
-        cJSON_Delete(m->fingerprints);
-        m->fingerprints = TAKE_PTR(fp);
+        kn_hashmap_clear(&m->fingerprints, fingerprint_free);
+        m->fingerprints = fps;
         pthread_mutex_unlock(&m->lock);
 }
 
@@ -471,7 +497,6 @@ int kubelet_pods_start(kubelet *k)
         pthread_cond_init(&m->workers_cond, &ca);
         pthread_cond_init(&m->kill_cond, &ca);
         pthread_condattr_destroy(&ca);
-        m->fingerprints = cJSON_CreateObject();
         m->events = cJSON_CreateArray();
 
         r = kubelet_volumes_new(k->env->api, k->cfg.root_dir, k->node_name, &m->volumes);
@@ -552,7 +577,7 @@ void kubelet_pods_stop(kubelet *k)
         kubelet_probes_free(m->probes);
         kubelet_cgroups_free(m->cgroups);
         kubelet_volumes_free(m->volumes);
-        cJSON_Delete(m->fingerprints);
+        kn_hashmap_clear(&m->fingerprints, fingerprint_free);
         kn_hashmap_clear(&m->log_paths, free);
         cJSON_Delete(m->events);
         pthread_mutex_destroy(&m->lock);

@@ -101,7 +101,7 @@ struct kubelet_pods {
         pthread_t pleg_thread, status_threads[KUBELET_STATUS_THREADS];
         size_t n_status_threads;
         bool threads_running;
-        cJSON *fingerprints; /* uid -> fingerprint of its sandboxes and containers */
+        kn_hashmap fingerprints;   /* uid -> struct fingerprint (the PLEG thread's, under the lock) */
         kubelet_volumes *volumes;
         kubelet_probes *probes;
         kubelet_cgroups *cgroups;
