@@ -17,6 +17,7 @@
 #define LEASE_NS "kube-node-lease"
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 7000
+#define STATUS_CALL_TIMEOUT_MS 5000
 
 enum { COND_READY, COND_MEMORY, COND_DISK, COND_PID, N_COND };
 
@@ -225,6 +226,50 @@ static void add_condition(cJSON *conds, kubelet_node *n, int c, bool status, con
 }
 
 /* The node's status as upstream's setters compute it. */
+#define MAX_IMAGES 50          /* nodeStatusMaxImages' default */
+#define MAX_NAMES_PER_IMAGE 5  /* upstream's maxNamesPerImageInNodeStatus */
+
+static int bigger_image(const void *a, const void *b)
+{
+        uint64_t x = (*(Runtime__V1__Image *const *)a)->size, y = (*(Runtime__V1__Image *const *)b)->size;
+        return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* status.images as upstream reports them: the biggest images first, each with its
+ * digests then tags (at most 5 names). NULL when the runtime cannot list them. */
+static cJSON *node_images(kubelet *k)
+{
+        Runtime__V1__ListImagesRequest req = RUNTIME__V1__LIST_IMAGES_REQUEST__INIT;
+        _cleanup_cri_msg_ Runtime__V1__ListImagesResponse *resp = NULL;
+        _cleanup_free_ Runtime__V1__Image **sorted = NULL;
+        cJSON *images;
+        kn_error err;
+
+        if (cri_list_images(k->cri, &req, STATUS_CALL_TIMEOUT_MS, &resp, &err) < 0) {
+                kn_v(2, "failed to list images for the node status: %s", err.msg);
+                return NULL;
+        }
+        sorted = kn_calloc(resp->n_images + 1, sizeof(*sorted));
+        memcpy(sorted, resp->images, resp->n_images * sizeof(*sorted));
+        qsort(sorted, resp->n_images, sizeof(*sorted), bigger_image);
+        images = cJSON_CreateArray();
+        for (size_t i = 0; i < resp->n_images && i < MAX_IMAGES; i++) {
+                const Runtime__V1__Image *im = sorted[i];
+                cJSON *o = cJSON_CreateObject(), *names = cJSON_AddArrayToObject(o, "names");
+                for (size_t j = 0; j < im->n_repo_digests && cJSON_GetArraySize(names) < MAX_NAMES_PER_IMAGE; j++)
+                        cJSON_AddItemToArray(names, cJSON_CreateString(im->repo_digests[j]));
+                for (size_t j = 0; j < im->n_repo_tags && cJSON_GetArraySize(names) < MAX_NAMES_PER_IMAGE; j++)
+                        cJSON_AddItemToArray(names, cJSON_CreateString(im->repo_tags[j]));
+                if (!cJSON_GetArraySize(names)) {
+                        cJSON_Delete(o);
+                        continue;
+                }
+                cJSON_AddNumberToObject(o, "sizeBytes", (double)im->size);
+                cJSON_AddItemToArray(images, o);
+        }
+        return images;
+}
+
 static cJSON *node_status(kubelet *k, bool patch)
 {
         kubelet_node *n = k->node;
@@ -285,6 +330,8 @@ static cJSON *node_status(kubelet *k, bool patch)
         cJSON_AddStringToObject(info, "kubeletVersion", KN_KUBE_VERSION);
         cJSON_AddStringToObject(info, "operatingSystem", "linux");
         cJSON_AddStringToObject(info, "architecture", KUBELET_ARCH);
+        if ((o = node_images(k)))
+                cJSON_AddItemToObject(st, "images", o);
         return st;
 }
 

@@ -83,6 +83,11 @@ def test_node_registered_ready_with_lease(test_node):
     cap = node["status"]["capacity"]
     assert int(cap["pods"]) == 110 and int(cap["cpu"]) >= 1 and cap["memory"].endswith("Ki")
     assert {"type": "InternalIP", "address": n.env["KNODE_NODE_IP"]} in node["status"]["addresses"]
+    # the runtime's images, biggest first (the sandbox image is always there)
+    images = node["status"].get("images") or []
+    assert any(any("pause" in name for name in im["names"]) for im in images), images
+    sizes = [im["sizeBytes"] for im in images]
+    assert sizes == sorted(sizes, reverse=True) and all(1 <= len(im["names"]) <= 5 for im in images)
     lease = n.get("lease", n.name, namespace="kube-node-lease")
     assert lease["spec"]["holderIdentity"] == n.name
     assert lease["spec"]["leaseDurationSeconds"] == 40
