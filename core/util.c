@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <malloc.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -369,17 +370,23 @@ uint64_t kn_fnv1a64(const char *s)
         return h;
 }
 
-size_t kn_malloc_trim(size_t min_free)
+size_t kn_malloc_trim(size_t min_growth)
 {
 #ifdef __GLIBC__
+        static _Atomic size_t at_last_trim;
         struct mallinfo2 mi = mallinfo2();
 
-        if (mi.fordblks < min_free)
+        /* the free bytes stay counted after a trim: trim again only when they grew */
+        if (mi.fordblks < atomic_load(&at_last_trim) + min_growth) {
+                if (mi.fordblks < atomic_load(&at_last_trim))
+                        atomic_store(&at_last_trim, mi.fordblks);
                 return 0;
+        }
         malloc_trim(0);
+        atomic_store(&at_last_trim, mi.fordblks);
         return mi.fordblks;
 #else
-        (void)min_free;
+        (void)min_growth;
         return 0;
 #endif
 }

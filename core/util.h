@@ -78,10 +78,10 @@ int kn_rm_rf(const char *path);
 bool kn_streq(const char *a, const char *b); /* NULL-safe */
 /* Monotonic clock in milliseconds. */
 int64_t kn_now_ms(void);
-/* Give the free pages inside the heap back to the kernel when more than MIN_FREE bytes are
- * free there (glibc keeps them after a burst of allocations); returns the free bytes seen
- * when it trimmed, else 0. */
-size_t kn_malloc_trim(size_t min_free);
+/* Give the free pages inside the heap back to the kernel when the free bytes there grew
+ * by MIN_GROWTH since the last trim (glibc keeps them after a burst of allocations);
+ * returns the free bytes seen when it trimmed, else 0. */
+size_t kn_malloc_trim(size_t min_growth);
 /* Wall clock (CLOCK_REALTIME) in milliseconds, for timestamps sent to the API. */
 int64_t kn_wall_ms(void);
 /* Format wall-clock milliseconds as RFC 3339 in UTC: "2006-01-02T15:04:05Z", or with

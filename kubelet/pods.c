@@ -17,7 +17,7 @@
 #define WORKER_STACK (256 * 1024)
 #define PARK_AFTER_MS 3000 /* a worker whose next sync is further away than this exits */
 #define LOG_ROTATION_MS 10000
-#define TRIM_MIN_FREE (512 * 1024)
+#define TRIM_MIN_GROWTH (512 * 1024)
 #define MIN_KILL_GRACE_S 2
 
 static kubelet_pod *find_locked(kubelet_pods *m, const char *uid)
@@ -418,7 +418,7 @@ static void *pleg_thread(void *arg)
                                                 (int)k->cfg.container_log_max_files);
                         next_rotation = kn_now_ms() + LOG_ROTATION_MS;
                         /* after a burst (pods started, a big list) the heap keeps free pages */
-                        kn_malloc_trim(TRIM_MIN_FREE);
+                        kn_malloc_trim(TRIM_MIN_GROWTH);
                 }
                 pthread_mutex_lock(&m->lock);
                 ts = kn_deadline(PLEG_PERIOD_MS);
