@@ -167,6 +167,8 @@ static void serve_metrics(kubelet_server *s, kubelet_conn *c, const char *sub)
                 kn_metrics_render(s->o.metrics ? s->o.metrics : s->own_metrics, &out);
         } else if (strcmp(sub, "resource") == 0) {
                 kubelet_stats_resource_metrics(s->stats, &out);
+        } else if (strcmp(sub, "cadvisor") == 0) {
+                kubelet_stats_cadvisor_metrics(s->stats, &out);
         } else if (strcmp(sub, "probes") == 0) {
                 if (s->o.probe_metrics)
                         s->o.probe_metrics(s->o.probe_metrics_userdata, &out);

@@ -568,3 +568,122 @@ void kubelet_stats_resource_metrics(kubelet_stats *st, kn_buf *out)
         kn_buf_printf(out, "scrape_error %d\n", v.error || !node_ok);
         cri_view_free(&v);
 }
+
+/* ---- /metrics/cadvisor ---- */
+
+static const Runtime__V1__Container *find_container(const struct cri_view *v, const char *id)
+{
+        for (size_t i = 0; v->containers && i < v->containers->n_containers; i++)
+                if (kn_streq(v->containers->containers[i]->id, id))
+                        return v->containers->containers[i];
+        return NULL;
+}
+
+struct cadvisor_series {
+        const char *name, *help, *type;
+};
+
+/* Labels of one container series, as cAdvisor names them. */
+static void container_labels(char *buf, size_t n, const char *container, const char *id, const char *image,
+                             const Runtime__V1__PodSandboxMetadata *md)
+{
+        snprintf(buf, n, "container=\"%s\",id=\"%s\",image=\"%s\",name=\"%s\",namespace=\"%s\",pod=\"%s\"",
+                 container, id, image, id, md->namespace_, md->name);
+}
+
+void kubelet_stats_cadvisor_metrics(kubelet_stats *st, kn_buf *out)
+{
+        static const struct cadvisor_series series[] = {
+                {"container_cpu_usage_seconds_total", "Cumulative cpu time consumed in seconds.", "counter"},
+                {"container_memory_working_set_bytes", "Current working set in bytes.", "gauge"},
+                {"container_memory_usage_bytes", "Current memory usage in bytes, including all memory regardless of when it was accessed", "gauge"},
+                {"container_memory_rss", "Size of RSS in bytes.", "gauge"},
+                {"container_memory_failures_total", "Cumulative count of memory allocation failures.", "counter"},
+                {"container_fs_usage_bytes", "Number of bytes that are consumed by the container on this filesystem.", "gauge"},
+                {"container_start_time_seconds", "Start time of the container since unix epoch in seconds.", "gauge"},
+                {"container_network_receive_bytes_total", "Cumulative count of bytes received", "counter"},
+                {"container_network_transmit_bytes_total", "Cumulative count of bytes transmitted", "counter"},
+                {"container_network_receive_errors_total", "Cumulative count of errors encountered while receiving", "counter"},
+                {"container_network_transmit_errors_total", "Cumulative count of errors encountered while transmitting", "counter"},
+        };
+        kubelet_node_sample ns;
+        uint64_t nano_cores;
+        struct cri_view v;
+        char labels[1024];
+
+        cri_view_load(st, &v, false);
+        if (node_sample(st, &ns, &nano_cores) >= 0) {
+                metric_head(out, "machine_cpu_cores", "Number of logical CPU cores.", "gauge");
+                kn_buf_printf(out, "machine_cpu_cores %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
+                metric_head(out, "machine_memory_bytes", "Amount of memory installed on the machine.", "gauge");
+                kn_buf_printf(out, "machine_memory_bytes %llu\n", (unsigned long long)ns.mem_total);
+        }
+        for (size_t k = 0; k < KN_ARRAY_SIZE(series); k++) {
+                metric_head(out, series[k].name, series[k].help, series[k].type);
+                for (size_t i = 0; i < v.n_pods; i++) {
+                        const Runtime__V1__PodSandboxStats *ps = v.pods[i];
+                        const Runtime__V1__LinuxPodSandboxStats *lx = ps->linux;
+                        const Runtime__V1__PodSandboxMetadata *md = ps->attributes ? ps->attributes->metadata : NULL;
+                        if (!md || !lx)
+                                continue;
+                        if (k >= 7 && lx->network) { /* the pod's network, on its sandbox ("POD") */
+                                const Runtime__V1__NetworkUsage *nu = lx->network;
+                                for (size_t j = 0; j <= nu->n_interfaces; j++) {
+                                        const Runtime__V1__NetworkInterfaceUsage *ifc =
+                                                j == 0 ? nu->default_interface : nu->interfaces[j - 1];
+                                        const Runtime__V1__UInt64Value *val;
+                                        if (!ifc)
+                                                continue;
+                                        val = k == 7 ? ifc->rx_bytes : k == 8 ? ifc->tx_bytes : k == 9 ? ifc->rx_errors
+                                                                                                         : ifc->tx_errors;
+                                        if (!val)
+                                                continue;
+                                        container_labels(labels, sizeof(labels), "POD", ps->attributes->id, "", md);
+                                        kn_buf_printf(out, "%s{%s,interface=\"%s\"} %llu %lld\n", series[k].name, labels,
+                                                      ifc->name, (unsigned long long)val->value,
+                                                      (long long)(nu->timestamp / 1000000));
+                                }
+                        }
+                        for (size_t j = 0; k < 7 && j < lx->n_containers; j++) {
+                                const Runtime__V1__ContainerStats *c = lx->containers[j];
+                                const char *id = c->attributes ? c->attributes->id : NULL;
+                                const Runtime__V1__Container *ct = id ? find_container(&v, id) : NULL;
+                                const char *cn = c->attributes && c->attributes->metadata ? c->attributes->metadata->name : "";
+                                const char *image = ct && ct->image && ct->image->image ? ct->image->image : "";
+                                const Runtime__V1__MemoryUsage *m = c->memory;
+                                if (!id)
+                                        continue;
+                                container_labels(labels, sizeof(labels), cn, id, image, md);
+                                if (k == 0 && c->cpu && c->cpu->usage_core_nano_seconds)
+                                        kn_buf_printf(out, "%s{%s} %.9f %lld\n", series[k].name, labels,
+                                                      (double)c->cpu->usage_core_nano_seconds->value / 1e9,
+                                                      (long long)(c->cpu->timestamp / 1000000));
+                                if (m && ((k == 1 && m->working_set_bytes) || (k == 2 && m->usage_bytes) ||
+                                          (k == 3 && m->rss_bytes))) {
+                                        const Runtime__V1__UInt64Value *val =
+                                                k == 1 ? m->working_set_bytes : k == 2 ? m->usage_bytes : m->rss_bytes;
+                                        kn_buf_printf(out, "%s{%s} %llu %lld\n", series[k].name, labels,
+                                                      (unsigned long long)val->value, (long long)(m->timestamp / 1000000));
+                                }
+                                if (k == 4 && m && m->page_faults && m->major_page_faults) {
+                                        kn_buf_printf(out, "%s{%s,failure_type=\"pgfault\",scope=\"container\"} %llu %lld\n",
+                                                      series[k].name, labels, (unsigned long long)m->page_faults->value,
+                                                      (long long)(m->timestamp / 1000000));
+                                        kn_buf_printf(out, "%s{%s,failure_type=\"pgmajfault\",scope=\"container\"} %llu %lld\n",
+                                                      series[k].name, labels, (unsigned long long)m->major_page_faults->value,
+                                                      (long long)(m->timestamp / 1000000));
+                                }
+                                if (k == 5 && c->writable_layer && c->writable_layer->used_bytes)
+                                        kn_buf_printf(out, "%s{%s,device=\"\"} %llu %lld\n", series[k].name, labels,
+                                                      (unsigned long long)c->writable_layer->used_bytes->value,
+                                                      (long long)(c->writable_layer->timestamp / 1000000));
+                                if (k == 6 && ct && ct->created_at)
+                                        kn_buf_printf(out, "%s{%s} %.9f\n", series[k].name, labels, (double)ct->created_at / 1e9);
+                        }
+                }
+        }
+        metric_head(out, "container_scrape_error", "1 if there was an error while getting container metrics, 0 otherwise",
+                    "gauge");
+        kn_buf_printf(out, "container_scrape_error %d\n", v.error);
+        cri_view_free(&v);
+}

@@ -21,6 +21,10 @@ void kubelet_stats_free(kubelet_stats *st);
 int kubelet_stats_summary(kubelet_stats *st, bool only_cpu_and_memory, cJSON **ret, kn_error *err);
 /* The /metrics/resource exposition, with sample timestamps like upstream's. */
 void kubelet_stats_resource_metrics(kubelet_stats *st, kn_buf *out);
+/* /metrics/cadvisor: the core of cAdvisor's container series (cpu, memory, writable
+ * layer, start time, the pod's network on its "POD" series, machine cores and memory),
+ * from the runtime's CRI stats with cAdvisor's names and labels. */
+void kubelet_stats_cadvisor_metrics(kubelet_stats *st, kn_buf *out);
 
 /* The node's CPU time in nanoseconds (all CPUs, /proc/stat) and memory working set and
  * availability (/proc/meminfo: usage = total - free, working set = usage - inactive file);

@@ -149,6 +149,9 @@ def test_node_proxy_endpoints(node, talker):
     metrics = raw(node, "/metrics/resource")
     assert "node_cpu_usage_seconds_total " in metrics
     assert f'container_cpu_usage_seconds_total{{container="c",namespace="default",pod="{talker}"}}' in metrics
+    cadvisor = raw(node, "/metrics/cadvisor")
+    assert "machine_cpu_cores " in cadvisor
+    assert f'namespace="default",pod="{talker}"' in cadvisor and "container_memory_working_set_bytes{" in cadvisor
     assert "kubelet_http_requests_total" in raw(node, "/metrics")
     assert json.loads(raw(node, "/configz"))["kubeletconfig"]["authorization"]["mode"] == "Webhook"
     assert "# TYPE prober_probe_total counter" in raw(node, "/metrics/probes")

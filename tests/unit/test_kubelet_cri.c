@@ -555,6 +555,15 @@ static void check_stats(void)
                                   "1100000000.000000000\n"));
         assert_non_null(strstr(b, "\nscrape_error 0\n"));
         free(b);
+
+        assert_int_equal(request("GET", "/metrics/cadvisor", &b), 200);
+        assert_non_null(strstr(b, "# TYPE container_cpu_usage_seconds_total counter\n"));
+        assert_non_null(strstr(b, "\ncontainer_cpu_usage_seconds_total{container=\"app\",id=\""));
+        assert_non_null(strstr(b, "namespace=\"default\",pod=\"web\"} 2.500000000 1700000000000\n"));
+        assert_non_null(strstr(b, "\ncontainer_memory_working_set_bytes{container=\"app\","));
+        assert_non_null(strstr(b, "\nmachine_cpu_cores "));
+        assert_non_null(strstr(b, "\ncontainer_scrape_error 0\n"));
+        free(b);
 }
 
 static void test_running_pods(void **state)
