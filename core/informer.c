@@ -581,19 +581,13 @@ static bool sleep_or_stop(kn_informer *inf, long ms)
  * meanwhile. */
 static bool back_off(kn_informer *inf, long *cur, int r)
 {
-        long base = *cur ? *cur : inf->opts.backoff_initial_ms;
-        long ms;
+        long base = *cur ? *cur : inf->opts.backoff_initial_ms, ms;
 
-        if (r == -ECONNREFUSED) {
-                long b = base < REFUSED_RETRY_MS ? base : REFUSED_RETRY_MS;
-                ms = b + (long)(kn_random() % (uint64_t)b);
-                pthread_mutex_lock(&inf->mu);
-                inf->stats.backoff_ms = b;
-                pthread_mutex_unlock(&inf->mu);
-                return sleep_or_stop(inf, ms);
-        }
+        if (r == -ECONNREFUSED)
+                base = base < REFUSED_RETRY_MS ? base : REFUSED_RETRY_MS;
+        else
+                *cur = base * 2 > inf->opts.backoff_max_ms ? inf->opts.backoff_max_ms : base * 2;
         ms = base + (long)(kn_random() % (uint64_t)base);
-        *cur = base * 2 > inf->opts.backoff_max_ms ? inf->opts.backoff_max_ms : base * 2;
         pthread_mutex_lock(&inf->mu);
         inf->stats.backoff_ms = base;
         pthread_mutex_unlock(&inf->mu);

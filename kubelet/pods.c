@@ -158,6 +158,7 @@ void kubelet_pod_wake(kubelet_pods *m, const char *uid)
 static void reap_and_resume(kubelet_pods *m)
 {
         kubelet_pod *done = NULL;
+        int64_t now = kn_now_ms();
 
         pthread_mutex_lock(&m->lock);
         for (kubelet_pod **pp = &m->pods; *pp;) {
@@ -167,7 +168,7 @@ static void reap_and_resume(kubelet_pods *m)
                         p->next = done;
                         done = p;
                 } else {
-                        if (!p->running && !p->finished && p->next_ms && kn_now_ms() >= p->next_ms)
+                        if (!p->running && !p->finished && p->next_ms && now >= p->next_ms)
                                 wake_locked(m, p);
                         pp = &p->next;
                 }

@@ -115,14 +115,20 @@ typedef struct kill_job {
         int64_t esc_timeout_s[MAX_ESCALATIONS];
 } kill_job;
 
-/* Seconds left until P's kill deadline (at least 0). */
+/* Seconds left until P's kill deadline (at least 0). Called with the lock held. */
+static int64_t kill_left_s_locked(const kubelet_pod *p)
+{
+        int64_t left = (p->kill_deadline_ms - kn_now_ms() + 999) / 1000;
+        return left > 0 ? left : 0;
+}
+
 static int64_t kill_left_s(kubelet_pods *m, kubelet_pod *p)
 {
         int64_t left;
         pthread_mutex_lock(&m->lock);
-        left = (p->kill_deadline_ms - kn_now_ms() + 999) / 1000;
+        left = kill_left_s_locked(p);
         pthread_mutex_unlock(&m->lock);
-        return left > 0 ? left : 0;
+        return left;
 }
 
 static int stop_container(kubelet *k, kubelet_pod *p, const rt_container *c, int64_t timeout_s)
@@ -200,7 +206,7 @@ static void wait_kill_jobs(kubelet *k, kubelet_pod *p, kill_job *jobs, size_t n)
         for (;;) {
                 size_t busy = 0;
                 bool shorter = p->kill_deadline_ms < seen;
-                int64_t left_s = (p->kill_deadline_ms - kn_now_ms() + 999) / 1000;
+                int64_t left_s = kill_left_s_locked(p);
                 for (size_t i = 0; i < n; i++) {
                         struct escalation *e;
                         if (jobs[i].done)
@@ -209,7 +215,7 @@ static void wait_kill_jobs(kubelet *k, kubelet_pod *p, kill_job *jobs, size_t n)
                         if (!shorter || jobs[i].n_esc == MAX_ESCALATIONS)
                                 continue;
                         e = kn_malloc(sizeof(*e));
-                        *e = (struct escalation){k, p, jobs[i].c, left_s > 0 ? left_s : 0};
+                        *e = (struct escalation){k, p, jobs[i].c, left_s};
                         if (pthread_create(&jobs[i].esc[jobs[i].n_esc], NULL, escalate_job, e) == 0)
                                 jobs[i].n_esc++;
                         else

@@ -363,12 +363,18 @@ static void cri_view_free(struct cri_view *v)
         cri_msg_free(v->imagefs);
 }
 
-static int64_t container_created(const struct cri_view *v, const char *id)
+static const Runtime__V1__Container *find_container(const struct cri_view *v, const char *id)
 {
         for (size_t i = 0; v->containers && i < v->containers->n_containers; i++)
                 if (kn_streq(v->containers->containers[i]->id, id))
-                        return v->containers->containers[i]->created_at;
-        return 0;
+                        return v->containers->containers[i];
+        return NULL;
+}
+
+static int64_t container_created(const struct cri_view *v, const char *id)
+{
+        const Runtime__V1__Container *c = find_container(v, id);
+        return c ? c->created_at : 0;
 }
 
 static int64_t sandbox_created(const struct cri_view *v, const char *id)
@@ -481,6 +487,15 @@ int kubelet_stats_summary(kubelet_stats *st, bool only_cpu_and_memory, cJSON **r
         return 0;
 }
 
+/* A pod's Linux stats and metadata; false when the runtime gave either none. */
+static bool pod_linux(const Runtime__V1__PodSandboxStats *ps, const Runtime__V1__LinuxPodSandboxStats **ret_lx,
+                      const Runtime__V1__PodSandboxMetadata **ret_md)
+{
+        *ret_lx = ps->linux;
+        *ret_md = ps->attributes ? ps->attributes->metadata : NULL;
+        return *ret_lx && *ret_md;
+}
+
 static void metric_head(kn_buf *out, const char *name, const char *help, const char *type)
 {
         kn_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -525,9 +540,9 @@ void kubelet_stats_resource_metrics(kubelet_stats *st, kn_buf *out)
                 metric_head(out, names[k], helps[k], types[k]);
                 for (size_t i = 0; i < v.n_pods; i++) {
                         const Runtime__V1__PodSandboxStats *ps = v.pods[i];
-                        const Runtime__V1__LinuxPodSandboxStats *lx = ps->linux;
-                        const Runtime__V1__PodSandboxMetadata *md = ps->attributes ? ps->attributes->metadata : NULL;
-                        if (!md || !lx)
+                        const Runtime__V1__LinuxPodSandboxStats *lx;
+                        const Runtime__V1__PodSandboxMetadata *md;
+                        if (!pod_linux(ps, &lx, &md))
                                 continue;
                         if (k == 3 && lx->cpu && lx->cpu->usage_core_nano_seconds)
                                 kn_buf_printf(out, "%s{namespace=\"%s\",pod=\"%s\"} %.9f %lld\n", names[k],
@@ -570,14 +585,6 @@ void kubelet_stats_resource_metrics(kubelet_stats *st, kn_buf *out)
 }
 
 /* ---- /metrics/cadvisor ---- */
-
-static const Runtime__V1__Container *find_container(const struct cri_view *v, const char *id)
-{
-        for (size_t i = 0; v->containers && i < v->containers->n_containers; i++)
-                if (kn_streq(v->containers->containers[i]->id, id))
-                        return v->containers->containers[i];
-        return NULL;
-}
 
 struct cadvisor_series {
         const char *name, *help, *type;
@@ -622,9 +629,9 @@ void kubelet_stats_cadvisor_metrics(kubelet_stats *st, kn_buf *out)
                 metric_head(out, series[k].name, series[k].help, series[k].type);
                 for (size_t i = 0; i < v.n_pods; i++) {
                         const Runtime__V1__PodSandboxStats *ps = v.pods[i];
-                        const Runtime__V1__LinuxPodSandboxStats *lx = ps->linux;
-                        const Runtime__V1__PodSandboxMetadata *md = ps->attributes ? ps->attributes->metadata : NULL;
-                        if (!md || !lx)
+                        const Runtime__V1__LinuxPodSandboxStats *lx;
+                        const Runtime__V1__PodSandboxMetadata *md;
+                        if (!pod_linux(ps, &lx, &md))
                                 continue;
                         if (k >= 7 && lx->network) { /* the pod's network, on its sandbox ("POD") */
                                 const Runtime__V1__NetworkUsage *nu = lx->network;
