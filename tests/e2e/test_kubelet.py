@@ -427,6 +427,27 @@ def kubelet_pid(n):
         return int(f.readline())
 
 
+def test_kubelet_runs_with_lean_allocator(test_node):
+    """knode's kubelet executes itself once more with glibc's per-thread malloc caches and
+    its cache of exited threads' stacks off (cmd/main.c, lean_reexec): same pid, same argv."""
+    n = test_node
+    pid = kubelet_pid(n)
+    with open(f"/proc/{pid}/environ", "rb") as f:
+        env = f.read()
+    assert b"GLIBC_TUNABLES=glibc.malloc.tcache_count=0" in env, env[-300:]
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        assert f.read().split(b"\0")[1] == b"kubelet"
+    # a worker's stack goes back to the kernel when its thread ends: no more pod-worker
+    # sized (256 KiB) stacks than live threads
+    stacks = 0
+    with open(f"/proc/{pid}/maps") as f:
+        for line in f:
+            lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+            stacks += hi - lo == 256 * 1024
+    threads = len(os.listdir(f"/proc/{pid}/task"))
+    assert stacks <= threads, (stacks, threads)
+
+
 def test_restart_keeps_containers(test_node):
     n = test_node
     apply(n, pod("keep", [{"name": "c", "image": BUSYBOX, "command": ["sleep", "3600"]}],
