@@ -100,7 +100,11 @@ static void handler(void *u, const char *method, const uint8_t *req, size_t len,
         } else if (strcmp(m, "Exec") == 0) {
                 static const uint8_t empty[] = {0, 0, 0, 0, 0};
                 kn_buf_append(&reply->body, empty, sizeof(empty));
-                reply->no_status = true; /* a body but no grpc-status */
+                reply->no_status = true; /* one whole message but no grpc-status */
+        } else if (strcmp(m, "ReopenContainerLog") == 0) {
+                static const uint8_t part[] = {0, 0, 0, 0, 4, 0x0a, 0x02};
+                kn_buf_append(&reply->body, part, sizeof(part));
+                reply->no_status = true; /* part of a message and no grpc-status */
         } else if (strcmp(m, "PortForward") == 0) {
                 static const uint8_t bad[] = {0, 0, 0, 0, 2, 0xff, 0xff}; /* not protobuf */
                 kn_buf_append(&reply->body, bad, sizeof(bad));
@@ -181,6 +185,7 @@ static void test_errors(void **state)
         Runtime__V1__ExecRequest ex = RUNTIME__V1__EXEC_REQUEST__INIT;
         Runtime__V1__PortForwardRequest pf = RUNTIME__V1__PORT_FORWARD_REQUEST__INIT;
         Runtime__V1__AttachRequest at = RUNTIME__V1__ATTACH_REQUEST__INIT;
+        Runtime__V1__ReopenContainerLogRequest rl = RUNTIME__V1__REOPEN_CONTAINER_LOG_REQUEST__INIT;
         Runtime__V1__ContainerStatusResponse *out = (void *)&cs;
         kn_error err;
         (void)state;
@@ -200,8 +205,12 @@ static void test_errors(void **state)
         /* HTTP 503 without grpc-status: UNAVAILABLE */
         assert_int_equal(cri_exec_sync(cli, &es, 0, NULL, &err), -ECONNREFUSED);
         assert_non_null(strstr(err.msg, "Unavailable"));
-        /* a body but no grpc-status */
-        assert_int_equal(cri_exec(cli, &ex, 0, NULL, &err), -EPROTO);
+        /* one whole message but no grpc-status (libcurl 7.88 loses trailers now and then):
+         * a unary server sends a message only on success */
+        assert_int_equal(cri_exec(cli, &ex, 0, NULL, &err), 0);
+        /* part of a message and no grpc-status */
+        assert_int_equal(cri_reopen_container_log(cli, &rl, 0, NULL, &err), -EPROTO);
+        assert_non_null(strstr(err.msg, "no grpc-status"));
         /* bytes that are not the message */
         assert_int_equal(cri_port_forward(cli, &pf, 0, NULL, &err), -EBADMSG);
         /* a compressed message nobody asked for */
@@ -312,6 +321,23 @@ static void test_concurrent(void **state)
         assert_int_equal(accepts(), 1);
         assert_int_equal(__atomic_load_n(&srv->requests, __ATOMIC_SEQ_CST), 201);
         assert_int_equal(cri_version(cli, 0, NULL, &err), 0);
+}
+
+/* More calls in flight than libcurl's default of 100 streams a connection: all of them
+ * go over the one connection (a second one could not be opened with prior knowledge). */
+#define MANY_CALLS 120
+static void test_many_in_flight(void **state)
+{
+        pthread_t t[MANY_CALLS];
+        struct worker w[MANY_CALLS] = {0};
+        (void)state;
+        for (int i = 0; i < MANY_CALLS; i++)
+                assert_int_equal(pthread_create(&t[i], NULL, pull_worker, &w[i]), 0);
+        for (int i = 0; i < MANY_CALLS; i++)
+                pthread_join(t[i], NULL);
+        for (int i = 0; i < MANY_CALLS; i++)
+                assert_int_equal(w[i].fails, 0);
+        assert_int_equal(accepts(), 1);
 }
 
 static void test_restart(void **state)
@@ -448,6 +474,7 @@ int main(void)
                 cmocka_unit_test_setup_teardown(test_big_response, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_deadline, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_many_in_flight, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_restart, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_endpoints, setup, teardown),
