@@ -74,9 +74,12 @@ static void *worker(void *arg)
                 pthread_mutex_unlock(&m->lock);
                 delay = kubelet_pod_sync(k, p);
                 pthread_mutex_lock(&m->lock);
-                /* resync at least every syncFrequency, as upstream */
-                if (delay < 0 || delay > k->cfg.sync_frequency)
-                        delay = k->cfg.sync_frequency;
+                /* resync at least every syncFrequency plus up to half of it, as upstream
+                 * (jitter 0.5): pods started together do not all sync together again */
+                if (delay < 0 || delay > k->cfg.sync_frequency) {
+                        uint64_t half = (uint64_t)k->cfg.sync_frequency / 2 + 1;
+                        delay = k->cfg.sync_frequency + (int64_t)(kn_random() % half);
+                }
                 p->next_ms = kn_now_ms() + (delay > 0 ? delay : 1);
         }
         /* nothing touches P after the unlock: reap_finished may free it */
