@@ -32,6 +32,7 @@ struct kubelet {
         kn_httpd *healthz;
         kubelet_node *node;
         kubelet_pods *pods;
+        struct kubelet_static *statics; /* staticPodPath's pods and their mirrors, or NULL */
         cri_client *cri;
         kubelet_server *server;
         int64_t log_max_size; /* containerLogMaxSize in bytes */
@@ -46,6 +47,8 @@ int kubelet_node_start(kubelet *k);
 void kubelet_node_stop(kubelet *k);
 /* Ask the node thread for a status update now (the runtime's state changed). */
 void kubelet_node_kick(kubelet *k);
+/* The Node object's UID (a copy; "" until registered), the owner of mirror pods. */
+char *kubelet_node_uid(kubelet *k);
 /* The node's InternalIP addresses (first of each family), for pods' hostIPs. */
 void kubelet_node_ips(kubelet *k, char ret_v4[64], char ret_v6[64]);
 

@@ -146,6 +146,16 @@ static void detect_ips(kubelet *k, kubelet_node *n)
                 snprintf(n->ip4, sizeof(n->ip4), "127.0.0.1");
 }
 
+char *kubelet_node_uid(kubelet *k)
+{
+        char *uid;
+
+        pthread_mutex_lock(&k->node->lock);
+        uid = kn_strdup(k->node->uid);
+        pthread_mutex_unlock(&k->node->lock);
+        return uid;
+}
+
 void kubelet_node_ips(kubelet *k, char ret_v4[64], char ret_v6[64])
 {
         memcpy(ret_v4, k->node->ip4, 64);
@@ -396,8 +406,10 @@ static int register_node(kubelet *k)
                 kn_warn("unable to register node %s with the API server: %s", k->node_name, aerr.e.msg);
                 return r;
         }
+        pthread_mutex_lock(&n->lock);
         free(n->uid);
         n->uid = kn_strdup(cJSON_GetStringValue((cJSON *)kn_json_path(created, "metadata.uid")) ?: "");
+        pthread_mutex_unlock(&n->lock);
         return 0;
 }
 

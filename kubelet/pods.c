@@ -44,6 +44,7 @@ static void pod_free(kubelet_pod *p)
         free(p->volume_error);
         free(p->rejected_reason);
         free(p->rejected_message);
+        free(p->mirror_uid);
         pthread_cond_destroy(&p->cond);
         free(p->uid);
         free(p->ns);
@@ -199,6 +200,12 @@ static void shorten_kill_locked(kubelet_pods *m, kubelet_pod *p, int64_t grace_s
         }
 }
 
+static bool is_mirror(const cJSON *obj)
+{
+        return cJSON_GetObjectItemCaseSensitive(kn_json_path(obj, "metadata.annotations"),
+                                                "kubernetes.io/config.mirror") != NULL;
+}
+
 static void pod_upsert(void *u, const cJSON *obj)
 {
         kubelet *k = u;
@@ -208,6 +215,10 @@ static void pod_upsert(void *u, const cJSON *obj)
 
         if (!uid)
                 return;
+        if (is_mirror(obj)) { /* a static pod's face in the API: its pod runs from the file */
+                kubelet_static_mirror(k, obj, false);
+                return;
+        }
         pthread_mutex_lock(&m->lock);
         p = ensure_locked(m, uid, kubelet_pod_str(obj, "metadata.namespace"), kubelet_pod_str(obj, "metadata.name"));
         if (p) {
@@ -246,15 +257,130 @@ static void pod_deleted(void *u, const cJSON *obj)
         const char *uid = kubelet_pod_str(obj, "metadata.uid");
         kubelet_pod *p;
 
+        if (is_mirror(obj)) {
+                kubelet_static_mirror(k, obj, true);
+                return;
+        }
         pthread_mutex_lock(&m->lock);
         p = uid ? find_locked(m, uid)
                 : find_name_locked(m, kubelet_pod_str(obj, "metadata.namespace"), kubelet_pod_str(obj, "metadata.name"));
+        if (!p || p->is_static) {
+                /* not ours, or named by key only: perhaps a mirror pod; never a static pod */
+                pthread_mutex_unlock(&m->lock);
+                kubelet_static_mirror(k, obj, true);
+                return;
+        }
         if (p) {
                 p->gone = true;
                 p->want_delete = false;
                 shorten_kill_locked(m, p, 0);
                 wake_locked(m, p);
         }
+        pthread_mutex_unlock(&m->lock);
+}
+
+/* ---- static pods: what staticpods.c reads from staticPodPath ---- */
+
+void kubelet_pods_static_set(kubelet *k, cJSON *const *pods, size_t n)
+{
+        kubelet_pods *m = k->pods;
+
+        pthread_mutex_lock(&m->lock);
+        for (kubelet_pod *p = m->pods; p; p = p->next) {
+                bool listed = false;
+                if (!p->is_static || p->gone)
+                        continue;
+                for (size_t i = 0; i < n && !listed; i++)
+                        listed = kn_streq(p->uid, kubelet_pod_str(pods[i], "metadata.uid"));
+                if (!listed) { /* its manifest went (or changed, and with it the UID) */
+                        kn_info("static pod %s/%s (%s) removed from %s", p->ns, p->name, p->uid,
+                                k->cfg.static_pod_path);
+                        p->gone = true;
+                        wake_locked(m, p);
+                }
+        }
+        for (size_t i = 0; i < n; i++) {
+                const char *uid = kubelet_pod_str(pods[i], "metadata.uid");
+                kubelet_pod *p = find_locked(m, uid);
+                if (p && !p->is_static)
+                        continue; /* a UID of the API's: not a manifest's (a 128-bit hash) */
+                if (!p) {
+                        p = ensure_locked(m, uid, kubelet_pod_str(pods[i], "metadata.namespace"),
+                                          kubelet_pod_str(pods[i], "metadata.name"));
+                        kn_info("static pod %s/%s (%s) from %s", p->ns, p->name, uid, k->cfg.static_pod_path);
+                }
+                p->is_static = true;
+                if (!p->pod || p->gone) {
+                        cJSON_Delete(p->pod);
+                        p->pod = cJSON_Duplicate(pods[i], true);
+                        p->gone = false;
+                        wake_locked(m, p);
+                }
+        }
+        pthread_mutex_unlock(&m->lock);
+}
+
+size_t kubelet_pods_static_list(kubelet *k, kubelet_static_pod **ret)
+{
+        kubelet_pods *m = k->pods;
+        kubelet_static_pod *sp = NULL;
+        size_t n = 0, cap = 0;
+
+        pthread_mutex_lock(&m->lock);
+        for (kubelet_pod *p = m->pods; p; p = p->next) {
+                if (!p->is_static || p->gone || !p->pod)
+                        continue;
+                if (n == cap)
+                        sp = kn_realloc(sp, (cap = cap ? 2 * cap : 8) * sizeof(*sp));
+                sp[n++] = (kubelet_static_pod){.uid = kn_strdup(p->uid), .ns = kn_strdup(p->ns),
+                                               .name = kn_strdup(p->name), .pod = cJSON_Duplicate(p->pod, true),
+                                               .mirror_tried_ms = p->mirror_tried_ms};
+        }
+        pthread_mutex_unlock(&m->lock);
+        *ret = sp;
+        return n;
+}
+
+void kubelet_static_pods_free(kubelet_static_pod *sp, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                free(sp[i].uid);
+                free(sp[i].ns);
+                free(sp[i].name);
+                free(sp[i].mirror_uid);
+                cJSON_Delete(sp[i].pod);
+        }
+        free(sp);
+}
+
+void kubelet_pods_static_mirror_set(kubelet *k, const char *uid, const char *mirror_uid)
+{
+        kubelet_pods *m = k->pods;
+        kubelet_pod *p;
+
+        pthread_mutex_lock(&m->lock);
+        p = find_locked(m, uid);
+        if (p && p->is_static && !kn_streq(p->mirror_uid, mirror_uid)) {
+                free(p->mirror_uid);
+                p->mirror_uid = kn_strdup(mirror_uid);
+                if (mirror_uid && p->status) { /* a new mirror starts Pending: report */
+                        p->status_dirty = true;
+                        m->status_kick = true;
+                        pthread_cond_signal(&m->status_cond);
+                }
+        }
+        pthread_mutex_unlock(&m->lock);
+}
+
+void kubelet_pods_static_mirror_tried(kubelet *k, const char *uid, int64_t now_ms)
+{
+        kubelet_pods *m = k->pods;
+        kubelet_pod *p;
+
+        pthread_mutex_lock(&m->lock);
+        p = find_locked(m, uid);
+        if (p)
+                p->mirror_tried_ms = now_ms;
         pthread_mutex_unlock(&m->lock);
 }
 
@@ -525,6 +651,9 @@ int kubelet_pods_start(kubelet *k)
                                                                           .on_update = pod_updated,
                                                                           .on_delete = pod_deleted,
                                                                           .userdata = k});
+        r = kubelet_static_start(k); /* before the first relist finds their containers */
+        if (r < 0)
+                return r;
         if (pthread_create(&m->pleg_thread, NULL, pleg_thread, k) != 0)
                 return -EAGAIN;
         for (size_t i = 0; i < KUBELET_STATUS_THREADS; i++) {
@@ -552,6 +681,7 @@ void kubelet_pods_stop(kubelet *k)
 
         if (!m)
                 return;
+        kubelet_static_stop(k); /* its thread calls in here */
         if (m->threads_running) {
                 pthread_mutex_lock(&m->lock);
                 m->stop = true;

@@ -88,6 +88,11 @@ typedef struct kubelet_pod {
         int64_t kill_deadline_ms; /* monotonic end of the kill in progress, 0: none (the lock's) */
         bool volumes_ready;
         char *volume_error;
+
+        /* static pods (staticpods.c), under the manager's lock */
+        bool is_static;          /* from a manifest in staticPodPath, not from the API */
+        char *mirror_uid;        /* its mirror pod in the API, where its status goes; NULL: none */
+        int64_t mirror_tried_ms; /* monotonic: the last attempt to create the mirror */
 } kubelet_pod;
 
 struct kubelet_pods {
@@ -143,5 +148,38 @@ int kubelet_ensure_image(kubelet *k, kubelet_pod *p, const cJSON *pod, const cJS
 /* Run a lifecycle handler (exec, httpGet, sleep) within TIMEOUT_S seconds. */
 int kubelet_run_handler(kubelet *k, kubelet_pod *p, const cJSON *pod, const char *pod_ip, const cJSON *container,
                         const char *container_id, const cJSON *handler, int64_t timeout_s, kn_error *err);
+
+/* ---- static pods (staticpods.c) ---- */
+
+typedef struct kubelet_static kubelet_static;
+
+/* A static pod as the static thread sees it (a copy). */
+typedef struct kubelet_static_pod {
+        char *uid, *ns, *name;
+        cJSON *pod;
+        char *mirror_uid; /* set by the caller */
+        int64_t mirror_tried_ms;
+        bool has_mirror;
+} kubelet_static_pod;
+
+/* Read staticPodPath (before the first relist) and start the thread that keeps reading it
+ * and keeps the mirror pods; nothing without staticPodPath. */
+int kubelet_static_start(kubelet *k);
+void kubelet_static_stop(kubelet *k);
+/* One manifest's pod for NODE: parsed (YAML or JSON), checked, defaulted as the API
+ * server would, named NAME-NODE, with upstream's file-source annotations and a UID hashed
+ * from node, path and content. */
+int kubelet_static_manifest_pod(const char *node, const char *path, const char *data, size_t len, cJSON **ret,
+                                kn_error *err);
+/* A mirror pod seen by the pod informer (never run as a pod of its own). */
+void kubelet_static_mirror(kubelet *k, const cJSON *obj, bool deleted);
+
+/* pods.c, for staticpods.c: the manifests' pods, whole (the others go); the live ones; */
+void kubelet_pods_static_set(kubelet *k, cJSON *const *pods, size_t n);
+size_t kubelet_pods_static_list(kubelet *k, kubelet_static_pod **ret);
+void kubelet_static_pods_free(kubelet_static_pod *sp, size_t n);
+/* a static pod's mirror (NULL: none; a new one has the status posted again); */
+void kubelet_pods_static_mirror_set(kubelet *k, const char *uid, const char *mirror_uid);
+void kubelet_pods_static_mirror_tried(kubelet *k, const char *uid, int64_t now_ms);
 
 #endif

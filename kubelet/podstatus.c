@@ -576,14 +576,15 @@ void kubelet_pod_set_status(kubelet_pods *m, kubelet_pod *p, cJSON *status)
         pthread_mutex_unlock(&m->lock);
 }
 
-static int post_status(kubelet *k, kubelet_pod *p, const cJSON *status)
+/* UID: the pod's, or for a static pod its mirror's. */
+static int post_status(kubelet *k, kubelet_pod *p, const char *uid, const cJSON *status)
 {
         _cleanup_cjson_ cJSON *patch = cJSON_CreateObject();
         _cleanup_free_ char *path = kn_api_path("v1", "pods", p->ns, p->name, "status"), *body = NULL;
         kn_api_error aerr = {0};
         int r;
 
-        cJSON_AddStringToObject(cJSON_AddObjectToObject(patch, "metadata"), "uid", p->uid);
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(patch, "metadata"), "uid", uid);
         cJSON_AddItemReferenceToObject(patch, "status", (cJSON *)status);
         body = cJSON_PrintUnformatted(patch);
         r = kn_api_patch(k->env->api, path, KN_PATCH_STRATEGIC, body, NULL, &aerr);
@@ -639,12 +640,15 @@ void *kubelet_status_thread(void *arg)
                         int r = 0;
                         if (p->status_busy) /* another status thread posts it */
                                 continue;
-                        if (p->status_dirty && p->status && p->pod) {
+                        if (p->status_dirty && p->is_static && !p->mirror_uid) {
+                                p->status_dirty = false; /* posted when its mirror appears */
+                        } else if (p->status_dirty && p->status && p->pod) {
+                                _cleanup_free_ char *uid = kn_strdup(p->is_static ? p->mirror_uid : p->uid);
                                 st = cJSON_Duplicate(p->status, true);
                                 p->status_dirty = false;
                                 p->status_busy = true;
                                 pthread_mutex_unlock(&m->lock);
-                                r = post_status(k, p, st);
+                                r = post_status(k, p, uid, st);
                                 pthread_mutex_lock(&m->lock);
                                 p->status_busy = false;
                                 if (r < 0) {
@@ -657,6 +661,8 @@ void *kubelet_status_thread(void *arg)
                         } else if (p->status_dirty && !p->pod) {
                                 p->status_dirty = false;
                         }
+                        if (p->is_static) /* its mirror goes with its manifest (staticpods.c) */
+                                p->want_delete = false;
                         if (r >= 0 && p->want_delete && !p->status_dirty) {
                                 p->status_busy = true;
                                 pthread_mutex_unlock(&m->lock);

@@ -756,6 +756,8 @@ int64_t kubelet_pod_sync(kubelet *k, kubelet_pod *p)
 
         pthread_mutex_lock(&m->lock);
         pod = p->pod ? cJSON_Duplicate(p->pod, true) : NULL;
+        if (pod && p->is_static && p->status) /* no API server echoes a static pod's status */
+                cJSON_AddItemToObject(pod, "status", cJSON_Duplicate(p->status, true));
         gone = p->gone || !pod;
         pthread_mutex_unlock(&m->lock);
 

@@ -465,6 +465,69 @@ def test_restart_keeps_containers(test_node):
         delete(n, "keep")
 
 
+def runtime_containers(n):
+    r = n.run("ctr", "--address", n.env["KNODE_CONTAINERD_SOCK"], "-n", "k8s.io", "containers", "ls", "-q")
+    return set(r.stdout.split())
+
+
+def test_static_pod_runs_with_mirror(test_node):
+    """A manifest in staticPodPath runs without the API server's say and shows there as a
+    mirror pod; deleting the mirror does not stop the pod; the kubelet's restart keeps its
+    container; removing the manifest stops it and takes the mirror away. A broken manifest
+    beside it is refused with its file named."""
+    n = test_node
+    d = os.path.join(n.env["KNODE_NODE_DIR"], "kubelet", "manifests")
+    path, bad = os.path.join(d, "static-web.yaml"), os.path.join(d, "broken.yaml")
+    manifest = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "static-web", "labels": {"app": "static"}},
+                "spec": {"terminationGracePeriodSeconds": 2, "containers": [
+                    {"name": "web", "image": AGNHOST, "args": ["netexec", "--http-port=8080"],
+                     "readinessProbe": {"httpGet": {"port": 8080, "path": "/"}, "periodSeconds": 1}}]}}
+    name = f"static-web-{n.name}"
+    try:
+        with open(bad, "w") as f:
+            f.write("apiVersion: v1\nkind: Pod\nmetadata: {name: [unclosed\n")
+        with open(path, "w") as f:
+            json.dump(manifest, f)  # JSON is YAML too
+
+        def mirror_ready():
+            try:
+                p = n.get("pod", name)
+            except AssertionError:
+                return None
+            return p if condition(p, "Ready").get("status") == "True" else None
+        m = wait(mirror_ready, 120, "the static pod's mirror to be Ready")
+        ann = m["metadata"]["annotations"]
+        assert ann["kubernetes.io/config.source"] == "file"
+        assert ann["kubernetes.io/config.mirror"] == ann["kubernetes.io/config.hash"] != m["metadata"]["uid"]
+        owner = m["metadata"]["ownerReferences"][0]
+        assert owner["kind"] == "Node" and owner["name"] == n.name and owner["controller"] is True
+        assert m["spec"]["nodeName"] == n.name and m["status"]["phase"] == "Running"
+        cid = cstatus(m, "web")["containerID"]
+        assert cid.split("://")[1] in runtime_containers(n)
+        assert any("static pod manifest" in line and "broken.yaml" in line for line in n.log("kubelet").splitlines())
+
+        # deleting the mirror leaves the pod running; a new mirror comes back
+        n.kubectl("delete", "pod", name, "--wait=false")
+        m2 = wait(lambda: (lambda p: p if p and p["metadata"]["uid"] != m["metadata"]["uid"] else None)(
+            mirror_ready()), 60, "a new mirror pod")
+        assert cstatus(m2, "web")["containerID"] == cid and cstatus(m2, "web")["restartCount"] == 0
+
+        # a restart of the kubelet adopts the container
+        n.node_sh("kubelet")
+        time.sleep(5)
+        m3 = wait(mirror_ready, 60, "the mirror after the kubelet's restart")
+        assert cstatus(m3, "web")["containerID"] == cid and cstatus(m3, "web")["restartCount"] == 0
+
+        # the manifest goes: the pod stops within its grace period, the mirror goes too
+        os.remove(path)
+        wait(lambda: name not in n.kubectl("get", "pods", "-o", "name"), 60, "the mirror to go")
+        wait(lambda: cid.split("://")[1] not in runtime_containers(n), 60, "the container to be removed")
+    finally:
+        for f in (path, bad):
+            if os.path.exists(f):
+                os.remove(f)
+
+
 def test_apiserver_outage_loses_no_pod(test_node):
     n = test_node
     apply(n, pod("outage", [{"name": "c", "image": BUSYBOX, "command": ["sleep", "3600"]}],

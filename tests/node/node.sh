@@ -663,7 +663,7 @@ kubelet_bin() { # -> argv prefix, one word a line
 
 write_kubelet_config() {
 	local d=$NODE_DIR/kubelet
-	mkdir -p "$d/root" "$d/pod-logs" "$d/volume-plugins"
+	mkdir -p "$d/root" "$d/pod-logs" "$d/volume-plugins" "$d/manifests"
 	# Pods with dnsPolicy Default get this file; its nameserver is the sink (drops everything).
 	printf 'nameserver %s\noptions ndots:1\n' "$SINK_IP" >"$NODE_DIR/resolv.conf"
 	cat >"$d/config.yaml" <<EOF
@@ -700,6 +700,7 @@ clusterDomain: cluster.local
 resolvConf: $NODE_DIR/resolv.conf
 podLogsDir: $d/pod-logs
 volumePluginDir: $d/volume-plugins
+staticPodPath: $d/manifests
 # the disk is shared with other work: evict only when it is really full
 evictionHard:
   memory.available: 100Mi
