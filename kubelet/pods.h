@@ -137,6 +137,9 @@ void kubelet_cstate_waiting(cstate *cs, const char *reason, const char *message)
 void kubelet_pod_set_status(kubelet_pods *m, kubelet_pod *p, cJSON *status);
 void *kubelet_status_thread(void *arg);
 /* Queue a core/v1 Event about POD (the status thread posts it; bounded, dropped when full). */
+/* DELETE pod NS/NAME at once (grace 0), provided it still has UID: -ENOENT gone, -EBUSY
+ * another pod of that name. */
+int kubelet_delete_pod_now(kubelet *k, const char *ns, const char *name, const char *uid, kn_api_error *aerr);
 void kubelet_event(kubelet_pods *m, const cJSON *pod, const char *type, const char *reason, const char *fmt, ...)
         KN_PRINTF(5, 6);
 

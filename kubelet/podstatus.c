@@ -595,18 +595,23 @@ static int post_status(kubelet *k, kubelet_pod *p, const char *uid, const cJSON 
         return r;
 }
 
-static int final_delete(kubelet *k, kubelet_pod *p)
+int kubelet_delete_pod_now(kubelet *k, const char *ns, const char *name, const char *uid, kn_api_error *aerr)
 {
-        _cleanup_free_ char *path = kn_api_path("v1", "pods", p->ns, p->name, NULL);
+        _cleanup_free_ char *path = kn_api_path("v1", "pods", ns, name, NULL);
         _cleanup_cjson_ cJSON *opts = cJSON_CreateObject();
-        kn_api_error aerr = {0};
-        int r;
 
         cJSON_AddStringToObject(opts, "kind", "DeleteOptions");
         cJSON_AddStringToObject(opts, "apiVersion", "v1");
         cJSON_AddNumberToObject(opts, "gracePeriodSeconds", 0);
-        cJSON_AddStringToObject(cJSON_AddObjectToObject(opts, "preconditions"), "uid", p->uid);
-        r = kn_api_delete(k->env->api, path, opts, &aerr);
+        cJSON_AddStringToObject(cJSON_AddObjectToObject(opts, "preconditions"), "uid", uid);
+        return kn_api_delete(k->env->api, path, opts, aerr);
+}
+
+static int final_delete(kubelet *k, kubelet_pod *p)
+{
+        kn_api_error aerr = {0};
+        int r = kubelet_delete_pod_now(k, p->ns, p->name, p->uid, &aerr);
+
         if (r == -ENOENT || r == -EBUSY) /* gone, or another pod of the same name */
                 return 0;
         if (r < 0)

@@ -363,16 +363,9 @@ void kubelet_static_mirror(kubelet *k, const cJSON *obj, bool deleted)
 
 static int delete_mirror(kubelet *k, const char *ns, const char *name, const char *uid)
 {
-        _cleanup_free_ char *path = kn_api_path("v1", "pods", ns, name, NULL);
-        _cleanup_cjson_ cJSON *opts = cJSON_CreateObject();
         kn_api_error aerr = {0};
-        int r;
+        int r = kubelet_delete_pod_now(k, ns, name, uid, &aerr);
 
-        cJSON_AddStringToObject(opts, "kind", "DeleteOptions");
-        cJSON_AddStringToObject(opts, "apiVersion", "v1");
-        cJSON_AddNumberToObject(opts, "gracePeriodSeconds", 0);
-        cJSON_AddStringToObject(cJSON_AddObjectToObject(opts, "preconditions"), "uid", uid);
-        r = kn_api_delete(k->env->api, path, opts, &aerr);
         if (r < 0 && r != -ENOENT && r != -EBUSY)
                 kn_warn("failed to delete mirror pod %s/%s: %s", ns, name, aerr.e.msg);
         else
