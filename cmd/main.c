@@ -83,7 +83,7 @@ static int install(const char *dir)
 /* The kubelet runs a dozen threads that mostly wait, and pod workers that come and go.
  * glibc gives each thread a cache of freed chunks (tcache) and keeps the stacks of exited
  * threads for reuse; with this workload both pin pages nobody uses (measured with 30
- * idle pods: 6.4 -> 4.2 MiB of anonymous memory). glibc offers no mallopt() for either,
+ * idle pods: 6.4 -> 3.9 MiB of anonymous memory). glibc offers no mallopt() for either,
  * only GLIBC_TUNABLES, read when a process starts; so set it and execute ourselves once
  * more. Tunables an operator set are kept, and theirs for these two win. */
 #define LEAN_TUNABLES "glibc.malloc.tcache_count=0:glibc.pthread.stack_cache_size=0"

@@ -129,6 +129,15 @@ static int image_present(kubelet *k, const char *image, char **ret_ref, int64_t 
         return 1;
 }
 
+const char *kubelet_default_pull_policy(const char *image)
+{
+        const char *tag = strrchr(image, ':');
+
+        /* no tag (a ':' before a '/' is a registry's port), or :latest, and no digest */
+        return (!tag || strchr(tag, '/') || !strcmp(tag, ":latest")) && !strchr(image, '@') ? "Always"
+                                                                                             : "IfNotPresent";
+}
+
 int kubelet_ensure_image(kubelet *k, kubelet_pod *p, const cJSON *pod, const cJSON *container, cstate *cs,
                          char **ret_ref, int64_t *ret_uid, char **ret_user, const char **ret_reason, kn_error *err)
 {
@@ -144,11 +153,8 @@ int kubelet_ensure_image(kubelet *k, kubelet_pod *p, const cJSON *pod, const cJS
                 return kn_error_set(err, -EINVAL, "Failed to apply default image tag \"%s\": couldn't parse image name \"%s\": invalid reference format",
                                     image ? image : "", image ? image : "");
         }
-        if (!policy) {
-                const char *tag = strrchr(image, ':');
-                policy = (!tag || strchr(tag, '/') || !strcmp(tag, ":latest")) && !strchr(image, '@') ? "Always"
-                                                                                                         : "IfNotPresent";
-        }
+        if (!policy)
+                policy = kubelet_default_pull_policy(image);
         if (strcmp(policy, "Always")) {
                 r = image_present(k, image, ret_ref, ret_uid, ret_user, err);
                 if (r < 0) {

@@ -270,12 +270,10 @@ static void pod_deleted(void *u, const cJSON *obj)
                 kubelet_static_mirror(k, obj, true);
                 return;
         }
-        if (p) {
-                p->gone = true;
-                p->want_delete = false;
-                shorten_kill_locked(m, p, 0);
-                wake_locked(m, p);
-        }
+        p->gone = true;
+        p->want_delete = false;
+        shorten_kill_locked(m, p, 0);
+        wake_locked(m, p);
         pthread_mutex_unlock(&m->lock);
 }
 

@@ -143,6 +143,9 @@ int kubelet_delete_pod_now(kubelet *k, const char *ns, const char *name, const c
 void kubelet_event(kubelet_pods *m, const cJSON *pod, const char *type, const char *reason, const char *fmt, ...)
         KN_PRINTF(5, 6);
 
+/* podimage.c: the pull policy the API server gives a container with IMAGE and none:
+ * Always for :latest or no tag (unless by digest), else IfNotPresent. */
+const char *kubelet_default_pull_policy(const char *image);
 /* podimage.c: make IMAGE present per the container's pull policy; *RET_REF is the image
  * reference to create the container from. Errors carry upstream's waiting reason in
  * *RET_REASON (ErrImagePull, ImagePullBackOff, ErrImageNeverPull, InvalidImageName). */

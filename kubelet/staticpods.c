@@ -79,24 +79,13 @@ static void probe_defaults(cJSON *c, const char *key)
                 set_default(hg, "scheme", cJSON_CreateString("HTTP"));
 }
 
-/* What `image` would be pulled with by default: Always for :latest or no tag. */
-static const char *default_pull_policy(const char *image)
-{
-        const char *slash = strrchr(image, '/'), *tag;
-
-        if (strchr(image, '@'))
-                return "IfNotPresent";
-        tag = strrchr(slash ? slash : image, ':');
-        return !tag || strcmp(tag, ":latest") == 0 ? "Always" : "IfNotPresent";
-}
-
 static void container_defaults(cJSON *c)
 {
         const char *image = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c, "image"));
         cJSON *it;
 
         if (image)
-                set_default(c, "imagePullPolicy", cJSON_CreateString(default_pull_policy(image)));
+                set_default(c, "imagePullPolicy", cJSON_CreateString(kubelet_default_pull_policy(image)));
         set_default(c, "terminationMessagePath", cJSON_CreateString("/dev/termination-log"));
         set_default(c, "terminationMessagePolicy", cJSON_CreateString("File"));
         set_default(c, "resources", cJSON_CreateObject());

@@ -495,11 +495,11 @@ static int curl_errno(const cri_req *r, const char *what, long timeout_ms, kn_er
  * call has none, so an answer with HTTP 200 and exactly one whole message is a success. */
 static bool whole_message(const cri_req *r)
 {
-        const uint8_t *p = (const uint8_t *)r->resp.data;
+        uint32_t len;
 
-        if (r->resp.len < CRI_GRPC_PREFIX || p[0] != 0) /* none, or compressed */
-                return false;
-        return r->resp.len - CRI_GRPC_PREFIX == ((size_t)p[1] << 24 | (size_t)p[2] << 16 | (size_t)p[3] << 8 | p[4]);
+        return r->resp.len >= CRI_GRPC_PREFIX &&
+               cri_grpc_check_prefix((const uint8_t *)r->resp.data, r->max, &len, NULL) == 0 &&
+               r->resp.len - CRI_GRPC_PREFIX == len;
 }
 
 /* Turn a finished exchange into the call's result. */
